@@ -1,0 +1,58 @@
+// Azurite (the real storage emulator, from npm) for queues, blobs and tables: storage is never simulated.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { freePort } from './http.js';
+
+export interface AzuriteHandle {
+  connectionString: string;
+  stop(): Promise<void>;
+}
+
+const ACCOUNT = 'devstoreaccount1';
+// The well-known, public development key of Azurite (not a secret).
+const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+export async function startAzurite(): Promise<AzuriteHandle> {
+  const require = createRequire(import.meta.url);
+  const entry = require.resolve('azurite/dist/src/azurite.js');
+  const [blob, queue, table] = [await freePort(), await freePort(), await freePort()];
+  // Spawn node directly (not npx) so that killing this PID stops Azurite itself.
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [entry, '--silent', '--inMemoryPersistence', '--skipApiVersionCheck', '--disableTelemetry', '--loose',
+      '--blobHost', '127.0.0.1', '--queueHost', '127.0.0.1', '--tableHost', '127.0.0.1',
+      '--blobPort', String(blob), '--queuePort', String(queue), '--tablePort', String(table)],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Azurite did not start within 20 s:\n${output}`)), 20_000);
+    const check = setInterval(() => {
+      if ((output.match(/successfully listening/g) ?? []).length >= 3) {
+        clearTimeout(timer);
+        clearInterval(check);
+        resolve();
+      }
+    }, 50);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      clearInterval(check);
+      reject(new Error(`Azurite exited with code ${code}:\n${output}`));
+    });
+  });
+  const connectionString =
+    `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};` +
+    `BlobEndpoint=http://127.0.0.1:${blob}/${ACCOUNT};QueueEndpoint=http://127.0.0.1:${queue}/${ACCOUNT};` +
+    `TableEndpoint=http://127.0.0.1:${table}/${ACCOUNT};`;
+  return {
+    connectionString,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}

@@ -1,0 +1,169 @@
+// The simulated cloud: Entra ID (authority + managed identity endpoint), Microsoft Graph, Key Vault and
+// ACS Email on 127.0.0.1, sharing one tenant, one token issuer, one request log and one set of faults.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createAcs, MailState } from './acs.js';
+import { createEntra } from './entra.js';
+import { createGraph } from './graph.js';
+import { Faults, RequestLog, startSimServer, type ErrorShape, type Route, type RunningServer } from './http.js';
+import { createKeyVault, VaultState } from './keyvault.js';
+import { Tenant, type SimServicePrincipal, type TenantOptions } from './tenant.js';
+import { TokenIssuer } from './tokens.js';
+
+export interface SimService {
+  routes: Route[];
+  errors: ErrorShape;
+}
+
+export interface SimOrigins {
+  entra: string;
+  mi: string;
+  graph: string;
+  keyvault: string;
+  acs: string;
+}
+
+/** What every service module receives. `origins` is filled in once all servers listen. */
+export interface SimContext {
+  tenant: Tenant;
+  issuer: TokenIssuer;
+  faults: Faults;
+  log: RequestLog;
+  origins: SimOrigins;
+  /** The rotator's own identity: a managed identity's service principal (or an app's SP on-premises). */
+  rotator: SimServicePrincipal;
+  /** The secret the App Service MI endpoint expects in X-IDENTITY-HEADER. */
+  identityHeader: string;
+  /** Key Vault RBAC: object ids holding each role on the vault. */
+  vaultRoles: Map<string, Set<VaultRole>>;
+  /** ACS RBAC: object ids allowed to send mail with Entra tokens. */
+  acsSenders: Set<string>;
+  /** ACS access key (base64) for connection-string (HMAC) auth. */
+  acsAccessKey: string;
+  /** Sender domain of the Azure-managed email domain. */
+  emailDomain: string;
+  vault: VaultState;
+  mail: MailState;
+}
+
+export type VaultRole = 'Key Vault Secrets Officer' | 'Key Vault Secrets User' | 'Key Vault Reader';
+
+export interface SimCloudOptions extends TenantOptions {
+  /** Graph app roles of the rotator (default: Application.ReadWrite.OwnedBy + User.ReadBasic.All). */
+  rotatorGraphRoles?: string[];
+  /** Key Vault role of the rotator (default Key Vault Secrets Officer; null = none). */
+  rotatorVaultRole?: VaultRole | null;
+  /** Whether the rotator may send mail with its own identity (default true). */
+  rotatorCanSendMail?: boolean;
+  /** Enforce Graph's documented throttling budgets (default true). */
+  graphThrottling?: boolean;
+  /** ACS per-sender rate limit: messages per minute before 429 (default: unlimited). */
+  acsMessagesPerMinute?: number;
+}
+
+export interface SimCloud extends SimContext {
+  /** Environment for the product: managed identity (App Service style) and every endpoint. */
+  env: Record<string, string>;
+  /** The same, but the rotator authenticates as a service principal with a client secret (on-premises). */
+  servicePrincipalEnv(): Record<string, string>;
+  /** Every secret value the cloud ever issued (client secrets, and values stored in Key Vault). */
+  issuedSecrets(): string[];
+  stop(): Promise<void>;
+}
+
+// Stable within one process, because @azure/identity caches managed-identity tokens process-wide
+// (the vault and ACS resources are fixed strings): a second cloud in the same process must accept
+// the tokens the first one issued, as the same identity in the same tenant would.
+const PROCESS_TENANT_ID = randomUUID();
+const PROCESS_ROTATOR = { id: randomUUID(), appId: randomUUID() };
+let processIssuer: Promise<TokenIssuer> | undefined;
+
+export async function startSimCloud(opts: SimCloudOptions = {}): Promise<SimCloud> {
+  const issuer = await (processIssuer ??= TokenIssuer.create());
+  const tenant = new Tenant({ tenantId: PROCESS_TENANT_ID, ...opts });
+  const rotator = tenant.addServicePrincipal({
+    displayName: 'entra-secret-rotator (managed identity)',
+    appId: PROCESS_ROTATOR.appId,
+    servicePrincipalType: 'ManagedIdentity',
+    graphRoles: opts.rotatorGraphRoles ?? ['Application.ReadWrite.OwnedBy', 'User.ReadBasic.All'],
+  });
+  // Keep the object id stable as well (tokens carry it as `oid`).
+  tenant.servicePrincipals.delete(rotator.id);
+  rotator.id = PROCESS_ROTATOR.id;
+  tenant.servicePrincipals.set(rotator.id, rotator);
+
+  const vaultRoles = new Map<string, Set<VaultRole>>();
+  const vaultRole = opts.rotatorVaultRole === undefined ? 'Key Vault Secrets Officer' : opts.rotatorVaultRole;
+  if (vaultRole) vaultRoles.set(rotator.id, new Set([vaultRole]));
+
+  const ctx: SimContext = {
+    tenant,
+    issuer,
+    faults: new Faults(),
+    log: new RequestLog(),
+    origins: { entra: '', mi: '', graph: '', keyvault: '', acs: '' },
+    rotator,
+    identityHeader: randomBytes(16).toString('hex'),
+    vaultRoles,
+    acsSenders: new Set(opts.rotatorCanSendMail === false ? [] : [rotator.id]),
+    acsAccessKey: randomBytes(32).toString('base64'),
+    emailDomain: `${randomUUID()}.azurecomm.net`,
+    vault: new VaultState(),
+    mail: new MailState({ messagesPerMinute: opts.acsMessagesPerMinute }),
+  };
+
+  const entra = createEntra(ctx);
+  const services: Array<[keyof SimOrigins, SimService, boolean]> = [
+    ['entra', entra.authority, true],
+    ['mi', entra.managedIdentity, false], // the App Service MI endpoint is plain http on localhost
+    ['graph', createGraph(ctx, { throttling: opts.graphThrottling ?? true }), true],
+    ['keyvault', createKeyVault(ctx), true],
+    ['acs', createAcs(ctx), true],
+  ];
+  const servers: RunningServer[] = [];
+  for (const [name, svc, tls] of services) {
+    const server = await startSimServer({
+      service: name,
+      tls,
+      routes: svc.routes,
+      errors: svc.errors,
+      faults: ctx.faults,
+      log: ctx.log,
+    });
+    servers.push(server);
+    ctx.origins[name] = server.origin;
+  }
+  issuer.issuerOrigin = ctx.origins.entra;
+
+  const common = {
+    AZURE_AUTHORITY_HOST: ctx.origins.entra,
+    GRAPH_ENDPOINT: ctx.origins.graph,
+    KEY_VAULT_URL: ctx.origins.keyvault,
+    KEY_VAULT_DISABLE_CHALLENGE_VERIFICATION: 'true',
+    ACS_ENDPOINT: ctx.origins.acs,
+    EMAIL_SENDER: `DoNotReply@${ctx.emailDomain}`,
+  };
+  const env = {
+    ...common,
+    IDENTITY_ENDPOINT: `${ctx.origins.mi}/msi/token`,
+    IDENTITY_HEADER: ctx.identityHeader,
+  };
+
+  return {
+    ...ctx,
+    env,
+    servicePrincipalEnv() {
+      // The rotator as an app registration's service principal with a client secret (on-premises hosting).
+      const secret = tenant.issueServicePrincipalSecret(rotator);
+      return { ...common, AZURE_TENANT_ID: tenant.tenantId, AZURE_CLIENT_ID: rotator.appId, AZURE_CLIENT_SECRET: secret };
+    },
+    issuedSecrets: () => [...tenant.issuedSecrets, ...ctx.vault.allValues()],
+    async stop() {
+      await Promise.all(servers.map((s) => s.close()));
+    },
+  };
+}
+
+/** The ACS connection string for HMAC auth (an alternative to ACS_ENDPOINT + the rotator's identity). */
+export function acsConnectionString(cloud: SimCloud): string {
+  return `endpoint=${cloud.origins.acs}/;accesskey=${cloud.acsAccessKey}`;
+}

@@ -1,0 +1,262 @@
+// The directory of the simulated tenant: users, service principals, app registrations and their
+// credentials. The Entra token endpoints and Microsoft Graph both read and write this one model.
+import { randomBytes, randomUUID } from 'node:crypto';
+
+export interface SimPasswordCredential {
+  keyId: string;
+  displayName: string | null;
+  startDateTime: string;
+  endDateTime: string;
+  hint: string;
+  customKeyIdentifier: null;
+  /** Kept only by the simulator: to authenticate client-credential requests and to scan for leaks. */
+  secretText: string;
+  /** When the credential was created (ms); it authenticates only after the tenant's replication delay. */
+  createdAt: number;
+}
+
+export interface SimKeyCredential {
+  keyId: string;
+  displayName: string | null;
+  type: 'AsymmetricX509Cert';
+  usage: 'Verify';
+  startDateTime: string;
+  endDateTime: string;
+  customKeyIdentifier: string | null;
+}
+
+export type SignInAudience =
+  | 'AzureADMyOrg'
+  | 'AzureADMultipleOrgs'
+  | 'AzureADandPersonalMicrosoftAccount'
+  | 'PersonalMicrosoftAccount';
+
+export interface SimApplication {
+  id: string;
+  appId: string;
+  displayName: string;
+  tags: string[];
+  signInAudience: SignInAudience;
+  createdDateTime: string;
+  passwordCredentials: SimPasswordCredential[];
+  keyCredentials: SimKeyCredential[];
+  /** Object ids of users and service principals that own the app. */
+  ownerIds: string[];
+}
+
+export interface SimUser {
+  id: string;
+  displayName: string;
+  mail: string | null;
+  userPrincipalName: string;
+}
+
+export interface SimServicePrincipal {
+  id: string;
+  appId: string;
+  displayName: string;
+  servicePrincipalType: 'Application' | 'ManagedIdentity';
+  /** Microsoft Graph app roles granted to it, by value (they appear in the `roles` claim of its Graph tokens). */
+  graphRoles: string[];
+}
+
+export interface TenantOptions {
+  tenantId?: string;
+  /** ms before a new password authenticates (Entra replication; real: seconds to minutes). */
+  replicationDelayMs?: number;
+  /** App-management policy: maximum password lifetime in days (undefined = no policy). */
+  passwordLifetimeMaxDays?: number;
+  /** Users in the tenant for Graph's throttling tier: S < 50, M 50-500, L > 500. */
+  throttlingTier?: 'S' | 'M' | 'L';
+}
+
+export interface NewApplication {
+  displayName: string;
+  appId?: string;
+  tags?: string[];
+  signInAudience?: SignInAudience;
+  ownerIds?: string[];
+  /** Existing passwords, with dates (e.g. one that expires in 10 days). */
+  passwords?: Array<{ displayName?: string | null; startDateTime: Date; endDateTime: Date }>;
+  certificates?: Array<{ displayName?: string | null; startDateTime: Date; endDateTime: Date }>;
+}
+
+const DAY = 86_400_000;
+
+/** Graph timestamps carry 7 fractional digits, like 2021-09-09T19:50:29.3086381Z. */
+export function graphTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
+}
+
+/** A secret shaped like Entra's (40 characters, the third/fourth being a version marker such as 8Q~). */
+function newSecretText(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~';
+  const bytes = randomBytes(37);
+  let s = '';
+  for (const b of bytes) s += alphabet[b % alphabet.length];
+  return `${s.slice(0, 3)}8Q~${s.slice(3, 37)}`;
+}
+
+export type AuthFailure =
+  | { code: 'AADSTS700016'; message: string } // application not found
+  | { code: 'AADSTS7000215'; message: string } // invalid secret
+  | { code: 'AADSTS7000222'; message: string }; // expired secret
+
+export class Tenant {
+  readonly tenantId: string;
+  replicationDelayMs: number;
+  passwordLifetimeMaxDays?: number;
+  throttlingTier: 'S' | 'M' | 'L';
+  readonly applications = new Map<string, SimApplication>();
+  readonly users = new Map<string, SimUser>();
+  readonly servicePrincipals = new Map<string, SimServicePrincipal>();
+  /** Every secret value this tenant ever issued, removed ones included: the leak scanner's list. */
+  readonly issuedSecrets: string[] = [];
+  /** Client secrets of service principals' own app registrations that were seeded (the rotator on-premises). */
+  private spSecrets = new Map<string, string>();
+
+  constructor(opts: TenantOptions = {}) {
+    this.tenantId = opts.tenantId ?? randomUUID();
+    this.replicationDelayMs = opts.replicationDelayMs ?? 0;
+    this.passwordLifetimeMaxDays = opts.passwordLifetimeMaxDays;
+    this.throttlingTier = opts.throttlingTier ?? 'L';
+  }
+
+  addUser(u: { displayName: string; mail?: string | null; userPrincipalName?: string }): SimUser {
+    const id = randomUUID();
+    const user: SimUser = {
+      id,
+      displayName: u.displayName,
+      mail: u.mail === undefined ? null : u.mail,
+      userPrincipalName: u.userPrincipalName ?? `${id.slice(0, 8)}@contoso.onmicrosoft.com`,
+    };
+    this.users.set(id, user);
+    return user;
+  }
+
+  addServicePrincipal(sp: {
+    displayName: string;
+    appId?: string;
+    servicePrincipalType?: 'Application' | 'ManagedIdentity';
+    graphRoles?: string[];
+  }): SimServicePrincipal {
+    const created: SimServicePrincipal = {
+      id: randomUUID(),
+      appId: sp.appId ?? randomUUID(),
+      displayName: sp.displayName,
+      servicePrincipalType: sp.servicePrincipalType ?? 'Application',
+      graphRoles: sp.graphRoles ?? [],
+    };
+    this.servicePrincipals.set(created.id, created);
+    return created;
+  }
+
+  servicePrincipalByAppId(appId: string): SimServicePrincipal | undefined {
+    for (const sp of this.servicePrincipals.values()) if (sp.appId === appId) return sp;
+    return undefined;
+  }
+
+  addApplication(a: NewApplication): SimApplication {
+    const app: SimApplication = {
+      id: randomUUID(),
+      appId: a.appId ?? randomUUID(),
+      displayName: a.displayName,
+      tags: a.tags ?? [],
+      signInAudience: a.signInAudience ?? 'AzureADMyOrg',
+      createdDateTime: graphTime(new Date()),
+      passwordCredentials: [],
+      keyCredentials: [],
+      ownerIds: a.ownerIds ?? [],
+    };
+    for (const p of a.passwords ?? []) {
+      this.issuePassword(app, {
+        displayName: p.displayName ?? null,
+        startDateTime: p.startDateTime,
+        endDateTime: p.endDateTime,
+        replicated: true,
+      });
+    }
+    for (const c of a.certificates ?? []) {
+      app.keyCredentials.push({
+        keyId: randomUUID(),
+        displayName: c.displayName ?? null,
+        type: 'AsymmetricX509Cert',
+        usage: 'Verify',
+        startDateTime: graphTime(c.startDateTime),
+        endDateTime: graphTime(c.endDateTime),
+        customKeyIdentifier: randomBytes(20).toString('hex').toUpperCase(),
+      });
+    }
+    this.applications.set(app.id, app);
+    return app;
+  }
+
+  applicationByAppId(appId: string): SimApplication | undefined {
+    for (const app of this.applications.values()) if (app.appId.toLowerCase() === appId.toLowerCase()) return app;
+    return undefined;
+  }
+
+  /** Adds a password the way Entra does (server-generated keyId and secret). Policy checks are Graph's job. */
+  issuePassword(
+    app: SimApplication,
+    p: { displayName: string | null; startDateTime?: Date; endDateTime?: Date; replicated?: boolean },
+  ): SimPasswordCredential {
+    const start = p.startDateTime ?? new Date();
+    const end = p.endDateTime ?? new Date(start.getTime() + 2 * 365 * DAY);
+    const secretText = newSecretText();
+    const cred: SimPasswordCredential = {
+      keyId: randomUUID(),
+      displayName: p.displayName,
+      startDateTime: graphTime(start),
+      endDateTime: graphTime(end),
+      hint: secretText.slice(0, 3),
+      customKeyIdentifier: null,
+      secretText,
+      createdAt: p.replicated ? 0 : Date.now(),
+    };
+    app.passwordCredentials.push(cred);
+    this.issuedSecrets.push(secretText);
+    return cred;
+  }
+
+  /** Gives a service principal (e.g. the rotator running on-premises) a client secret of its own. */
+  issueServicePrincipalSecret(sp: SimServicePrincipal): string {
+    const secret = newSecretText();
+    this.spSecrets.set(sp.appId, secret);
+    this.issuedSecrets.push(secret);
+    return secret;
+  }
+
+  /** Client-credentials check, as the token endpoint does it: current, replicated, unexpired secrets only. */
+  authenticate(clientId: string, secret: string, now = Date.now()): AuthFailure | { ok: true; appId: string } {
+    const spSecret = this.spSecrets.get(clientId);
+    if (spSecret !== undefined) {
+      return spSecret === secret
+        ? { ok: true, appId: clientId }
+        : { code: 'AADSTS7000215', message: 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app ' + `'${clientId}'.` };
+    }
+    const app = this.applicationByAppId(clientId);
+    if (!app) {
+      return {
+        code: 'AADSTS700016',
+        message: `Application with identifier '${clientId}' was not found in the directory '${this.tenantId}'.`,
+      };
+    }
+    const cred = app.passwordCredentials.find((c) => c.secretText === secret);
+    if (!cred || (cred.createdAt > 0 && now < cred.createdAt + this.replicationDelayMs)) {
+      return {
+        code: 'AADSTS7000215',
+        message:
+          'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, ' +
+          `not the client secret ID, for a secret added to app '${clientId}'.`,
+      };
+    }
+    if (Date.parse(cred.endDateTime) <= now || Date.parse(cred.startDateTime) > now) {
+      return {
+        code: 'AADSTS7000222',
+        message: `The provided client secret keys for app '${clientId}' are expired. Visit the Azure portal to create new keys for your app.`,
+      };
+    }
+    return { ok: true, appId: app.appId };
+  }
+}
