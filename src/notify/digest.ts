@@ -1,0 +1,131 @@
+// Who is told about what: one digest per recipient per run. Pure, no I/O, so the grouping rules are
+// testable as tables and properties.
+
+export interface OwnerObject {
+  '@odata.type'?: string;
+  id: string;
+  mail?: string | null;
+  userPrincipalName?: string | null;
+  displayName?: string | null;
+}
+
+export interface NotifiableApp {
+  appId: string;
+  displayName: string;
+  action: 'rotated' | 'failed' | 'reminder';
+  /** New credential (rotated). */
+  keyId?: string;
+  /** New credential's displayName (never the hint). */
+  credentialName?: string;
+  /** ISO, new credential's end (rotated). */
+  expiresOn?: string;
+  /** Versioned Key Vault secret id (rotated). */
+  secretUri?: string;
+  /** What the new credential supersedes. */
+  oldKeyIds?: string[];
+  /** ISO date the superseded rotator-made secret will be removed (rotated). */
+  oldSecretRetiresOn?: string;
+  /** failed: why; reminder: what expires. */
+  reason?: string;
+  /** reminder: the credentials that expire soon. */
+  expiring?: Array<{
+    kind: 'secret' | 'certificate';
+    keyId: string;
+    displayName?: string | null;
+    endDateTime: string;
+  }>;
+  /** From ownerAddress(), already resolved. */
+  ownerAddresses: string[];
+  /** From the app's rotation:notify tag. */
+  tagRecipients: string[];
+}
+
+export interface Digest {
+  to: string;
+  apps: NotifiableApp[];
+}
+
+export interface DigestPlan {
+  digests: Digest[];
+  /** Failed apps that reach nobody at all (no owner address, no tag recipient, no notifyAlso). */
+  unreachable: NotifiableApp[];
+  /** Every input app with the addresses its digests go to (empty when it reaches nobody), for the report. */
+  recipientsByApp: Map<NotifiableApp, string[]>;
+}
+
+const USER_TYPE = '#microsoft.graph.user';
+
+// RFC 5321 dot-atom local part (no quoted strings) and a DNS host name with at least two labels.
+// Display names ("Ann <a@b.c>"), IP literals and whitespace are refused: ACS wants a bare address.
+const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+";
+const LOCAL = new RegExp(`^${ATEXT}(?:\\.${ATEXT})*$`);
+const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const TLD = /^(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$/;
+
+export function isEmailAddress(s: string): boolean {
+  if (s.length > 254) return false;
+  const at = s.lastIndexOf('@');
+  if (at <= 0) return false;
+  const local = s.slice(0, at);
+  const domain = s.slice(at + 1);
+  if (local.length > 64 || !LOCAL.test(local)) return false;
+  const labels = domain.split('.');
+  if (labels.length < 2 || !labels.every((l) => LABEL.test(l))) return false;
+  return TLD.test(labels[labels.length - 1]!);
+}
+
+/** The address to write to for an owner: users only (service principals have no mailbox); `mail`, else a
+ *  userPrincipalName that is an email address; undefined when neither (e.g. limited-information owners). */
+export function ownerAddress(owner: OwnerObject): string | undefined {
+  const type = owner['@odata.type'];
+  if (type !== undefined && type.toLowerCase() !== USER_TYPE) return undefined;
+  const mail = owner.mail?.trim();
+  if (mail && isEmailAddress(mail)) return mail;
+  const upn = owner.userPrincipalName?.trim();
+  // A guest's UPN (alice_contoso.com#EXT#@tenant.onmicrosoft.com) is address-shaped but no mailbox.
+  if (upn && !upn.toUpperCase().includes('#EXT#') && isEmailAddress(upn)) return upn;
+  return undefined;
+}
+
+/** Recipients of one app, in order: owners, tag recipients, notifyAlso; deduplicated case-insensitively. */
+function recipientsOf(app: NotifiableApp, notifyAlso: string[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const raw of [...app.ownerAddresses, ...app.tagRecipients, ...notifyAlso]) {
+    const addr = raw.trim();
+    // An invalid address would make ACS refuse the whole message, so it is dropped here.
+    if (!isEmailAddress(addr)) continue;
+    const key = addr.toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(addr);
+  }
+  return out;
+}
+
+/** One digest per recipient (case-insensitive dedupe of addresses, stable order): each app goes to its owners and tag
+ *  recipients; every app also goes to each `notifyAlso` address; a failed app with no owner/tag recipient still reaches
+ *  notifyAlso (and is returned in `unreachable` when notifyAlso is empty too). */
+export function buildDigests(apps: NotifiableApp[], notifyAlso: string[]): DigestPlan {
+  const byKey = new Map<string, Digest>();
+  const recipientsByApp = new Map<NotifiableApp, string[]>();
+  const unreachable: NotifiableApp[] = [];
+  for (const app of apps) {
+    if (recipientsByApp.has(app)) continue; // the same object passed twice is listed once
+    const recipients = recipientsOf(app, notifyAlso);
+    const sentTo: string[] = [];
+    for (const addr of recipients) {
+      const key = addr.toLowerCase();
+      let digest = byKey.get(key);
+      if (!digest) {
+        digest = { to: addr, apps: [] };
+        byKey.set(key, digest);
+      }
+      digest.apps.push(app);
+      sentTo.push(digest.to);
+    }
+    recipientsByApp.set(app, sentTo);
+    if (sentTo.length === 0 && app.action === 'failed') unreachable.push(app);
+  }
+  return { digests: [...byKey.values()], unreachable, recipientsByApp };
+}

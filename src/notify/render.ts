@@ -1,0 +1,267 @@
+// The message a recipient gets: a subject with counts, a plain-text part and an equivalent HTML part.
+// Pure. Every value that comes from the tenant (display names above all) is user input: it is cleaned of
+// control and bidi characters in both parts and HTML-escaped in the HTML part.
+import type { Digest, NotifiableApp } from './digest.js';
+
+export interface RenderContext {
+  runId: string;
+  generatedAt: Date;
+  tenantId?: string;
+  productUrl?: string;
+}
+
+export interface RenderedMessage {
+  subject: string;
+  plainText: string;
+  html: string;
+}
+
+const PRODUCT = 'entra-secret-rotator';
+const MAX_VALUE = 300;
+
+/** Control characters would let a display name forge lines in the plain text; bidi overrides can disguise
+ *  what a reader sees. Long values are cut so one app cannot bloat everyone's message. */
+function clean(value: string | null | undefined): string {
+  if (value === null || value === undefined) return '';
+  // eslint-disable-next-line no-control-regex
+  const s = value
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, ' ')
+    .trim();
+  return s.length > MAX_VALUE ? `${s.slice(0, MAX_VALUE)}…` : s;
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** 2026-03-01 03:00 UTC; an unparseable value is shown as it came. */
+function when(iso: string | undefined): string {
+  if (!iso) return 'unknown';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return clean(iso);
+  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+function relative(iso: string, now: Date): string {
+  const ms = new Date(iso).getTime() - now.getTime();
+  if (Number.isNaN(ms)) return '';
+  const days = Math.floor(Math.abs(ms) / 86_400_000);
+  if (ms < 0) return days === 0 ? 'expired today' : `expired ${days} day${days === 1 ? '' : 's'} ago`;
+  return days === 0 ? 'today' : `in ${days} day${days === 1 ? '' : 's'}`;
+}
+
+/** The versionless form of a versioned secret id, as consumers should reference it. */
+export function versionlessSecretUri(secretUri: string): string | undefined {
+  try {
+    const u = new URL(secretUri);
+    const parts = u.pathname.split('/').filter(Boolean);
+    if (parts[0] !== 'secrets' || !parts[1]) return undefined;
+    return `${u.origin}/secrets/${parts[1]}/`;
+  } catch {
+    return undefined;
+  }
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+export function subjectFor(apps: NotifiableApp[]): string {
+  const rotated = apps.filter((a) => a.action === 'rotated').length;
+  const failed = apps.filter((a) => a.action === 'failed').length;
+  const reminders = apps.filter((a) => a.action === 'reminder').length;
+  const parts: string[] = [];
+  if (rotated) parts.push(plural(rotated, 'client secret rotated', 'client secrets rotated'));
+  if (failed)
+    parts.push(rotated ? `${failed} failed` : plural(failed, 'rotation failed', 'rotations failed'));
+  if (reminders)
+    parts.push(plural(reminders, 'app with expiring credentials', 'apps with expiring credentials'));
+  return `Entra app secrets: ${parts.length ? parts.join(', ') : 'nothing to report'}`;
+}
+
+// One neutral model of what each app's entry says, rendered twice (text and HTML), so both parts say the same.
+type Text = string; // already cleaned, not escaped
+interface Field {
+  label: string;
+  value: Text;
+  mono?: boolean;
+}
+interface Entry {
+  title: Text;
+  fields: Field[];
+  todo: Text[];
+}
+interface Section {
+  heading: string;
+  color: string;
+  entries: Entry[];
+}
+
+function rotatedEntry(a: NotifiableApp): Entry {
+  const fields: Field[] = [{ label: 'Application (client) ID', value: clean(a.appId), mono: true }];
+  const name = a.credentialName ? ` ("${clean(a.credentialName)}")` : '';
+  if (a.keyId) fields.push({ label: 'New secret', value: `keyId ${clean(a.keyId)}${name}`, mono: true });
+  fields.push({ label: 'New secret expires', value: when(a.expiresOn) });
+  if (a.secretUri) fields.push({ label: 'Key Vault secret', value: clean(a.secretUri), mono: true });
+  const old = (a.oldKeyIds ?? []).map(clean).filter(Boolean);
+  if (old.length) fields.push({ label: 'Replaces', value: `keyId ${old.join(', ')}`, mono: true });
+  fields.push({
+    label: 'Old secret removed',
+    value: a.oldSecretRetiresOn
+      ? when(a.oldSecretRetiresOn)
+      : 'not by the rotator (it was not created by the rotator); it stays valid until it expires',
+  });
+  const ref = a.secretUri ? versionlessSecretUri(a.secretUri) : undefined;
+  const deadline = a.oldSecretRetiresOn
+    ? `before ${when(a.oldSecretRetiresOn)}`
+    : 'before the old secret expires';
+  const todo = ref
+    ? [
+        `Nothing, if your application reads the secret through a Key Vault reference without a version: @Microsoft.KeyVault(SecretUri=${clean(ref)}) picks up the new version by itself (App Service and Functions re-read references within 24 hours).`,
+        `Otherwise (a reference pinned to a version, or a copy of the value), switch to the new version ${deadline}.`,
+      ]
+    : [`Read the new secret from Key Vault and update every consumer ${deadline}.`];
+  return { title: clean(a.displayName) || clean(a.appId), fields, todo };
+}
+
+function failedEntry(a: NotifiableApp): Entry {
+  return {
+    title: clean(a.displayName) || clean(a.appId),
+    fields: [
+      { label: 'Application (client) ID', value: clean(a.appId), mono: true },
+      { label: 'Reason', value: clean(a.reason) || 'not recorded' },
+    ],
+    todo: [
+      'Your consumers keep the secret they use now; it stays valid until it expires.',
+      'The rotator tries again on its next run. If the reason names a permission, a tag or a tenant policy, fix that; if the current secret expires before a run succeeds, ask the team that runs the rotator to rotate this app by hand.',
+    ],
+  };
+}
+
+function reminderEntry(a: NotifiableApp, now: Date): Entry {
+  const fields: Field[] = [{ label: 'Application (client) ID', value: clean(a.appId), mono: true }];
+  if (a.reason) fields.push({ label: 'Note', value: clean(a.reason) });
+  for (const c of a.expiring ?? []) {
+    const kind = c.kind === 'certificate' ? 'Certificate' : 'Client secret';
+    const name = c.displayName ? ` "${clean(c.displayName)}"` : '';
+    const rel = relative(c.endDateTime, now);
+    fields.push({
+      label: `${kind}${name}`,
+      value: `keyId ${clean(c.keyId)}: expires ${when(c.endDateTime)}${rel ? ` (${rel})` : ''}`,
+      mono: false,
+    });
+  }
+  return {
+    title: clean(a.displayName) || clean(a.appId),
+    fields,
+    todo: [
+      'This app is not rotated automatically. Add a new credential, move every consumer to it, then remove the old one, before the date above.',
+    ],
+  };
+}
+
+function sections(apps: NotifiableApp[], now: Date): Section[] {
+  const pick = (action: NotifiableApp['action']) => apps.filter((a) => a.action === action);
+  const out: Section[] = [
+    { heading: 'Rotation failed', color: '#c50f1f', entries: pick('failed').map(failedEntry) },
+    { heading: 'Client secret rotated', color: '#107c10', entries: pick('rotated').map(rotatedEntry) },
+    {
+      heading: 'Credentials expiring soon',
+      color: '#c87000',
+      entries: pick('reminder').map((a) => reminderEntry(a, now)),
+    },
+  ];
+  return out.filter((s) => s.entries.length > 0);
+}
+
+function footerLines(ctx: RenderContext): string[] {
+  const lines = [
+    `You receive this because you own these app registrations, are named in their rotation:notify tag, or are on the rotator's NOTIFY_ALSO list. The message never contains a secret value.`,
+    `Run ${clean(ctx.runId)}, ${when(ctx.generatedAt.toISOString())}${ctx.tenantId ? `, tenant ${clean(ctx.tenantId)}` : ''}.`,
+  ];
+  return lines;
+}
+
+function safeHttpUrl(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function renderText(subject: string, secs: Section[], ctx: RenderContext): string {
+  const out: string[] = [subject, ''];
+  for (const s of secs) {
+    out.push(`== ${s.heading} (${s.entries.length}) ==`, '');
+    for (const e of s.entries) {
+      out.push(e.title);
+      for (const f of e.fields) out.push(`  ${f.label}: ${f.value}`);
+      out.push('  What to do:');
+      for (const t of e.todo) out.push(`  - ${t}`);
+      out.push('');
+    }
+  }
+  out.push('--', ...footerLines(ctx));
+  const url = safeHttpUrl(ctx.productUrl);
+  if (url) out.push(`About ${PRODUCT}: ${url}`);
+  return out.join('\n') + '\n';
+}
+
+const FONT = "font-family:'Segoe UI',Helvetica,Arial,sans-serif;";
+const MONO = "font-family:Consolas,'Courier New',monospace;word-break:break-all;";
+
+function renderHtml(subject: string, secs: Section[], ctx: RenderContext): string {
+  const h: string[] = [];
+  h.push(
+    '<!DOCTYPE html>',
+    '<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>${escapeHtml(subject)}</title></head>`,
+    `<body style="margin:0;padding:0;background:#f3f3f3;${FONT}">`,
+    '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="background:#f3f3f3;"><tr><td align="center" style="padding:16px 8px;">',
+    `<table role="presentation" width="640" cellpadding="0" cellspacing="0" border="0" style="width:100%;max-width:640px;background:#ffffff;border:1px solid #dddddd;${FONT}font-size:14px;line-height:20px;color:#242424;">`,
+    `<tr><td style="padding:16px 20px;border-bottom:1px solid #dddddd;font-size:18px;line-height:24px;font-weight:bold;">${escapeHtml(subject)}</td></tr>`,
+  );
+  for (const s of secs) {
+    h.push(
+      `<tr><td style="padding:16px 20px 4px 20px;"><div style="border-left:4px solid ${s.color};padding-left:8px;font-size:16px;font-weight:bold;color:${s.color};">${escapeHtml(s.heading)} (${s.entries.length})</div></td></tr>`,
+    );
+    for (const e of s.entries) {
+      h.push(
+        '<tr><td style="padding:8px 20px;">',
+        '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="border:1px solid #e1e1e1;border-collapse:collapse;">',
+        `<tr><td colspan="2" style="padding:8px 10px;background:#fafafa;font-weight:bold;border-bottom:1px solid #e1e1e1;">${escapeHtml(e.title)}</td></tr>`,
+      );
+      for (const f of e.fields) {
+        h.push(
+          `<tr><td valign="top" style="padding:4px 10px;width:170px;color:#616161;">${escapeHtml(f.label)}</td>` +
+            `<td valign="top" style="padding:4px 10px;${f.mono ? MONO : ''}">${escapeHtml(f.value)}</td></tr>`,
+        );
+      }
+      h.push(
+        `<tr><td valign="top" style="padding:4px 10px 8px 10px;color:#616161;">What to do</td><td valign="top" style="padding:4px 10px 8px 10px;">` +
+          e.todo.map((t) => `<p style="margin:0 0 6px 0;">${escapeHtml(t)}</p>`).join('') +
+          '</td></tr>',
+        '</table>',
+        '</td></tr>',
+      );
+    }
+  }
+  const url = safeHttpUrl(ctx.productUrl);
+  const about = url ? `<br><a href="${escapeHtml(url)}" style="color:#0f6cbd;">About ${PRODUCT}</a>` : '';
+  h.push(
+    `<tr><td style="padding:16px 20px;border-top:1px solid #dddddd;font-size:12px;line-height:18px;color:#616161;">${footerLines(ctx).map(escapeHtml).join('<br>')}${about}</td></tr>`,
+    '</table>',
+    '</td></tr></table>',
+    '</body></html>',
+  );
+  return h.join('\n');
+}
+
+export function renderDigest(d: Digest, ctx: RenderContext): RenderedMessage {
+  const subject = subjectFor(d.apps);
+  const secs = sections(d.apps, ctx.generatedAt);
+  return { subject, plainText: renderText(subject, secs, ctx), html: renderHtml(subject, secs, ctx) };
+}
