@@ -1,0 +1,24 @@
+// The vault that receives every rotated secret. RBAC only (no access policies); purge protection keeps
+// a deleted secret recoverable for the whole retention period, even from someone holding Owner.
+param name string
+param location string
+param tags object
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: name
+  location: location
+  tags: tags
+  properties: {
+    tenantId: tenant().tenantId
+    sku: { family: 'A', name: 'standard' }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 90
+    enablePurgeProtection: true
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+output name string = vault.name
+// No trailing slash, as in contract.md's example (properties.vaultUri ends with one).
+output uri string = 'https://${vault.name}${environment().suffixes.keyvaultDns}'
