@@ -1,0 +1,275 @@
+// The simulated cloud as a separate process (npm run sim / demo / bench, manual use). Prints one JSON line
+// {"ready":true,"env":{…},"control":"http://127.0.0.1:<port>","tenantId":"…"} on stdout, then serves a small
+// plain-http control API on 127.0.0.1. Everything else it prints goes to stderr.
+import { fstatSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { startSimCloud, type SimCloud } from './cloud.js';
+import type { FaultKind, ServiceName } from './http.js';
+import { seedDemoTenant, seedLargeTenant } from './seed.js';
+
+// stdout carries exactly the ready line; keep stray logging from any module off it.
+console.log = console.error;
+console.info = console.error;
+
+const usage = `usage: tsx test/sim/main.ts [--seed demo|large|none] [--apps N] [--due-percent P]
+  [--latency graph=50,entra=30,mi=30,keyvault=30,acs=50] [--no-graph-throttling]
+  [--acs-per-minute N] [--acs-per-hour N] [--replication-delay-ms N]`;
+
+const SERVICES: ServiceName[] = ['entra', 'mi', 'graph', 'keyvault', 'acs'];
+
+function fail(message: string): never {
+  console.error(`${message}\n${usage}`);
+  process.exit(2);
+}
+
+function int(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) fail(`--${name} must be a non-negative integer, got '${v}'`);
+  return n;
+}
+
+function parseLatency(v: string | undefined): Partial<Record<ServiceName, number>> {
+  const out: Partial<Record<ServiceName, number>> = {};
+  if (!v) return out;
+  for (const part of v.split(',')) {
+    const [name, ms] = part.split('=');
+    if (!SERVICES.includes(name as ServiceName))
+      fail(`--latency: unknown service '${name}' (${SERVICES.join(', ')})`);
+    out[name as ServiceName] = int('latency', ms);
+  }
+  return out;
+}
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        seed: { type: 'string', default: 'demo' },
+        apps: { type: 'string' },
+        'due-percent': { type: 'string' },
+        latency: { type: 'string' },
+        'no-graph-throttling': { type: 'boolean', default: false },
+        'acs-per-minute': { type: 'string' },
+        'acs-per-hour': { type: 'string' },
+        'replication-delay-ms': { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    });
+  } catch (err) {
+    fail((err as Error).message);
+  }
+})();
+if (values.help) {
+  console.error(usage);
+  process.exit(0);
+}
+if (!['demo', 'large', 'none'].includes(values.seed))
+  fail(`--seed must be demo, large or none, got '${values.seed}'`);
+const duePercent = values['due-percent'] === undefined ? undefined : Number(values['due-percent']);
+if (duePercent !== undefined && !(duePercent >= 0 && duePercent <= 100)) fail('--due-percent must be 0-100');
+
+const cloud = await startSimCloud({
+  graphThrottling: !values['no-graph-throttling'],
+  acsMessagesPerMinute: int('acs-per-minute', values['acs-per-minute']),
+  replicationDelayMs: int('replication-delay-ms', values['replication-delay-ms']),
+});
+cloud.mail.messagesPerHour = int('acs-per-hour', values['acs-per-hour']);
+Object.assign(cloud.faults.latencyMs, parseLatency(values.latency));
+
+if (values.seed === 'demo') seedDemoTenant(cloud);
+if (values.seed === 'large') {
+  seedLargeTenant(cloud, { apps: int('apps', values.apps) ?? 1000, duePercent });
+}
+
+const control = createServer((req, res) => {
+  handle(cloud, req, res).catch((err: unknown) => json(res, 500, { error: (err as Error).message }));
+});
+await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', resolve));
+const port = (control.address() as AddressInfo).port;
+
+let stopping = false;
+async function shutdown(code = 0): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    control.closeAllConnections();
+    control.close();
+    await cloud.stop();
+  }
+  process.exit(code);
+}
+process.on('SIGTERM', () => void shutdown());
+process.on('SIGINT', () => void shutdown());
+// When a parent talks to us through a pipe, its exit closes the pipe: don't outlive it.
+if (isPipe(0)) {
+  process.stdin.on('end', () => void shutdown());
+  process.stdin.on('close', () => void shutdown());
+  process.stdin.resume();
+}
+
+process.stdout.write(
+  `${JSON.stringify({ ready: true, env: cloud.env, control: `http://127.0.0.1:${port}`, tenantId: cloud.tenant.tenantId })}\n`,
+);
+
+function isPipe(fd: number): boolean {
+  try {
+    const s = fstatSync(fd);
+    return s.isFIFO() || s.isSocket();
+  } catch {
+    return false;
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+  });
+  res.end(payload);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text ? JSON.parse(text) : {};
+}
+
+async function handle(cloud: SimCloud, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const route = `${req.method} ${new URL(req.url ?? '/', 'http://x').pathname}`;
+  switch (route) {
+    case 'GET /stats':
+      return json(res, 200, stats(cloud));
+    case 'GET /issued-secrets':
+      return json(res, 200, cloud.issuedSecrets());
+    case 'GET /mail':
+      return json(res, 200, cloud.mail.messages);
+    case 'GET /apps':
+      return json(res, 200, apps(cloud));
+    case 'GET /vault':
+      return json(res, 200, vault(cloud));
+    case 'POST /faults': {
+      let body: Record<string, unknown>;
+      try {
+        body = (await readJson(req)) as Record<string, unknown>;
+        return json(res, 200, { id: addFault(cloud, body).id });
+      } catch (err) {
+        return json(res, 400, { error: (err as Error).message });
+      }
+    }
+    case 'DELETE /faults':
+      cloud.faults.clear();
+      return json(res, 200, { cleared: true });
+    case 'POST /reset-stats':
+      cloud.log.clear();
+      cloud.mail.throttled.perMinute = 0;
+      cloud.mail.throttled.perHour = 0;
+      return json(res, 200, { reset: true });
+    case 'POST /shutdown':
+      json(res, 200, { stopping: true });
+      res.on('finish', () => void shutdown());
+      return;
+    default:
+      return json(res, 404, { error: `no control route ${route}` });
+  }
+}
+
+/** Requests per service, op and status; 429s per service; emails sent; successful Graph writes. */
+function stats(cloud: SimCloud) {
+  const requests: Record<string, Record<string, Record<string, number>>> = {};
+  const throttled: Record<string, number> = {};
+  let graphWrites = 0;
+  for (const e of cloud.log.entries) {
+    const byOp = (requests[e.service] ??= {});
+    const byStatus = (byOp[e.op] ??= {});
+    byStatus[e.status] = (byStatus[e.status] ?? 0) + 1;
+    if (e.status === 429) throttled[e.service] = (throttled[e.service] ?? 0) + 1;
+    if (
+      e.service === 'graph' &&
+      e.method !== 'GET' &&
+      !/batch/i.test(e.op) &&
+      e.status >= 200 &&
+      e.status < 300
+    ) {
+      graphWrites++;
+    }
+  }
+  return {
+    requests,
+    throttled,
+    totalRequests: cloud.log.entries.length,
+    emailsSent: cloud.mail.messages.filter((m) => !m.dropped).length,
+    emailsDropped: cloud.mail.messages.filter((m) => m.dropped).length,
+    acsThrottled: { ...cloud.mail.throttled },
+    graphWrites,
+  };
+}
+
+function apps(cloud: SimCloud) {
+  return [...cloud.tenant.applications.values()].map((a) => ({
+    id: a.id,
+    appId: a.appId,
+    displayName: a.displayName,
+    tags: a.tags,
+    signInAudience: a.signInAudience,
+    ownerIds: a.ownerIds,
+    passwordCredentials: a.passwordCredentials.map(
+      ({ secretText: _secret, createdAt: _created, ...rest }) => rest,
+    ),
+    keyCredentials: a.keyCredentials,
+  }));
+}
+
+/**
+ * The vault without secret values: whatever shape VaultState has, Maps become objects and every `value`
+ * field (and any string that is an issued secret) is left out.
+ */
+function vault(cloud: SimCloud): unknown {
+  const secrets = new Set(cloud.issuedSecrets());
+  const state = cloud.vault as unknown as { describe?: () => unknown };
+  const source = typeof state.describe === 'function' ? state.describe() : state;
+  return JSON.parse(
+    JSON.stringify(source, (key, v: unknown) => {
+      if (key === 'value') return undefined;
+      if (typeof v === 'string' && secrets.has(v)) return undefined;
+      if (v instanceof Map) return Object.fromEntries(v);
+      if (v instanceof Set) return [...v];
+      return v;
+    }),
+  );
+}
+
+function addFault(cloud: SimCloud, body: Record<string, unknown>) {
+  const kinds: FaultKind[] = ['status', 'reset', 'hang', 'commitThenReset', 'commitThenHang'];
+  const op = body.op;
+  const opPattern = body.opPattern;
+  if (typeof op !== 'string' && typeof opPattern !== 'string')
+    throw new Error('op (exact) or opPattern (regex) is required');
+  const kind = body.kind ?? 'status';
+  if (!kinds.includes(kind as FaultKind)) throw new Error(`kind must be one of ${kinds.join(', ')}`);
+  const num = (k: string) => {
+    const v = body[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${k} must be a number`);
+    return v;
+  };
+  const str = (k: string) => {
+    const v = body[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') throw new Error(`${k} must be a string`);
+    return v;
+  };
+  return cloud.faults.add({
+    op: typeof opPattern === 'string' ? new RegExp(opPattern) : (op as string),
+    kind: kind as FaultKind,
+    status: num('status'),
+    retryAfterSeconds: num('retryAfterSeconds'),
+    code: str('code'),
+    message: str('message'),
+    times: num('times'),
+  });
+}
