@@ -19,14 +19,14 @@ export interface RenderedMessage {
 const PRODUCT = 'entra-secret-rotator';
 const MAX_VALUE = 300;
 
+// eslint-disable-next-line no-control-regex
+const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
 /** Control characters would let a display name forge lines in the plain text; bidi overrides can disguise
  *  what a reader sees. Long values are cut so one app cannot bloat everyone's message. */
 function clean(value: string | null | undefined): string {
   if (value === null || value === undefined) return '';
-  // eslint-disable-next-line no-control-regex
-  const s = value
-    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, ' ')
-    .trim();
+  const s = value.replace(UNSAFE_CHARS, ' ').trim();
   return s.length > MAX_VALUE ? `${s.slice(0, MAX_VALUE)}…` : s;
 }
 
