@@ -226,6 +226,46 @@ describe('ACS Email simulator: HMAC (connection string)', () => {
   });
 });
 
+describe('ACS Email simulator: Entra (managed identity)', () => {
+  process.env.IDENTITY_ENDPOINT = cloud.env.IDENTITY_ENDPOINT;
+  process.env.IDENTITY_HEADER = cloud.env.IDENTITY_HEADER;
+  const entraClient = new EmailClient(cloud.origins.acs, new ManagedIdentityCredential());
+
+  it('sends with the rotator identity (scope https://communication.azure.com//.default)', async () => {
+    const result = await (await entraClient.beginSend(message())).pollUntilDone();
+    expect(result.status).toBe('Succeeded');
+    expect(cloud.mail.messages[0]).toMatchObject({ auth: 'entra', callerOid: cloud.rotator.id });
+  });
+
+  it('refuses an identity without the sender role with 403', async () => {
+    cloud.acsSenders.delete(cloud.rotator.id);
+    try {
+      const err = await restError(entraClient.beginSend(message()));
+      expect(err.statusCode).toBe(403);
+      expect(cloud.mail.messages).toHaveLength(0);
+    } finally {
+      cloud.acsSenders.add(cloud.rotator.id);
+    }
+  });
+
+  it('refuses a token for another audience with 401', async () => {
+    const token = await cloud.issuer.mint({
+      aud: 'https://graph.microsoft.com',
+      tid: cloud.tenant.tenantId,
+      oid: cloud.rotator.id,
+      appid: cloud.rotator.appId,
+    });
+    const res = await fetch(`${cloud.origins.acs}/emails:send?api-version=2025-09-01`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(message()),
+    });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('x-ms-error-code')).toBe('Denied');
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/audience/i);
+  });
+});
+
 /** A hand-made HMAC request (the SDK's exact scheme), to probe headers and tampering. */
 async function signedFetch(
   method: 'GET' | 'POST',
@@ -251,5 +291,3 @@ async function signedFetch(
     body: method === 'POST' ? (opts.sendBody ?? body) : undefined,
   });
 }
-
-void ManagedIdentityCredential;
