@@ -1,6 +1,9 @@
 // The simulated cloud as a separate process (test/sim/main.ts), and the seed tenants it serves.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { EmailClient } from '@azure/communication-email';
+import { ManagedIdentityCredential } from '@azure/identity';
+import { SecretClient } from '@azure/keyvault-secrets';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSimCloud } from './cloud.js';
 import { seedDemoTenant, seedLargeTenant } from './seed.js';
@@ -117,6 +120,33 @@ describe('simulated cloud process (main.ts)', () => {
     expect(stats.emailsSent).toBe(0);
     expect(await get<unknown[]>(ready, '/mail')).toEqual([]);
     expect((await post(ready, '/faults', { kind: 'explode', op: 'x' })).status).toBe(400);
+
+    // The real SDKs in this process, against the cloud in the child, with the env from the ready line.
+    process.env.IDENTITY_ENDPOINT = ready.env.IDENTITY_ENDPOINT;
+    process.env.IDENTITY_HEADER = ready.env.IDENTITY_HEADER;
+    const credential = new ManagedIdentityCredential();
+    const kv = new SecretClient(ready.env.KEY_VAULT_URL!, credential, {
+      disableChallengeResourceVerification: true,
+    });
+    await kv.setSecret('payroll-api-client-secret', 'not-a-real-secret-value', {
+      tags: { appId: 'a', keyId: 'k' },
+    });
+    const vault = await get<{ secrets: Record<string, Array<Record<string, unknown>>> }>(ready, '/vault');
+    expect(vault.secrets['payroll-api-client-secret']?.[0]).toMatchObject({
+      tags: { appId: 'a', keyId: 'k' },
+    });
+    expect(JSON.stringify(vault)).not.toContain('not-a-real-secret-value');
+    expect(await get<string[]>(ready, '/issued-secrets')).toContain('not-a-real-secret-value');
+    const mail = new EmailClient(ready.env.ACS_ENDPOINT!, credential);
+    await (
+      await mail.beginSend({
+        senderAddress: ready.env.EMAIL_SENDER!,
+        content: { subject: 'hello', plainText: 'hi' },
+        recipients: { to: [{ address: 'alice@contoso.com' }] },
+      })
+    ).pollUntilDone();
+    expect(await get<Array<{ to: string[] }>>(ready, '/mail')).toMatchObject([{ to: ['alice@contoso.com'] }]);
+    expect((await get<{ emailsSent: number }>(ready, '/stats')).emailsSent).toBe(1);
 
     expect((await post(ready, '/reset-stats')).status).toBe(200);
     expect((await get<{ totalRequests: number }>(ready, '/stats')).totalRequests).toBe(0);

@@ -224,23 +224,13 @@ function apps(cloud: SimCloud) {
   }));
 }
 
-/**
- * The vault without secret values: whatever shape VaultState has, Maps become objects and every `value`
- * field (and any string that is an issued secret) is left out.
- */
-function vault(cloud: SimCloud): unknown {
-  const secrets = new Set(cloud.issuedSecrets());
-  const state = cloud.vault as unknown as { describe?: () => unknown };
-  const source = typeof state.describe === 'function' ? state.describe() : state;
-  return JSON.parse(
-    JSON.stringify(source, (key, v: unknown) => {
-      if (key === 'value') return undefined;
-      if (typeof v === 'string' && secrets.has(v)) return undefined;
-      if (v instanceof Map) return Object.fromEntries(v);
-      if (v instanceof Set) return [...v];
-      return v;
-    }),
-  );
+/** Live secrets by name, each version with its id, tags and dates but never its value; and deleted names. */
+function vault(cloud: SimCloud) {
+  const secrets: Record<string, unknown[]> = {};
+  for (const name of cloud.vault.names()) {
+    secrets[name] = cloud.vault.versions(name).map(({ value: _value, ...rest }) => rest);
+  }
+  return { secrets, deleted: cloud.vault.deletedNames() };
 }
 
 function addFault(cloud: SimCloud, body: Record<string, unknown>) {
