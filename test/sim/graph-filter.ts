@@ -1,0 +1,179 @@
+// The slice of OData $filter that Graph accepts on /applications without advanced query headers:
+// `appId eq`, `appId in (...)`, `displayName eq`, `tags/any(x:x eq ...)`, joined with and/or and
+// parentheses. Everything else is refused the way Graph refuses an unsupported clause.
+import { SimHttpError } from './http.js';
+import type { SimApplication } from './tenant.js';
+
+export type AppPredicate = (app: SimApplication) => boolean;
+
+type Token =
+  | { kind: 'word'; text: string; at: number }
+  | { kind: 'string'; text: string; at: number }
+  | { kind: 'punct'; text: '(' | ')' | ',' | ':'; at: number };
+
+function unsupported(detail: string): SimHttpError {
+  return new SimHttpError(400, 'Request_UnsupportedQuery', detail);
+}
+
+function invalidClause(filter: string): SimHttpError {
+  return unsupported(`Invalid filter clause: the simulator cannot parse '${filter}'.`);
+}
+
+function tokenize(filter: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < filter.length) {
+    const c = filter[i]!;
+    if (/\s/.test(c)) {
+      i++;
+    } else if (c === "'") {
+      // OData escapes a quote inside a string literal by doubling it.
+      let text = '';
+      let j = i + 1;
+      for (;;) {
+        if (j >= filter.length) throw invalidClause(filter);
+        if (filter[j] === "'") {
+          if (filter[j + 1] === "'") {
+            text += "'";
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        text += filter[j];
+        j++;
+      }
+      tokens.push({ kind: 'string', text, at: i });
+      i = j + 1;
+    } else if (c === '(' || c === ')' || c === ',' || c === ':') {
+      tokens.push({ kind: 'punct', text: c, at: i });
+      i++;
+    } else {
+      const m = /^[A-Za-z_][A-Za-z0-9_./]*/.exec(filter.slice(i));
+      if (!m) throw invalidClause(filter);
+      tokens.push({ kind: 'word', text: m[0], at: i });
+      i += m[0].length;
+    }
+  }
+  return tokens;
+}
+
+const MAX_OR_CLAUSES = 15;
+
+function tooManyClauses(n: number): SimHttpError {
+  return unsupported(
+    `Too many child clauses specified in search filter expression containing 'OR' operators: ${n}. Max allowed: ${MAX_OR_CLAUSES}.`,
+  );
+}
+
+const eqi = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+/** Parses a $filter for /applications into a predicate, or throws Graph's 400. */
+export function parseApplicationFilter(filter: string): AppPredicate {
+  const tokens = tokenize(filter);
+  let pos = 0;
+  const peek = () => tokens[pos];
+  const next = () => {
+    const t = tokens[pos++];
+    if (!t) throw invalidClause(filter);
+    return t;
+  };
+  const expectPunct = (p: string) => {
+    const t = next();
+    if (t.kind !== 'punct' || t.text !== p) throw invalidClause(filter);
+  };
+  const stringLiteral = () => {
+    const t = next();
+    if (t.kind !== 'string') throw invalidClause(filter);
+    return t.text;
+  };
+  const isWord = (t: Token | undefined, w: string) => t?.kind === 'word' && eqi(t.text, w);
+
+  function orExpr(): AppPredicate {
+    let left = andExpr();
+    let children = 1;
+    while (isWord(peek(), 'or')) {
+      pos++;
+      const l = left;
+      const r = andExpr();
+      left = (app) => l(app) || r(app);
+      children++;
+    }
+    if (children > MAX_OR_CLAUSES) throw tooManyClauses(children);
+    return left;
+  }
+
+  function andExpr(): AppPredicate {
+    let left = primary();
+    while (isWord(peek(), 'and')) {
+      pos++;
+      const l = left;
+      const r = primary();
+      left = (app) => l(app) && r(app);
+    }
+    return left;
+  }
+
+  function primary(): AppPredicate {
+    const t = next();
+    if (t.kind === 'punct' && t.text === '(') {
+      const inner = orExpr();
+      expectPunct(')');
+      return inner;
+    }
+    if (t.kind !== 'word') throw invalidClause(filter);
+    if (eqi(t.text, 'not'))
+      throw unsupported(
+        "Unsupported query: 'not' needs ConsistencyLevel: eventual and $count=true, which the simulator does not model.",
+      );
+    if (eqi(t.text, 'tags/any')) return tagsAny();
+    const property = t.text;
+    const op = next();
+    if (op.kind !== 'word') throw invalidClause(filter);
+    const canonical = ['appId', 'displayName'].find((p) => eqi(p, property));
+    if (!canonical || !(eqi(op.text, 'eq') || (eqi(op.text, 'in') && canonical === 'appId'))) {
+      throw unsupported(
+        `Unsupported or invalid query filter clause specified for property '${property}' of resource 'Application'.`,
+      );
+    }
+    const get = (app: SimApplication) => (canonical === 'appId' ? app.appId : app.displayName);
+    if (eqi(op.text, 'eq')) {
+      const value = stringLiteral();
+      return (app) => eqi(get(app), value);
+    }
+    expectPunct('(');
+    const values = [stringLiteral()];
+    while (peek()?.kind === 'punct' && peek()!.text === ',') {
+      pos++;
+      values.push(stringLiteral());
+    }
+    expectPunct(')');
+    // `in` is shorthand for an or-chain and counts against the same limit.
+    if (values.length > MAX_OR_CLAUSES) throw tooManyClauses(values.length);
+    return (app) => values.some((v) => eqi(get(app), v));
+  }
+
+  // tags/any(t:t eq 'x'): any lambda variable name, but it must be used consistently.
+  function tagsAny(): AppPredicate {
+    expectPunct('(');
+    const variable = next();
+    if (variable.kind !== 'word') throw invalidClause(filter);
+    expectPunct(':');
+    const used = next();
+    if (used.kind !== 'word' || used.text !== variable.text) throw invalidClause(filter);
+    const op = next();
+    if (op.kind !== 'word' || !eqi(op.text, 'eq')) {
+      throw unsupported(
+        `Unsupported or invalid query filter clause specified for property 'tags' of resource 'Application'.`,
+      );
+    }
+    const value = stringLiteral();
+    expectPunct(')');
+    // Directory string comparisons are case-insensitive.
+    return (app) => app.tags.some((tag) => eqi(tag, value));
+  }
+
+  const predicate = orExpr();
+  if (pos !== tokens.length) throw invalidClause(filter);
+  return predicate;
+}
