@@ -67,6 +67,7 @@ describe('Entra authority: metadata', () => {
     const res = await fetch(`${cloud.origins.entra}/${other}/v2.0/.well-known/openid-configuration`);
     expect(res.status).toBe(400);
     const body = (await res.json()) as Record<string, unknown>;
+    expect(body.error).toBe('invalid_request');
     expect(body.error_description).toMatch(new RegExp(`^AADSTS90002: Tenant '${other}' not found`));
     expect(body.error_codes).toEqual([90002]);
     expect(body).toHaveProperty('timestamp');

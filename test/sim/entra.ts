@@ -82,7 +82,7 @@ function authority(ctx: SimContext): SimService {
     if (segment.toLowerCase() !== ctx.tenant.tenantId.toLowerCase()) {
       throw new SimHttpError(
         400,
-        'invalid_tenant',
+        'invalid_request',
         `AADSTS90002: Tenant '${segment}' not found. Check to make sure you have the correct tenant ID and are ` +
           'signing into the correct cloud. Check with your subscription administrator, this may happen if there ' +
           'are no active subscriptions for the tenant.',
