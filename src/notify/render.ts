@@ -24,7 +24,7 @@ const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-
 
 /** Control characters would let a display name forge lines in the plain text; bidi overrides can disguise
  *  what a reader sees. Long values are cut so one app cannot bloat everyone's message. */
-function clean(value: string | null | undefined): string {
+export function cleanText(value: string | null | undefined): string {
   if (value === null || value === undefined) return '';
   const s = value.replace(UNSAFE_CHARS, ' ').trim();
   return s.length > MAX_VALUE ? `${s.slice(0, MAX_VALUE)}…` : s;
@@ -38,7 +38,7 @@ export function escapeHtml(s: string): string {
 function when(iso: string | undefined): string {
   if (!iso) return 'unknown';
   const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return clean(iso);
+  if (Number.isNaN(d.getTime())) return cleanText(iso);
   return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
@@ -98,38 +98,41 @@ interface Section {
 }
 
 function rotatedEntry(a: NotifiableApp): Entry {
-  const fields: Field[] = [{ label: 'Application (client) ID', value: clean(a.appId), mono: true }];
-  const name = a.credentialName ? ` ("${clean(a.credentialName)}")` : '';
-  if (a.keyId) fields.push({ label: 'New secret', value: `keyId ${clean(a.keyId)}${name}`, mono: true });
+  // Presence is judged on cleaned values, so a whitespace-only field shows as absent, not as an empty row.
+  const keyId = cleanText(a.keyId);
+  const credentialName = cleanText(a.credentialName);
+  const secretUri = cleanText(a.secretUri);
+  const retiresOn = cleanText(a.oldSecretRetiresOn);
+  const fields: Field[] = [{ label: 'Application (client) ID', value: cleanText(a.appId), mono: true }];
+  const name = credentialName ? ` ("${credentialName}")` : '';
+  if (keyId) fields.push({ label: 'New secret', value: `keyId ${keyId}${name}`, mono: true });
   fields.push({ label: 'New secret expires', value: when(a.expiresOn) });
-  if (a.secretUri) fields.push({ label: 'Key Vault secret', value: clean(a.secretUri), mono: true });
-  const old = (a.oldKeyIds ?? []).map(clean).filter(Boolean);
+  if (secretUri) fields.push({ label: 'Key Vault secret', value: secretUri, mono: true });
+  const old = (a.oldKeyIds ?? []).map(cleanText).filter(Boolean);
   if (old.length) fields.push({ label: 'Replaces', value: `keyId ${old.join(', ')}`, mono: true });
   fields.push({
     label: 'Old secret removed',
-    value: a.oldSecretRetiresOn
-      ? when(a.oldSecretRetiresOn)
+    value: retiresOn
+      ? when(retiresOn)
       : 'not by the rotator (it was not created by the rotator); it stays valid until it expires',
   });
-  const ref = a.secretUri ? versionlessSecretUri(a.secretUri) : undefined;
-  const deadline = a.oldSecretRetiresOn
-    ? `before ${when(a.oldSecretRetiresOn)}`
-    : 'before the old secret expires';
+  const ref = secretUri ? versionlessSecretUri(secretUri) : undefined;
+  const deadline = retiresOn ? `before ${when(retiresOn)}` : 'before the old secret expires';
   const todo = ref
     ? [
-        `Nothing, if your application reads the secret through a Key Vault reference without a version: @Microsoft.KeyVault(SecretUri=${clean(ref)}) picks up the new version by itself (App Service and Functions re-read references within 24 hours).`,
+        `Nothing, if your application reads the secret through a Key Vault reference without a version: @Microsoft.KeyVault(SecretUri=${cleanText(ref)}) picks up the new version by itself (App Service and Functions re-read references within 24 hours).`,
         `Otherwise (a reference pinned to a version, or a copy of the value), switch to the new version ${deadline}.`,
       ]
     : [`Read the new secret from Key Vault and update every consumer ${deadline}.`];
-  return { title: clean(a.displayName) || clean(a.appId), fields, todo };
+  return { title: cleanText(a.displayName) || cleanText(a.appId), fields, todo };
 }
 
 function failedEntry(a: NotifiableApp): Entry {
   return {
-    title: clean(a.displayName) || clean(a.appId),
+    title: cleanText(a.displayName) || cleanText(a.appId),
     fields: [
-      { label: 'Application (client) ID', value: clean(a.appId), mono: true },
-      { label: 'Reason', value: clean(a.reason) || 'not recorded' },
+      { label: 'Application (client) ID', value: cleanText(a.appId), mono: true },
+      { label: 'Reason', value: cleanText(a.reason) || 'not recorded' },
     ],
     todo: [
       'Your consumers keep the secret they use now; it stays valid until it expires.',
@@ -139,20 +142,22 @@ function failedEntry(a: NotifiableApp): Entry {
 }
 
 function reminderEntry(a: NotifiableApp, now: Date): Entry {
-  const fields: Field[] = [{ label: 'Application (client) ID', value: clean(a.appId), mono: true }];
-  if (a.reason) fields.push({ label: 'Note', value: clean(a.reason) });
+  const fields: Field[] = [{ label: 'Application (client) ID', value: cleanText(a.appId), mono: true }];
+  const note = cleanText(a.reason);
+  if (note) fields.push({ label: 'Note', value: note });
   for (const c of a.expiring ?? []) {
     const kind = c.kind === 'certificate' ? 'Certificate' : 'Client secret';
-    const name = c.displayName ? ` "${clean(c.displayName)}"` : '';
+    const credName = cleanText(c.displayName);
+    const name = credName ? ` "${credName}"` : '';
     const rel = relative(c.endDateTime, now);
     fields.push({
       label: `${kind}${name}`,
-      value: `keyId ${clean(c.keyId)}: expires ${when(c.endDateTime)}${rel ? ` (${rel})` : ''}`,
+      value: `keyId ${cleanText(c.keyId)}: expires ${when(c.endDateTime)}${rel ? ` (${rel})` : ''}`,
       mono: false,
     });
   }
   return {
-    title: clean(a.displayName) || clean(a.appId),
+    title: cleanText(a.displayName) || cleanText(a.appId),
     fields,
     todo: [
       'This app is not rotated automatically. Add a new credential, move every consumer to it, then remove the old one, before the date above.',
@@ -177,7 +182,7 @@ function sections(apps: NotifiableApp[], now: Date): Section[] {
 function footerLines(ctx: RenderContext): string[] {
   const lines = [
     `You receive this because you own these app registrations, are named in their rotation:notify tag, or are on the rotator's NOTIFY_ALSO list. The message never contains a secret value.`,
-    `Run ${clean(ctx.runId)}, ${when(ctx.generatedAt.toISOString())}${ctx.tenantId ? `, tenant ${clean(ctx.tenantId)}` : ''}.`,
+    `Run ${cleanText(ctx.runId)}, ${when(ctx.generatedAt.toISOString())}${ctx.tenantId ? `, tenant ${cleanText(ctx.tenantId)}` : ''}.`,
   ];
   return lines;
 }

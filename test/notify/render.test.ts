@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Digest, NotifiableApp } from '../../src/notify/digest.js';
 import {
+  cleanText,
   escapeHtml,
   renderDigest,
   subjectFor,
@@ -227,9 +228,9 @@ describe('tenant values are inert', () => {
     ownerAddresses: fc.constant<string[]>([]),
     tagRecipients: fc.constant<string[]>([]),
   });
-  // Same shape, every tenant string replaced by a harmless one of the same truthiness.
+  // Same shape, every tenant string replaced by a harmless one that is empty exactly when the cleaned original is.
   const tame = (a: NotifiableApp): NotifiableApp => {
-    const t = (s: string | undefined) => (s ? 'a' : s);
+    const t = (s: string | undefined) => (s === undefined ? s : cleanText(s) ? 'a' : '');
     return {
       ...a,
       appId: t(a.appId)!,
