@@ -1,0 +1,69 @@
+// Per-app rotation locks as blob leases in AzureWebJobsStorage, so that runs at the same time (timer + HTTP,
+// two CLIs, many queue workers) rotate each app exactly once.
+import type { TokenCredential } from '@azure/identity';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { errorInfo } from '../errors.js';
+import type { StorageSettings } from '../settings.js';
+
+export const LOCK_CONTAINER = 'rotation-locks';
+/** Leases last 15-60 s; renewed while the rotation runs, so a crashed holder frees the app within a minute. */
+const LEASE_SECONDS = 60;
+const RENEW_EVERY_MS = 20_000;
+
+export interface AppLock {
+  release(): Promise<void>;
+}
+
+export function blobServiceClient(storage: StorageSettings, credential: TokenCredential): BlobServiceClient {
+  return storage.kind === 'connectionString'
+    ? BlobServiceClient.fromConnectionString(storage.connectionString)
+    : new BlobServiceClient(storage.blobServiceUri, credential);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class AppLocks {
+  private container: ContainerClient;
+  private ready?: Promise<unknown>;
+
+  constructor(storage: StorageSettings, credential: TokenCredential) {
+    this.container = blobServiceClient(storage, credential).getContainerClient(LOCK_CONTAINER);
+  }
+
+  /** Takes the app's lease, waiting up to waitMs for another holder; undefined when it stays taken. */
+  async acquire(appId: string, waitMs: number): Promise<AppLock | undefined> {
+    this.ready ??= this.container.createIfNotExists();
+    await this.ready;
+    const blob = this.container.getBlockBlobClient(`${appId.toLowerCase()}.lock`);
+    try {
+      await blob.upload('', 0, { conditions: { ifNoneMatch: '*' } });
+    } catch (err) {
+      const status = errorInfo(err).status;
+      if (status !== 409 && status !== 412) throw err; // exists already (possibly leased): fine
+    }
+    const lease = blob.getBlobLeaseClient();
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      try {
+        await lease.acquireLease(LEASE_SECONDS);
+        break;
+      } catch (err) {
+        if (errorInfo(err).status !== 409 || Date.now() >= deadline) {
+          if (errorInfo(err).status === 409) return undefined;
+          throw err;
+        }
+        await sleep(Math.min(1000, Math.max(50, deadline - Date.now())));
+      }
+    }
+    const renew = setInterval(() => {
+      lease.renewLease().catch(() => undefined); // a lost lease shows up as a failed release, not a crash
+    }, RENEW_EVERY_MS);
+    renew.unref();
+    return {
+      release: async () => {
+        clearInterval(renew);
+        await lease.releaseLease().catch(() => undefined);
+      },
+    };
+  }
+}

@@ -1,0 +1,78 @@
+// Azure Key Vault, through @azure/keyvault-secrets: where each app's secret lives, one version per rotation.
+import type { TokenCredential } from '@azure/identity';
+import { SecretClient } from '@azure/keyvault-secrets';
+import type { VaultView } from '../rotation/checks.js';
+import { errorInfo } from '../errors.js';
+import type { Settings } from '../settings.js';
+
+export interface StoredVersion {
+  /** Versioned secret id: what the report calls secretUri. */
+  id: string;
+  version: string;
+}
+
+export interface VaultDetail extends VaultView {
+  latestId?: string;
+}
+
+/** A hung call must not hold an app's lock forever. */
+const CALL_TIMEOUT_MS = 60_000;
+const timeout = () => AbortSignal.timeout(CALL_TIMEOUT_MS);
+
+export class Vault {
+  private readonly client: SecretClient;
+
+  constructor(credential: TokenCredential, settings: Settings & { keyVaultUrl: string }) {
+    this.client = new SecretClient(settings.keyVaultUrl, credential, {
+      disableChallengeResourceVerification: settings.keyVaultDisableChallengeVerification,
+    });
+  }
+
+  get vaultUrl(): string {
+    return this.client.vaultUrl;
+  }
+
+  /** Versions' keyId tags, read from properties only: a secret's value is never read back. */
+  async view(name: string): Promise<VaultDetail> {
+    const storedKeyIds = new Set<string>();
+    let latest: { created: number; keyId?: string; id?: string } | undefined;
+    try {
+      for await (const p of this.client.listPropertiesOfSecretVersions(name, { abortSignal: timeout() })) {
+        const keyId = p.tags?.keyId;
+        if (keyId) storedKeyIds.add(keyId);
+        const created = p.createdOn?.getTime() ?? 0;
+        if (!latest || created >= latest.created) latest = { created, keyId, id: p.id };
+      }
+    } catch (err) {
+      if (errorInfo(err).status !== 404) throw err;
+    }
+    return { storedKeyIds, latestKeyId: latest?.keyId, latestId: latest?.id };
+  }
+
+  async store(
+    name: string,
+    secretText: string,
+    attrs: { notBefore: Date; expiresOn: Date; tags: Record<string, string> },
+  ): Promise<StoredVersion> {
+    const stored = await this.client.setSecret(name, secretText, {
+      notBefore: attrs.notBefore,
+      expiresOn: attrs.expiresOn,
+      tags: attrs.tags,
+      contentType: 'client secret of an Entra app registration',
+      abortSignal: timeout(),
+    });
+    return {
+      id: stored.properties.id ?? `${this.vaultUrl}/secrets/${name}/${stored.properties.version}`,
+      version: stored.properties.version ?? '',
+    };
+  }
+
+  async updateTags(name: string, version: string, tags: Record<string, string>): Promise<void> {
+    await this.client.updateSecretProperties(name, version, { tags, abortSignal: timeout() });
+  }
+}
+
+/** Key Vault tags: at most 15, values at most 256 characters. */
+export function vaultTag(value: string): string {
+  return value.length > 256 ? value.slice(0, 255) + '…' : value;
+}

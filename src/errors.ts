@@ -1,0 +1,54 @@
+// Errors reduced to one line an operator can act on, with any secret the caller holds redacted.
+// SDK errors can carry whole requests (Key Vault's RestError keeps the request, whose body is the secret):
+// only status, code and the service's message are ever read from them.
+
+export interface ServiceErrorInfo {
+  status?: number;
+  code?: string;
+  message: string;
+  retryAfterMs?: number;
+}
+
+export function errorInfo(err: unknown): ServiceErrorInfo {
+  if (typeof err !== 'object' || err === null) return { message: String(err) };
+  const e = err as Record<string, unknown>;
+  const status =
+    typeof e.statusCode === 'number' ? e.statusCode : typeof e.status === 'number' ? e.status : undefined;
+  let code = typeof e.code === 'string' ? e.code : undefined;
+  let message = typeof e.message === 'string' ? e.message : String(err);
+  // @azure/identity: AuthenticationError keeps Entra's error body.
+  const body = e.errorResponse as { error?: string; errorDescription?: string } | undefined;
+  if (body?.errorDescription) {
+    message = body.errorDescription;
+    code ??= body.error;
+  }
+  const aadsts = /AADSTS\d+/.exec(message)?.[0];
+  if (aadsts) code = aadsts;
+  let retryAfterMs: number | undefined;
+  const headers = e.headers as { get?: (n: string) => string | null } | undefined;
+  const ra = typeof headers?.get === 'function' ? headers.get('retry-after') : undefined;
+  if (ra && /^\d+$/.test(ra)) retryAfterMs = Number(ra) * 1000;
+  return { status, code, message, retryAfterMs };
+}
+
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s) out = out.split(s).join('[redacted]');
+  return out;
+}
+
+/** One line: "<status> <code>: <message>" trimmed to what an operator needs. */
+export function describeError(err: unknown, secrets: readonly string[] = []): string {
+  const { status, code, message } = errorInfo(err);
+  const firstLines = message
+    .replace(/\s*Trace ID:.*$/s, '')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(0, 2)
+    .join(' ');
+  const prefix = [status, code && !firstLines.startsWith(code) ? code : undefined].filter(Boolean).join(' ');
+  const line = prefix ? `${prefix}: ${firstLines}` : firstLines;
+  const clipped = line.length > 400 ? `${line.slice(0, 400)}…` : line;
+  return redact(clipped, secrets);
+}

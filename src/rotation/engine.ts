@@ -1,0 +1,247 @@
+// One run over the apps in scope: gather (Graph pages, streamed), decide (pure checks), and for apps that are due,
+// rotate under the app's lock, re-deciding inside it. Bounded concurrency across apps; one failing app never
+// fails the others. Used by the CLI, the HTTP functions and the queue worker alike.
+import type { TokenCredential } from '@azure/identity';
+import { randomUUID } from 'node:crypto';
+import pLimit from 'p-limit';
+import { GraphApi } from '../azure/graph.js';
+import { createCredential, whoAmI, type Identity } from '../azure/identity.js';
+import { AppLocks } from '../azure/locks.js';
+import { Vault, type VaultDetail } from '../azure/vault.js';
+import { describeError } from '../errors.js';
+import type { Settings } from '../settings.js';
+import { decide, needsVaultView, type AppView } from './checks.js';
+import { policyFor } from './policy.js';
+import {
+  rotate,
+  retireSuperseded,
+  sweepOrphans,
+  type RotationOutcome,
+  type StepContext,
+} from './protocol.js';
+import { summarize, type AppReport, type Report } from './report.js';
+
+export type Logger = (msg: string, fields?: Record<string, unknown>) => void;
+
+export interface RunOptions {
+  mode: 'scan' | 'rotate';
+  dryRun?: boolean;
+  /** Limit to these apps (by appId); they are reported even when out of scope. */
+  appIds?: string[];
+  force?: boolean;
+  now?: () => Date;
+  log?: Logger;
+  runId?: string;
+}
+
+/** What the notification step receives for each app that changed (rotated or failed). */
+export interface ChangedApp {
+  app: AppView;
+  report: AppReport;
+  outcome?: RotationOutcome;
+  notify: string[];
+}
+
+export interface Services {
+  credential: TokenCredential;
+  graph: GraphApi;
+  vault?: Vault;
+  locks?: AppLocks;
+  identity?: Identity;
+}
+
+export function createServices(
+  settings: Settings,
+  credential: TokenCredential = createCredential(settings),
+): Services {
+  return {
+    credential,
+    graph: new GraphApi(credential, settings),
+    vault: settings.keyVaultUrl
+      ? new Vault(credential, { ...settings, keyVaultUrl: settings.keyVaultUrl })
+      : undefined,
+    locks: settings.storage ? new AppLocks(settings.storage, credential) : undefined,
+  };
+}
+
+export interface RunResult {
+  report: Report;
+  changed: ChangedApp[];
+  identity: Identity;
+}
+
+export async function runRotation(
+  settings: Settings,
+  opts: RunOptions,
+  services: Services = createServices(settings),
+): Promise<RunResult> {
+  const now = opts.now ?? (() => new Date());
+  const log: Logger = opts.log ?? (() => undefined);
+  const runId = opts.runId ?? randomUUID();
+  const startedAt = now().toISOString();
+  const dryRun = opts.mode === 'scan' || !!opts.dryRun;
+  const identity = services.identity ?? (await whoAmI(services.credential, settings));
+  const { graph, vault, locks } = services;
+  if (!dryRun && !vault) throw new Error('KEY_VAULT_URL is required to rotate.');
+
+  const reports: Array<Promise<AppReport>> = [];
+  const changed: ChangedApp[] = [];
+  const limit = pLimit(settings.concurrency);
+  const ctxFor = (lockHeld: boolean): StepContext => ({
+    settings,
+    graph,
+    vault: vault!,
+    identity,
+    runId,
+    now,
+    lockHeld,
+    log,
+  });
+
+  const inScope = (app: AppView) => !settings.tag || app.tags.includes(settings.tag);
+
+  const processApp = async (app: AppView): Promise<AppReport> => {
+    const base = { appId: app.appId, displayName: app.displayName };
+    try {
+      const policy = policyFor(app, settings);
+      const force = !!opts.force;
+      // Most apps of a large tenant are decided by Graph's data alone (see needsVaultView).
+      if (!force && !needsVaultView(app, policy, now(), settings))
+        return toReport(base, decide({ app, policy, vault: undefined, now: now(), force }), dryRun);
+      if (dryRun) {
+        const view = vault && policy.ok ? await vault.view(policy.policy.secretName) : undefined;
+        return toReport(base, decide({ app, policy, vault: view, now: now(), force }), true);
+      }
+      return await rotateUnderLock(app);
+    } catch (err) {
+      log('app failed', { appId: app.appId, error: describeError(err) });
+      return { ...base, action: 'failed', reason: describeError(err) };
+    }
+  };
+
+  const rotateUnderLock = async (listed: AppView): Promise<AppReport> => {
+    const base = { appId: listed.appId, displayName: listed.displayName };
+    const lock = locks ? await locks.acquire(listed.appId, settings.lockWaitSeconds * 1000) : undefined;
+    if (locks && !lock) return { ...base, action: 'skipped', reason: 'locked by another run' };
+    try {
+      // Re-gather and re-decide inside the lock: another run may have just rotated this app.
+      const fresh = await graph.getApplication(listed.appId);
+      if (!fresh)
+        return {
+          ...base,
+          action: 'failed',
+          reason: 'not found: the app registration was deleted during the run',
+        };
+      const policy = policyFor(fresh, settings);
+      const freshBase = { appId: fresh.appId, displayName: fresh.displayName };
+      if (!policy.ok || policy.policy.disabled || fresh.passwordCredentials.length === 0) {
+        return toReport(
+          freshBase,
+          decide({ app: fresh, policy, vault: undefined, now: now(), force: !!opts.force }),
+          false,
+        );
+      }
+      const ctx = ctxFor(!!lock);
+      const view: VaultDetail = await vault!.view(policy.policy.secretName);
+      const swept = await sweepOrphans(ctx, fresh, view);
+      const app = swept.app;
+      const decision = decide({ app, policy, vault: view, now: now(), force: !!opts.force });
+      const extra = swept.removed.length ? { orphansRemoved: swept.removed } : {};
+      if (decision.action === 'skip') return { ...toReport(freshBase, decision, false), ...extra };
+      if (decision.action === 'up-to-date') {
+        const retire = await retireSuperseded(ctx, app, view, decision.current);
+        const r = toReport(freshBase, decision, false);
+        return {
+          ...r,
+          ...extra,
+          ...(retire.retired.length ? { retiredKeyIds: retire.retired } : {}),
+          ...(retire.notes.length ? { reason: [r.reason, ...retire.notes].join('; ') } : {}),
+        };
+      }
+      const outcome = await rotate(ctx, app, view, { ...decision, policy: policy.policy });
+      const report: AppReport = outcome.ok
+        ? {
+            ...freshBase,
+            action: 'rotated',
+            keyId: outcome.keyId,
+            expiresOn: outcome.expiresOn,
+            secretUri: outcome.secretUri,
+            retiredKeyIds: outcome.retiredKeyIds,
+            reason: [decision.reason, ...outcome.notes].join('; '),
+            ...extra,
+          }
+        : { ...freshBase, action: 'failed', reason: [outcome.reason, ...outcome.notes].join('; '), ...extra };
+      changed.push({ app, report, outcome, notify: policy.policy.notify });
+      log(report.action === 'rotated' ? 'rotated' : 'rotation failed', {
+        appId: app.appId,
+        keyId: report.keyId,
+        reason: report.reason,
+      });
+      return report;
+    } finally {
+      await lock?.release();
+    }
+  };
+
+  if (opts.appIds?.length) {
+    for (const appId of [...new Set(opts.appIds.map((a) => a.toLowerCase()))]) {
+      reports.push(
+        limit(async () => {
+          let app: AppView | undefined;
+          try {
+            app = await graph.getApplication(appId);
+          } catch (err) {
+            return { appId, displayName: '', action: 'failed' as const, reason: describeError(err) };
+          }
+          if (!app)
+            return {
+              appId,
+              displayName: '',
+              action: 'failed' as const,
+              reason: `not found: no app registration with appId ${appId} in the tenant`,
+            };
+          const out = await outOfScope(app);
+          return out
+            ? { appId: app.appId, displayName: app.displayName, action: 'failed' as const, reason: out }
+            : processApp(app);
+        }),
+      );
+    }
+  } else {
+    const source = settings.scope === 'owned' ? { ownedBy: identity.objectId } : { tag: settings.tag! };
+    for await (const page of graph.applicationPages(source)) {
+      for (const app of page) if (inScope(app)) reports.push(limit(() => processApp(app)));
+    }
+  }
+
+  async function outOfScope(app: AppView): Promise<string | undefined> {
+    if (settings.scope === 'owned' && !(await graph.isOwner(app.id, identity.objectId))) {
+      return "not an owner: the rotator's identity does not own this app registration, so it is outside ROTATION_SCOPE=owned (add the identity as an owner to enroll it)";
+    }
+    if (settings.tag && !app.tags.includes(settings.tag))
+      return `not in scope: the app does not carry the tag ${settings.tag} (ROTATION_TAG)`;
+    return undefined;
+  }
+
+  const apps = await Promise.all(reports);
+  const report: Report = {
+    runId,
+    startedAt,
+    finishedAt: now().toISOString(),
+    dryRun,
+    apps,
+    summary: summarize(apps),
+  };
+  return { report, changed, identity };
+}
+
+function toReport(
+  base: { appId: string; displayName: string },
+  d: ReturnType<typeof decide>,
+  dryRun: boolean,
+): AppReport {
+  if (d.action === 'skip') return { ...base, action: 'skipped', reason: d.reason };
+  if (d.action === 'up-to-date')
+    return { ...base, action: 'up-to-date', expiresOn: d.current?.endDateTime, reason: d.reason };
+  return { ...base, action: dryRun ? 'would-rotate' : 'failed', reason: d.reason };
+}

@@ -1,0 +1,114 @@
+// Per-app policy from the app registration's tags (contract.md §2, §7). Pure.
+import { oneLine } from '../text.js';
+import { BOUNDS, isEmailAddress, parseWholeNumber, type Settings } from '../settings.js';
+
+export interface AppPolicy {
+  disabled: boolean;
+  renewBeforeDays: number;
+  lifetimeDays: number;
+  secretName: string;
+  /** Extra recipients from rotation:notify. */
+  notify: string[];
+}
+
+export type PolicyResult = { ok: true; policy: AppPolicy } | { ok: false; tag: string; reason: string };
+
+export const TAG_PREFIX = 'rotation:';
+const KNOWN_KEYS = ['disabled', 'renewBeforeDays', 'lifetimeDays', 'secretName', 'notify'] as const;
+
+/** Key Vault object names: 1-127 characters of 0-9, a-z, A-Z and '-', starting with a letter. */
+export function isValidSecretName(name: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9-]{0,126}$/.test(name);
+}
+
+/** The stable Key Vault secret name of an app without a rotation:secretName tag. */
+export function defaultSecretName(appId: string): string {
+  return `app-${appId.toLowerCase()}`;
+}
+
+/** Tag values come from the tenant: keep what we echo short and printable. */
+const shown = (tag: string) => oneLine(tag, 80);
+
+export function policyFor(app: { appId: string; tags: readonly string[] }, settings: Settings): PolicyResult {
+  const seen = new Map<string, string>();
+  const invalid = (tag: string, why: string): PolicyResult => ({
+    ok: false,
+    tag: shown(tag),
+    reason: `invalid tag ${shown(tag)}: ${why}`,
+  });
+  for (const tag of app.tags) {
+    if (!tag.startsWith(TAG_PREFIX)) continue;
+    const body = tag.slice(TAG_PREFIX.length);
+    const eq = body.indexOf('=');
+    const key = eq < 0 ? body : body.slice(0, eq);
+    if (!(KNOWN_KEYS as readonly string[]).includes(key)) {
+      return invalid(
+        tag,
+        `unknown rotation tag (known: ${KNOWN_KEYS.map((k) => TAG_PREFIX + k).join(', ')})`,
+      );
+    }
+    if (key === 'disabled' ? eq >= 0 : eq < 0) {
+      return invalid(
+        tag,
+        key === 'disabled' ? 'use rotation:disabled without a value' : `expected ${TAG_PREFIX}${key}=<value>`,
+      );
+    }
+    const value = eq < 0 ? '' : body.slice(eq + 1);
+    if (seen.has(key) && seen.get(key) !== value)
+      return invalid(tag, `conflicts with ${TAG_PREFIX}${key}=${shown(seen.get(key)!)}`);
+    seen.set(key, value);
+  }
+
+  const days = (
+    key: 'renewBeforeDays' | 'lifetimeDays',
+    fallback: number,
+    bounds: { min: number; max: number },
+  ) => {
+    const raw = seen.get(key);
+    if (raw === undefined) return fallback;
+    const n = parseWholeNumber(raw);
+    if (n === undefined || n < bounds.min || n > bounds.max) {
+      return invalid(
+        `${TAG_PREFIX}${key}=${raw}`,
+        `expected a whole number of days from ${bounds.min} to ${bounds.max}`,
+      );
+    }
+    return n;
+  };
+  const renewBeforeDays = days('renewBeforeDays', settings.renewBeforeDays, BOUNDS.renewBeforeDays);
+  if (typeof renewBeforeDays !== 'number') return renewBeforeDays;
+  const lifetimeDays = days('lifetimeDays', settings.secretLifetimeDays, BOUNDS.secretLifetimeDays);
+  if (typeof lifetimeDays !== 'number') return lifetimeDays;
+  if (lifetimeDays <= renewBeforeDays) {
+    const culprit = seen.has('lifetimeDays')
+      ? `${TAG_PREFIX}lifetimeDays=${lifetimeDays}`
+      : `${TAG_PREFIX}renewBeforeDays=${renewBeforeDays}`;
+    return invalid(
+      culprit,
+      `the secret lifetime (${lifetimeDays} days) must be longer than the renewal window (${renewBeforeDays} days)`,
+    );
+  }
+
+  const secretName = seen.get('secretName') ?? defaultSecretName(app.appId);
+  if (!isValidSecretName(secretName)) {
+    return invalid(
+      `${TAG_PREFIX}secretName=${secretName}`,
+      'not a valid Key Vault secret name (1-127 letters, digits and -, starting with a letter)',
+    );
+  }
+
+  const notify: string[] = [];
+  const notifyRaw = seen.get('notify');
+  if (notifyRaw !== undefined) {
+    for (const addr of notifyRaw.split(';').map((s) => s.trim())) {
+      if (!isEmailAddress(addr))
+        return invalid(`${TAG_PREFIX}notify=${notifyRaw}`, `"${shown(addr)}" is not an email address`);
+      notify.push(addr);
+    }
+  }
+
+  return {
+    ok: true,
+    policy: { disabled: seen.has('disabled'), renewBeforeDays, lifetimeDays, secretName, notify },
+  };
+}
