@@ -172,7 +172,7 @@ export class Mailer {
     };
     const size = Buffer.byteLength(message.html) + Buffer.byteLength(message.plainText);
     if (size > MAX_MESSAGE_BYTES)
-      return failed(`message too large for ACS (${Math.ceil(size / 1048576)} MB)`);
+      return failed(`message too large for ACS (${(size / 1048576).toFixed(1)} MB)`);
 
     for (;;) {
       try {
