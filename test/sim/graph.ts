@@ -757,7 +757,7 @@ export function createGraph(ctx: SimContext, opts: { throttling: boolean }): Gra
     const toSub = (r: SimResponse): SubResponse => ({
       id: item.id,
       status: r.status,
-      headers: r.headers ?? {},
+      headers: batchHeaders(r.headers ?? {}),
       ...(r.body !== undefined ? { body: r.body } : {}),
     });
     let url = item.url.trim();
@@ -1044,6 +1044,18 @@ export function createGraph(ctx: SimContext, opts: { throttling: boolean }): Gra
         ),
     },
   };
+}
+
+/** Sub-response headers as Graph writes them (Content-Type, Retry-After); the JS SDK looks up "Content-Type" exactly. */
+function batchHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    const key = /^(x-ms-|request-id$|client-request-id$)/i.test(k)
+      ? k.toLowerCase()
+      : k.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+    out[key] = v;
+  }
+  return out;
 }
 
 function defaultCode(status: number): string {
