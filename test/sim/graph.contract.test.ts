@@ -271,6 +271,13 @@ describe('Graph simulator: owners', () => {
     });
   });
 
+  it('expands owners on an application (and charges the $expand resource unit)', async () => {
+    const app = (await rotator.api(`/applications/${owned.id}`).select(['id']).expand('owners').get()) as {
+      owners: Array<{ id: string }>;
+    };
+    expect(app.owners.map((o) => o.id).sort()).toEqual([cloud.rotator.id, alice.id, bob.id].sort());
+  });
+
   it('returns the limited-information shape without a user-read permission', async () => {
     const { client } = caller(['Application.ReadWrite.OwnedBy']);
     const res = (await client.api(`/applications(appId='${owned.appId}')/owners`).get()) as {
