@@ -2,6 +2,10 @@
 // A bad setting stops the run before any change, with one line naming the setting, what was wrong and what
 // is accepted.
 
+import { isEmailAddress } from './notify/digest.js';
+
+export { isEmailAddress };
+
 export type RotationScope = 'owned' | 'tagged';
 
 export interface Settings {
@@ -108,12 +112,6 @@ function httpsUrl(env: Env, name: string, fallback?: string, allowPath = false):
   if (!allowPath && url.pathname !== '/')
     fail(name, raw, 'has a path', 'Use the root URL only, e.g. https://host.');
   return `${url.origin}${allowPath ? url.pathname.replace(/\/+$/, '') : ''}`;
-}
-
-const EMAIL =
-  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
-export function isEmailAddress(s: string): boolean {
-  return s.length <= 254 && EMAIL.test(s);
 }
 
 function bool(env: Env, name: string, fallback: boolean): boolean {

@@ -78,7 +78,11 @@ export async function notifyOwners(
   );
   const sent = new Set<string>();
   for (const digest of plan.digests) {
-    const message = renderDigest(digest, { runId: report.runId, generatedAt: now() });
+    const message = renderDigest(digest, {
+      runId: report.runId,
+      generatedAt: now(),
+      tenantId: services.identity?.tenantId,
+    });
     const result = await mailer.send(digest.to, message, mailOperationId(report.runId, digest.to));
     if (result.status === 'sent') sent.add(digest.to.toLowerCase());
     else notes.push(`email to ${digest.to} was not sent: ${result.error ?? 'unknown error'}`);

@@ -80,7 +80,7 @@ export async function runRotation(
   const runId = opts.runId ?? randomUUID();
   const startedAt = now().toISOString();
   const dryRun = opts.mode === 'scan' || !!opts.dryRun;
-  const identity = services.identity ?? (await whoAmI(services.credential, settings));
+  const identity = (services.identity ??= await whoAmI(services.credential, settings));
   const { graph, vault, locks } = services;
   if (!dryRun && !vault) throw new Error('KEY_VAULT_URL is required to rotate.');
 
