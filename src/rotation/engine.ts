@@ -32,6 +32,12 @@ export interface RunOptions {
   now?: () => Date;
   log?: Logger;
   runId?: string;
+  /**
+   * Offered every app that needs work, just before its rotation starts. A returned reason hands the app to someone
+   * else (a queue worker, when an HTTP run's time budget is spent or the timer fans out): it is reported `skipped`
+   * with that reason and not touched.
+   */
+  handOff?: (app: AppView) => string | undefined;
 }
 
 /** What the notification step receives for each app that changed (rotated or failed). */
@@ -112,6 +118,8 @@ export async function runRotation(
         const view = vault && policy.ok ? await vault.view(policy.policy.secretName) : undefined;
         return toReport(base, decide({ app, policy, vault: view, now: now(), force }), true);
       }
+      const handedOff = opts.handOff?.(app);
+      if (handedOff) return { ...base, action: 'skipped', reason: handedOff };
       return await rotateUnderLock(app);
     } catch (err) {
       log('app failed', { appId: app.appId, error: describeError(err) });
