@@ -1,0 +1,90 @@
+// The work queue of the fan-out: one message per app to rotate, read by the rotateWorker function.
+// The Functions host's queue extension (5.x) base64-decodes messages by default (host.json
+// extensions.queues.messageEncoding "base64"), while the v12 Storage SDK sends text as is: so we encode here.
+import type { TokenCredential } from '@azure/identity';
+import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
+import type { StorageSettings } from '../settings.js';
+
+export const WORK_QUEUE = 'rotation-work';
+/** Where the host moves a message after maxDequeueCount failed attempts (`<queue>-poison`). */
+export const POISON_QUEUE = `${WORK_QUEUE}-poison`;
+
+export interface WorkMessage {
+  runId: string;
+  appId: string;
+  force: boolean;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isGuid = (s: unknown): s is string => typeof s === 'string' && GUID.test(s);
+
+/** Text to put on the queue: base64 of the JSON, the way the host decodes it. */
+export function encodeWorkMessage(m: WorkMessage): string {
+  return Buffer.from(JSON.stringify({ runId: m.runId, appId: m.appId, force: m.force }), 'utf8').toString(
+    'base64',
+  );
+}
+
+/** What the host hands a queue function for a message we sent: the decoded text (JSON arrives parsed). */
+export function decodeAsHost(messageText: string): unknown {
+  const text = Buffer.from(messageText, 'base64').toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * A queue item as a work message, or why it is not one. The host passes JSON messages parsed and others as
+ * strings (or bytes); anyone with queue access can put anything there, so every field is checked.
+ */
+export function parseWorkMessage(
+  item: unknown,
+): { ok: true; message: WorkMessage } | { ok: false; problem: string } {
+  let value = item;
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array) value = Buffer.from(value).toString('utf8');
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value) as unknown;
+    } catch {
+      return { ok: false, problem: 'not JSON' };
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, problem: 'not a JSON object' };
+  const m = value as Record<string, unknown>;
+  if (!isGuid(m.appId)) return { ok: false, problem: 'appId is missing or not a GUID' };
+  if (typeof m.runId !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(m.runId))
+    return { ok: false, problem: 'runId is missing or malformed' };
+  if (m.force !== undefined && typeof m.force !== 'boolean')
+    return { ok: false, problem: 'force is not a boolean' };
+  return { ok: true, message: { runId: m.runId, appId: m.appId.toLowerCase(), force: m.force === true } };
+}
+
+export function queueServiceClient(
+  storage: StorageSettings,
+  credential: TokenCredential,
+): QueueServiceClient {
+  return storage.kind === 'connectionString'
+    ? QueueServiceClient.fromConnectionString(storage.connectionString)
+    : new QueueServiceClient(storage.queueServiceUri, credential);
+}
+
+export class WorkQueue {
+  readonly client: QueueClient;
+  private ready?: Promise<unknown>;
+
+  constructor(storage: StorageSettings, credential: TokenCredential, name = WORK_QUEUE) {
+    this.client = queueServiceClient(storage, credential).getQueueClient(name);
+  }
+
+  async enqueue(messages: readonly WorkMessage[]): Promise<void> {
+    this.ready ??= this.client.createIfNotExists();
+    await this.ready;
+    // Small batches in parallel: a large fan-out should not take one round trip per app in sequence.
+    for (let i = 0; i < messages.length; i += 16) {
+      await Promise.all(messages.slice(i, i + 16).map((m) => this.client.sendMessage(encodeWorkMessage(m))));
+    }
+  }
+}

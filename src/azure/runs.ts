@@ -1,0 +1,254 @@
+// The run-status table: one row per fanned-out run (PartitionKey runId, RowKey "run") and one row per app result
+// (RowKey appId), so that queue workers can tell when a run's last app is done and send its digest once.
+// Rows never hold a secret: reports and credential metadata only (contract.md §3).
+import type { TokenCredential } from '@azure/identity';
+import { odata, TableClient } from '@azure/data-tables';
+import { errorInfo } from '../errors.js';
+import type { AppView } from '../rotation/checks.js';
+import type { ChangedApp } from '../rotation/engine.js';
+import type { AppReport } from '../rotation/report.js';
+import type { StorageSettings } from '../settings.js';
+
+export const RUNS_TABLE = 'rotationruns';
+const RUN_ROW = 'run';
+
+export interface RunRow {
+  runId: string;
+  trigger: 'timer' | 'http';
+  startedAt: string;
+  /** Apps the run listed. */
+  scanned: number;
+  /** Apps handed to queue workers: the run is complete when this many worker (or poison) rows exist. */
+  queued: number;
+  rotatedInline: number;
+  failedInline: number;
+  digestClaimedAt?: string;
+  digestSentAt?: string;
+  digestNotes?: string[];
+  etag?: string;
+}
+
+export type AppSource = 'inline' | 'worker' | 'poison';
+
+export interface AppRow {
+  runId: string;
+  appId: string;
+  source: AppSource;
+  report: AppReport;
+  /** What the digest needs about a rotated or failed app (see toStoredChange). */
+  changed?: ChangedApp;
+  updatedAt: string;
+}
+
+interface Entity {
+  partitionKey: string;
+  rowKey: string;
+  kind: 'run' | 'app';
+  [k: string]: unknown;
+}
+
+/** Only what notifyOwners reads: the app's identity, the credentials it superseded, and the tag recipients. */
+function toStoredChange(c: ChangedApp): ChangedApp {
+  const superseded = new Set(c.outcome?.supersededKeyIds ?? []);
+  const app: AppView = {
+    id: c.app.id,
+    appId: c.app.appId,
+    displayName: c.app.displayName,
+    tags: [],
+    passwordCredentials: c.app.passwordCredentials
+      .filter((p) => superseded.has(p.keyId))
+      .map(({ keyId, displayName, startDateTime, endDateTime }) => ({
+        keyId,
+        displayName,
+        startDateTime,
+        endDateTime,
+      })),
+  };
+  return {
+    app,
+    report: c.report,
+    notify: c.notify,
+    outcome: c.outcome && {
+      ok: c.outcome.ok,
+      keyId: c.outcome.keyId,
+      credentialName: c.outcome.credentialName,
+      expiresOn: c.outcome.expiresOn,
+      secretUri: c.outcome.secretUri,
+      retiredKeyIds: c.outcome.retiredKeyIds,
+      supersededKeyIds: c.outcome.supersededKeyIds,
+      notes: [],
+    },
+  };
+}
+
+const json = (s: unknown) => (typeof s === 'string' && s ? (JSON.parse(s) as unknown) : undefined);
+
+/** A later, weaker result (a duplicate delivery finding the app up to date) never hides this run's rotation. */
+function keepsExisting(existing: AppReport, next: AppReport): boolean {
+  return existing.action === 'rotated' && next.action !== 'rotated';
+}
+
+export class RunTable {
+  readonly client: TableClient;
+  private ready?: Promise<unknown>;
+
+  constructor(storage: StorageSettings, credential: TokenCredential, tableName = RUNS_TABLE) {
+    if (storage.kind === 'connectionString') {
+      // The SDK refuses shared keys over http; only the local emulator (Azurite) is reached over http.
+      const insecure = /TableEndpoint=http:\/\/(127\.0\.0\.1|localhost)[:/]/i.test(storage.connectionString);
+      this.client = TableClient.fromConnectionString(storage.connectionString, tableName, {
+        allowInsecureConnection: insecure,
+      });
+    } else {
+      this.client = new TableClient(storage.tableServiceUri, tableName, credential);
+    }
+  }
+
+  private async table(): Promise<TableClient> {
+    this.ready ??= this.client.createTable(); // succeeds when it exists already
+    await this.ready;
+    return this.client;
+  }
+
+  async createRun(run: Omit<RunRow, 'etag'>): Promise<void> {
+    const t = await this.table();
+    await t.upsertEntity<Entity>(
+      {
+        partitionKey: run.runId,
+        rowKey: RUN_ROW,
+        kind: 'run',
+        trigger: run.trigger,
+        startedAt: run.startedAt,
+        scanned: run.scanned,
+        queued: run.queued,
+        rotatedInline: run.rotatedInline,
+        failedInline: run.failedInline,
+        digestSentAt: run.digestSentAt,
+        digestNotes: run.digestNotes ? JSON.stringify(run.digestNotes) : undefined,
+      },
+      'Replace',
+    );
+  }
+
+  async getRun(runId: string): Promise<RunRow | undefined> {
+    const t = await this.table();
+    try {
+      const e = await t.getEntity<Record<string, unknown>>(runId, RUN_ROW);
+      return {
+        runId,
+        trigger: e.trigger as RunRow['trigger'],
+        startedAt: String(e.startedAt),
+        scanned: Number(e.scanned),
+        queued: Number(e.queued),
+        rotatedInline: Number(e.rotatedInline),
+        failedInline: Number(e.failedInline),
+        digestClaimedAt: e.digestClaimedAt as string | undefined,
+        digestSentAt: e.digestSentAt as string | undefined,
+        digestNotes: json(e.digestNotes) as string[] | undefined,
+        etag: e.etag,
+      };
+    } catch (err) {
+      if (errorInfo(err).status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Merges fields into the run row only if it is unchanged since it was read (ETag); false when someone was first. */
+  async updateRun(
+    run: RunRow,
+    fields: Partial<Pick<RunRow, 'digestClaimedAt' | 'digestSentAt' | 'digestNotes'>>,
+  ) {
+    const t = await this.table();
+    try {
+      await t.updateEntity(
+        {
+          partitionKey: run.runId,
+          rowKey: RUN_ROW,
+          ...fields,
+          ...(fields.digestNotes ? { digestNotes: JSON.stringify(fields.digestNotes) } : {}),
+        },
+        'Merge',
+        { etag: run.etag },
+      );
+      return true;
+    } catch (err) {
+      if (errorInfo(err).status === 412) return false;
+      throw err;
+    }
+  }
+
+  /** Records one app's result; a rotation already recorded for this run is kept (ETag-guarded against races). */
+  async recordApp(
+    runId: string,
+    source: AppSource,
+    report: AppReport,
+    changed?: ChangedApp,
+  ): Promise<AppRow> {
+    const t = await this.table();
+    const row: AppRow = {
+      runId,
+      appId: report.appId.toLowerCase(),
+      source,
+      report,
+      changed: changed && toStoredChange(changed),
+      updatedAt: new Date().toISOString(),
+    };
+    const entity: Entity = {
+      partitionKey: runId,
+      rowKey: row.appId,
+      kind: 'app',
+      source,
+      action: report.action,
+      report: JSON.stringify(report),
+      changed: row.changed ? JSON.stringify(row.changed) : undefined,
+      updatedAt: row.updatedAt,
+    };
+    for (let attempt = 0; ; attempt++) {
+      const existing = await this.getApp(runId, row.appId);
+      try {
+        if (!existing) {
+          await t.createEntity(entity);
+          return row;
+        }
+        if (keepsExisting(existing.report, report)) return existing;
+        await t.updateEntity(entity, 'Replace', { etag: existing.etag });
+        return row;
+      } catch (err) {
+        const status = errorInfo(err).status;
+        if ((status !== 409 && status !== 412) || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  async getApp(runId: string, appId: string): Promise<(AppRow & { etag: string }) | undefined> {
+    const t = await this.table();
+    try {
+      const e = await t.getEntity<Record<string, unknown>>(runId, appId.toLowerCase());
+      return { ...fromEntity(runId, e), etag: e.etag };
+    } catch (err) {
+      if (errorInfo(err).status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async listApps(runId: string): Promise<AppRow[]> {
+    const t = await this.table();
+    const rows: AppRow[] = [];
+    const filter = odata`PartitionKey eq ${runId} and kind eq 'app'`;
+    for await (const e of t.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      rows.push(fromEntity(runId, e));
+    }
+    return rows;
+  }
+}
+
+function fromEntity(runId: string, e: Record<string, unknown>): AppRow {
+  return {
+    runId,
+    appId: String(e.rowKey),
+    source: e.source as AppSource,
+    report: json(e.report) as AppReport,
+    changed: json(e.changed) as ChangedApp | undefined,
+    updatedAt: String(e.updatedAt),
+  };
+}
