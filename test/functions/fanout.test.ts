@@ -1,0 +1,281 @@
+// Timer → messages really on the Azurite queue → the worker handler → apps rotated, one digest per recipient,
+// sent once; duplicates, malformed messages, the poison queue, and the small-scope inline path.
+import { InvocationContext, type Timer } from '@azure/functions';
+import { QueueClient } from '@azure/storage-queue';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { decodeAsHost, encodeWorkMessage, WORK_QUEUE } from '../../src/azure/queue.js';
+import { RunTable } from '../../src/azure/runs.js';
+import { rotatePoison } from '../../src/functions/rotatePoison.js';
+import { rotateTimer } from '../../src/functions/rotateTimer.js';
+import { rotateWorker } from '../../src/functions/rotateWorker.js';
+import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
+import { defaultSecretName } from '../../src/rotation/policy.js';
+import { startSimCloud } from '../sim/cloud.js';
+import { seedDemoTenant } from '../sim/seed.js';
+
+const DAY = 86_400_000;
+const cloud = await startSimCloud({ graphThrottling: false });
+afterAll(() => cloud.stop());
+const storage = inject('azuriteConnectionString');
+Object.assign(process.env, cloud.env, {
+  AzureWebJobsStorage: storage,
+  VERIFY_TIMEOUT_SECONDS: '5',
+  LOCK_WAIT_SECONDS: '2',
+  ROTATION_INLINE_MAX: '2',
+  NOTIFY_ALSO: 'secops-all@contoso.com',
+});
+const envSnapshot = { ...process.env };
+const demo = seedDemoTenant(cloud);
+const runs = new RunTable(
+  { kind: 'connectionString', connectionString: storage },
+  { getToken: async () => null },
+);
+const queue = new QueueClient(storage, WORK_QUEUE);
+
+const logs: Array<{ level: string; line: string }> = [];
+const ctx = (functionName: string, triggerMetadata?: Record<string, unknown>) =>
+  new InvocationContext({
+    invocationId: randomUUID(),
+    functionName,
+    triggerMetadata,
+    logHandler: (level, ...args) => {
+      logs.push({ level, line: args.map(String).join(' ') });
+      if (process.env.DEBUG_FUNCTIONS) console.error(level, ...args);
+    },
+  });
+const timer: Timer = {
+  isPastDue: false,
+  schedule: { adjustForDST: true },
+  scheduleStatus: { last: '', next: '', lastUpdated: '' },
+};
+const event = (name: string) =>
+  logs.flatMap((l) => {
+    try {
+      const o = JSON.parse(l.line) as Record<string, unknown>;
+      return o.event === name ? [o] : [];
+    } catch {
+      return [];
+    }
+  });
+const rotatorCreds = (app: { passwordCredentials: Array<{ displayName: string | null }> }) =>
+  app.passwordCredentials.filter((p) => (p.displayName ?? '').startsWith(ROTATOR_PREFIX));
+
+beforeEach(() => {
+  for (const k of Object.keys(process.env)) if (!(k in envSnapshot)) delete process.env[k];
+  Object.assign(process.env, envSnapshot);
+  cloud.faults.clear();
+});
+
+afterAll(() => {
+  const secrets = cloud.issuedSecrets();
+  expect(secrets.length).toBeGreaterThan(0);
+  for (const s of secrets) for (const l of logs) expect(l.line).not.toContain(s);
+});
+
+/** This run's messages as the host would hand them to the worker (other test files share the queue). */
+async function takeRun(runId: string, expected: number): Promise<unknown[]> {
+  const found: unknown[] = [];
+  const deadline = Date.now() + 15_000;
+  while (found.length < expected && Date.now() < deadline) {
+    const { receivedMessageItems } = await queue.receiveMessages({
+      numberOfMessages: 32,
+      visibilityTimeout: 1,
+    });
+    for (const m of receivedMessageItems) {
+      const item = decodeAsHost(m.messageText) as { runId?: string };
+      if (item.runId !== runId) continue;
+      found.push(item);
+      await queue.deleteMessage(m.messageId, m.popReceipt);
+    }
+    if (receivedMessageItems.length === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  return found;
+}
+
+let runId = '';
+let messages: unknown[] = [];
+const due = [demo.apps.due, demo.apps.expired, demo.apps.customName, demo.apps.personal, demo.apps.hostile];
+
+describe('timer fan-out', () => {
+  it('scans, queues one base64 message per due app and records the run, changing none of them', async () => {
+    await rotateTimer(timer, ctx('rotateTimer'));
+    const [summary] = event('rotation-run');
+    expect(summary).toMatchObject({ scanned: 11, due: 5, queued: 5, rotatedInline: 0, failed: 0 });
+    runId = summary!.runId as string;
+    for (const a of due) expect(rotatorCreds(a)).toHaveLength(0);
+    expect(cloud.log.count('graph.addPassword')).toBe(0);
+    expect(cloud.mail.messages).toHaveLength(0);
+
+    const run = await runs.getRun(runId);
+    expect(run).toMatchObject({ trigger: 'timer', queued: 5, scanned: 11 });
+    expect(run?.digestSentAt).toBeUndefined();
+
+    messages = await takeRun(runId, 5);
+    expect(messages.map((m) => (m as { appId: string }).appId).sort()).toEqual(
+      due.map((a) => a.appId).sort(),
+    );
+    expect(messages[0]).toEqual({ runId, appId: expect.any(String), force: false });
+  });
+
+  it('workers rotate their apps (in parallel), and the last one sends each recipient one digest', async () => {
+    await Promise.all(messages.map((m) => rotateWorker(m, ctx('rotateWorker'))));
+    for (const a of [demo.apps.due, demo.apps.expired, demo.apps.hostile]) {
+      expect(rotatorCreds(a)).toHaveLength(1);
+      expect(cloud.vault.latest(defaultSecretName(a.appId))?.tags?.keyId).toBe(rotatorCreds(a)[0]!.keyId);
+    }
+    // The personal-account app has two passwords, both a person's: reported failed, nothing added.
+    expect(rotatorCreds(demo.apps.personal)).toHaveLength(0);
+    expect(cloud.vault.latest('payroll-api-client-secret')?.tags?.keyId).toBe(
+      rotatorCreds(demo.apps.customName)[0]!.keyId,
+    );
+
+    const rows = await runs.listApps(runId);
+    expect(rows).toHaveLength(5);
+    const byApp = new Map(rows.map((r) => [r.appId, r.report]));
+    expect(byApp.get(demo.apps.due.appId)?.action).toBe('rotated');
+    expect(byApp.get(demo.apps.personal.appId)?.action).toBe('failed');
+    expect(JSON.stringify(rows)).not.toMatch(/secretText/);
+
+    // One message per recipient for the whole run, however many workers raced to finish it.
+    const recipients = cloud.mail.messages.flatMap((m) => m.to.map((t) => t.toLowerCase()));
+    expect(recipients.length).toBeGreaterThan(0);
+    expect(new Set(recipients).size).toBe(recipients.length);
+    expect(recipients).toEqual(
+      expect.arrayContaining([
+        'alice@contoso.com',
+        'bob@contoso.com',
+        'secops@contoso.com',
+        'secops-all@contoso.com',
+      ]),
+    );
+    const all = cloud.mail.to('secops-all@contoso.com');
+    expect(all).toHaveLength(1);
+    expect(all[0]!.plainText).toContain(demo.apps.due.appId);
+    expect(all[0]!.plainText).toContain(demo.apps.personal.appId);
+    expect((await runs.getRun(runId))?.digestSentAt).toBeTruthy();
+    expect(logs.filter((l) => l.line.includes('"msg":"run complete"'))).toHaveLength(1);
+  });
+
+  it('a duplicate delivery changes nothing and sends nothing again', async () => {
+    const adds = cloud.log.count('graph.addPassword');
+    const mails = cloud.mail.messages.length;
+    const dup = messages.find((m) => (m as { appId: string }).appId === demo.apps.due.appId)!;
+    await rotateWorker(dup, ctx('rotateWorker'));
+    // Also as the raw string the host may hand over for a non-JSON-typed message.
+    await rotateWorker(JSON.stringify(dup), ctx('rotateWorker'));
+    expect(cloud.log.count('graph.addPassword')).toBe(adds);
+    expect(cloud.mail.messages.length).toBe(mails);
+    expect(rotatorCreds(demo.apps.due)).toHaveLength(1);
+    expect((await runs.getApp(runId, demo.apps.due.appId))?.report.action).toBe('rotated');
+  });
+
+  it('a later result never hides the rotation recorded for the run', async () => {
+    const row = await runs.recordApp(runId, 'worker', {
+      appId: demo.apps.due.appId,
+      displayName: 'x',
+      action: 'up-to-date',
+    });
+    expect(row.report.action).toBe('rotated');
+  });
+});
+
+describe('bad messages', () => {
+  it.each([
+    ['not JSON', 'rotate everything please'],
+    ['a number', 42],
+    ['null', null],
+    ['an array', [1, 2]],
+    ['no appId', { runId: 'r1' }],
+    ['a non-GUID appId', { runId: 'r1', appId: 'payroll' }],
+    ['a malformed runId', { runId: "r1' or 1 eq 1", appId: randomUUID() }],
+    ['force not a boolean', { runId: 'r1', appId: randomUUID(), force: 'yes' }],
+    ['bytes of not JSON', Buffer.from([0xff, 0x00])],
+  ])('%s: logged and dropped, no retry', async (_name, item) => {
+    const before = cloud.log.entries.length;
+    await expect(rotateWorker(item, ctx('rotateWorker'))).resolves.toBeUndefined();
+    await expect(rotatePoison(item, ctx('rotatePoison'))).resolves.toBeUndefined();
+    expect(cloud.log.entries.length).toBe(before);
+    expect(logs.at(-1)?.level).toBe('warning');
+  });
+
+  it('an infrastructure failure throws so that the host retries, with one line and no secret', async () => {
+    process.env.KEY_VAULT_URL = 'http://not-https.example';
+    const m = { runId: randomUUID(), appId: demo.apps.upToDate.appId, force: false };
+    await expect(rotateWorker(m, ctx('rotateWorker'))).rejects.toThrow(/KEY_VAULT_URL/);
+    expect(logs.at(-1)).toMatchObject({ level: 'error' });
+  });
+});
+
+describe('poison queue', () => {
+  it('records the app as failed in its run, completes the run and tells the owners', async () => {
+    const poisonRun = randomUUID();
+    const app = cloud.tenant.addApplication({
+      displayName: 'Poisoned Service',
+      ownerIds: [cloud.rotator.id, demo.users.carol.id],
+      passwords: [
+        {
+          displayName: 'portal',
+          startDateTime: new Date(Date.now() - 300 * DAY),
+          endDateTime: new Date(Date.now() + 3 * DAY),
+        },
+      ],
+    });
+    await runs.createRun({
+      runId: poisonRun,
+      trigger: 'timer',
+      startedAt: new Date().toISOString(),
+      scanned: 1,
+      queued: 1,
+      rotatedInline: 0,
+      failedInline: 0,
+    });
+    const carolBefore = cloud.mail.to('carol.okafor@contoso.com').length;
+    const item = decodeAsHost(encodeWorkMessage({ runId: poisonRun, appId: app.appId, force: false }));
+    await rotatePoison(item, ctx('rotatePoison', { dequeueCount: 5 }));
+    const row = await runs.getApp(poisonRun, app.appId);
+    expect(row?.report).toMatchObject({
+      action: 'failed',
+      displayName: 'Poisoned Service',
+      reason: expect.stringMatching(/failed on this app 5 times/),
+    });
+    expect(row?.source).toBe('poison');
+    expect((await runs.getRun(poisonRun))?.digestSentAt).toBeTruthy();
+    const carol = cloud.mail.to('carol.okafor@contoso.com');
+    expect(carol.length).toBe(carolBefore + 1);
+    expect(carol.at(-1)!.plainText).toContain(app.appId);
+    expect(rotatorCreds(app)).toHaveLength(0);
+  });
+});
+
+describe('timer, small scope', () => {
+  it('rotates up to ROTATION_INLINE_MAX due apps itself and emails at once; nothing is queued', async () => {
+    process.env.ROTATION_INLINE_MAX = '10';
+    const app = cloud.tenant.addApplication({
+      displayName: 'Small Run App',
+      ownerIds: [cloud.rotator.id, demo.users.bob.id],
+      passwords: [
+        {
+          displayName: 'portal',
+          startDateTime: new Date(Date.now() - 300 * DAY),
+          endDateTime: new Date(Date.now() + 4 * DAY),
+        },
+      ],
+    });
+    const bobBefore = cloud.mail.to('bob@contoso.com').length;
+    const before = event('rotation-run').length;
+    await rotateTimer(timer, ctx('rotateTimer'));
+    const summary = event('rotation-run')[before]!;
+    // This app and the poisoned one (still due) are rotated here; the personal-account app fails again.
+    expect(summary).toMatchObject({ due: 3, queued: 0, rotatedInline: 2, failed: 1 });
+    expect(rotatorCreds(app)).toHaveLength(1);
+    expect(cloud.mail.to('bob@contoso.com').length).toBe(bobBefore + 1);
+    const run = await runs.getRun(summary.runId as string);
+    expect(run).toMatchObject({ queued: 0, rotatedInline: 2, failedInline: 1 });
+    expect(run?.digestSentAt).toBeTruthy();
+    const { peekedMessageItems } = await queue.peekMessages({ numberOfMessages: 32 });
+    expect(
+      peekedMessageItems.map((m) => (decodeAsHost(m.messageText) as { runId: string }).runId),
+    ).not.toContain(summary.runId);
+  });
+});
