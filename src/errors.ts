@@ -12,8 +12,10 @@ export interface ServiceErrorInfo {
 export function errorInfo(err: unknown): ServiceErrorInfo {
   if (typeof err !== 'object' || err === null) return { message: String(err) };
   const e = err as Record<string, unknown>;
-  const status =
+  const raw =
     typeof e.statusCode === 'number' ? e.statusCode : typeof e.status === 'number' ? e.status : undefined;
+  // The Graph client reports a lost connection as statusCode -1: no HTTP status, so the outcome is unknown.
+  const status = raw !== undefined && raw > 0 ? raw : undefined;
   let code = typeof e.code === 'string' ? e.code : undefined;
   let message = typeof e.message === 'string' ? e.message : String(err);
   // @azure/identity: AuthenticationError keeps Entra's error body.

@@ -1,0 +1,137 @@
+// Fault matrix, in process: every external step of a rotation × every way it can fail. Each case runs the real
+// CLI entry point (`main`) with the fault, then again without faults, then asserts I1-I4 over the whole tenant.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { main } from '../../src/cli.js';
+import type { Report } from '../../src/rotation/report.js';
+import { startSimCloud, type SimCloud } from '../sim/cloud.js';
+import type { FaultRule } from '../sim/http.js';
+import {
+  checkNothingBroken,
+  checkNothingChanged,
+  checkNothingDoubled,
+  checkNothingLeaked,
+  checkNothingLost,
+  counters,
+  Emitted,
+  expireLocks,
+  lastSeq,
+  productEnv,
+  recordResults,
+  resetSmallTenant,
+  snapshotKeyIds,
+  snapshotPersonCredentials,
+} from './harness.js';
+
+let cloud: SimCloud;
+let env: Record<string, string>;
+const rows: unknown[] = [];
+
+beforeAll(async () => {
+  cloud = await startSimCloud({ graphThrottling: false });
+  env = productEnv(cloud, { AzureWebJobsStorage: inject('azuriteConnectionString') });
+  Object.assign(process.env, env);
+});
+afterAll(async () => {
+  recordResults('faults.test.ts', rows);
+  await cloud?.stop();
+});
+
+/** Runs the CLI in process, keeping everything it printed. */
+async function cli(args: string[], emitted: Emitted, label: string) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, env, {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+  });
+  emitted.add(`${label} stdout`, stdout);
+  emitted.add(`${label} stderr`, stderr);
+  let report: Report | undefined;
+  try {
+    report = JSON.parse(stdout) as Report;
+  } catch {
+    report = undefined;
+  }
+  return { code, stdout, stderr, report };
+}
+
+// The external steps of a run, with the status that "fails always" means for each (403: permission revoked).
+// `alwaysExit`: the CLI's exit code when the step never works (1: apps failed; 0: only notification or
+// retirement was affected, which never fails a rotation).
+const steps = [
+  { step: 'list apps', op: 'graph.listOwnedObjects', always: 403, alwaysExit: 1 },
+  { step: 'owners', op: 'graph.batch', always: 500, alwaysExit: 0 },
+  { step: 'addPassword', op: 'graph.addPassword', always: 403, alwaysExit: 1 },
+  { step: 'token proof', op: 'entra.token', always: 500, alwaysExit: 1 },
+  { step: 'Key Vault set', op: 'keyvault.setSecret', always: 403, alwaysExit: 1 },
+  { step: 'Key Vault versions', op: 'keyvault.listVersions', always: 500, alwaysExit: 1 },
+  { step: 'email send', op: 'acs.send', always: 500, alwaysExit: 0 },
+  { step: 'removePassword', op: 'graph.removePassword', always: 500, alwaysExit: 0 },
+] as const;
+
+type Kind = 'fails once (500)' | 'fails always' | '429 burst' | '503' | 'reset' | 'commitThenReset';
+const kinds: Kind[] = ['fails once (500)', 'fails always', '429 burst', '503', 'reset', 'commitThenReset'];
+
+function rule(op: string, kind: Kind, always: number): FaultRule {
+  switch (kind) {
+    case 'fails once (500)':
+      return { op, status: 500, times: 1 };
+    case 'fails always':
+      return { op, status: always };
+    case '429 burst':
+      return { op, status: 429, times: 3, retryAfterSeconds: 1 };
+    case '503':
+      return { op, status: 503, times: 2, retryAfterSeconds: 1 };
+    case 'reset':
+      return { op, kind: 'reset', times: 1 };
+    case 'commitThenReset':
+      return { op, kind: 'commitThenReset', times: 1 };
+  }
+}
+
+const matrix = steps.flatMap((s) => kinds.map((kind) => ({ ...s, kind })));
+
+describe('fault matrix (in process)', () => {
+  it.each(matrix)('$step × $kind', async ({ step, op, always, alwaysExit, kind }) => {
+    counters.faultCases++;
+    await expireLocks(inject('azuriteConnectionString'));
+    cloud.faults.clear();
+    resetSmallTenant(cloud);
+    const emitted = new Emitted();
+    const mailFrom = cloud.mail.messages.length;
+    const persons = snapshotPersonCredentials(cloud);
+    const before = snapshotKeyIds(cloud);
+    const seq = lastSeq(cloud);
+
+    const fault = cloud.faults.add(rule(op, kind, always));
+    const faulted = await cli(['rotate', '--json'], emitted, 'faulted run');
+    cloud.faults.clear();
+    checkNothingDoubled(cloud, before);
+    // A transient fault (once, a burst, a lost connection) is absorbed: the run still succeeds for every app.
+    expect(faulted.code, faulted.stderr).toBe(kind === 'fails always' ? alwaysExit : 0);
+    // A run that cannot list its apps has nothing to act on: it must change nothing.
+    if (op === 'graph.listOwnedObjects' && kind === 'fails always') {
+      expect(faulted.code).toBe(1);
+      checkNothingChanged(cloud, seq);
+    }
+
+    const between = snapshotKeyIds(cloud);
+    const clean = await cli(['rotate', '--json'], emitted, 'clean run');
+    expect(clean.code, clean.stderr).toBe(0);
+    checkNothingDoubled(cloud, between);
+    checkNothingLost(cloud);
+    checkNothingBroken(cloud, persons, { fresh: true });
+    emitted.addMail(cloud, mailFrom);
+    checkNothingLeaked(cloud, emitted);
+
+    rows.push({
+      step,
+      kind,
+      faultHits: fault.hits,
+      faultedExit: faulted.code,
+      faulted: faulted.report?.summary ?? faulted.stderr.split('\n').filter(Boolean).at(-1),
+      cleanExit: clean.code,
+      clean: clean.report?.summary,
+    });
+  });
+});

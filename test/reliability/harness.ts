@@ -1,0 +1,377 @@
+// Shared helpers of the reliability suite: a small tenant that can be reset between cases, the leak scanner,
+// the invariants I1-I5 over the whole tenant, a real CLI child process, and the suite's counters.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { expect } from 'vitest';
+import { LOCK_CONTAINER } from '../../src/azure/locks.js';
+import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
+import { defaultSecretName } from '../../src/rotation/policy.js';
+import type { Report } from '../../src/rotation/report.js';
+import type { SimCloud } from '../sim/cloud.js';
+import type { SimApplication } from '../sim/tenant.js';
+
+export const DAY = 86_400_000;
+export const RENEW_BEFORE_DAYS = 30;
+
+/** Settings every reliability run uses: short proof and lock waits keep fault cases fast. */
+export function productEnv(cloud: SimCloud, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...cloud.env,
+    VERIFY_TIMEOUT_SECONDS: '3',
+    LOCK_WAIT_SECONDS: '1',
+    NOTIFY_ALSO: 'secops@contoso.com',
+    ...extra,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tenant
+
+export interface SmallTenant {
+  /** Due: a person's secret expiring in 10 days. */
+  due: SimApplication;
+  /** Every secret expired (a person's), with a rotation:notify tag. */
+  expired: SimApplication;
+  /** Up to date, but a rotator-made secret superseded 20 days ago waits for retirement (exercises removePassword). */
+  retiring: SimApplication;
+  /** Up to date: nothing to do. */
+  fresh: SimApplication;
+}
+
+const isRotatorMade = (displayName: string | null) => (displayName ?? '').startsWith(ROTATOR_PREFIX);
+
+/** Empties the directory's apps and seeds four owned apps. Vault names are per appId, so old versions never collide. */
+export function resetSmallTenant(cloud: SimCloud, now = new Date()): SmallTenant {
+  const t = cloud.tenant;
+  t.applications.clear();
+  const at = (days: number) => new Date(now.getTime() + days * DAY);
+  const owner = t.addUser({ displayName: 'Alice Martin', mail: 'alice@contoso.com' });
+  const owners = [cloud.rotator.id, owner.id];
+  const person = (endsInDays: number, ageDays = 300) => ({
+    displayName: 'created in the portal',
+    startDateTime: at(-ageDays),
+    endDateTime: at(endsInDays),
+  });
+  const due = t.addApplication({
+    displayName: 'Contoso Intranet',
+    ownerIds: owners,
+    passwords: [person(10)],
+  });
+  const expired = t.addApplication({
+    displayName: 'Expense Reports',
+    ownerIds: owners,
+    tags: ['rotation:notify=finance-ops@contoso.com'],
+    passwords: [person(-3)],
+  });
+  const retiring = t.addApplication({
+    displayName: 'Payroll API',
+    ownerIds: owners,
+    passwords: [
+      { displayName: `${ROTATOR_PREFIX} old`, startDateTime: at(-200), endDateTime: at(20) },
+      { displayName: `${ROTATOR_PREFIX} current`, startDateTime: at(-20), endDateTime: at(160) },
+    ],
+  });
+  // Both rotator-made secrets reached Key Vault; the newer one is the latest version (current).
+  for (const c of retiring.passwordCredentials) {
+    cloud.vault.seed(defaultSecretName(retiring.appId), c.secretText, {
+      tags: { appId: retiring.appId, keyId: c.keyId },
+      notBefore: new Date(c.startDateTime),
+      expiresOn: new Date(c.endDateTime),
+      createdOn: new Date(c.startDateTime),
+    });
+  }
+  const fresh = t.addApplication({
+    displayName: 'HR Portal',
+    ownerIds: owners,
+    passwords: [person(200, 100)],
+  });
+  return { due, expired, retiring, fresh };
+}
+
+/** keyIds of credentials made by people, per app: I2 says none of them is ever removed. */
+export function snapshotPersonCredentials(cloud: SimCloud): Map<string, Set<string>> {
+  const m = new Map<string, Set<string>>();
+  for (const app of cloud.tenant.applications.values())
+    m.set(
+      app.appId,
+      new Set(app.passwordCredentials.filter((c) => !isRotatorMade(c.displayName)).map((c) => c.keyId)),
+    );
+  return m;
+}
+
+/** keyIds of every credential, per app, to count what a run added (I3). */
+export function snapshotKeyIds(cloud: SimCloud): Map<string, Set<string>> {
+  const m = new Map<string, Set<string>>();
+  for (const app of cloud.tenant.applications.values())
+    m.set(app.appId, new Set(app.passwordCredentials.map((c) => c.keyId)));
+  return m;
+}
+
+/** Breaks every rotation lease, as the passing of a killed holder's lease (at most 60 s) would. */
+export async function expireLocks(connectionString: string): Promise<void> {
+  const container =
+    BlobServiceClient.fromConnectionString(connectionString).getContainerClient(LOCK_CONTAINER);
+  if (!(await container.exists())) return;
+  for await (const b of container.listBlobsFlat()) {
+    if (b.properties.leaseState === 'leased')
+      await container.getBlobClient(b.name).getBlobLeaseClient().breakLease(0);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// I4: the leak scanner
+
+/** Everything the product emitted during a test, by where it came from. */
+export class Emitted {
+  private readonly items: Array<{ where: string; text: string }> = [];
+
+  add(where: string, value: unknown): void {
+    if (value === undefined) return;
+    this.items.push({ where, text: typeof value === 'string' ? value : JSON.stringify(value) });
+  }
+
+  /** A logger for runRotation / runAndNotify that keeps its lines. */
+  logger(where: string) {
+    return (msg: string, fields?: Record<string, unknown>) =>
+      this.add(where, `${msg}${fields ? ` ${JSON.stringify(fields)}` : ''}`);
+  }
+
+  /** Every email the simulated ACS accepted (subjects and both bodies). */
+  addMail(cloud: SimCloud, from = 0): void {
+    cloud.mail.messages.slice(from).forEach((m, i) => {
+      this.add(`email #${from + i} to ${m.to.join(',')}: subject`, m.subject);
+      this.add(`email #${from + i} to ${m.to.join(',')}: plain text`, m.plainText);
+      this.add(`email #${from + i} to ${m.to.join(',')}: html`, m.html);
+    });
+  }
+
+  get count(): number {
+    return this.items.length;
+  }
+
+  /** Locations (never the secret) where any secret the cloud ever issued appears. */
+  leaks(cloud: SimCloud): string[] {
+    const secrets = cloud.issuedSecrets().filter((s) => s.length >= 8);
+    const hits: string[] = [];
+    for (const { where, text } of this.items) {
+      for (const s of secrets) {
+        const at = text.indexOf(s);
+        if (at >= 0) hits.push(`${where} at character ${at} (a secret of ${s.length} characters)`);
+        // Escaped forms: a secret inside JSON or HTML may be written with escapes.
+        else if (text.includes(JSON.stringify(s).slice(1, -1)) && JSON.stringify(s).slice(1, -1) !== s)
+          hits.push(`${where} (JSON-escaped secret)`);
+      }
+    }
+    return hits;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Invariants
+
+export interface Counters {
+  faultCases: number;
+  invariantChecks: number;
+  malformedInputs: number;
+  concurrentRuns: number;
+}
+export const counters: Counters = {
+  faultCases: 0,
+  invariantChecks: 0,
+  malformedInputs: 0,
+  concurrentRuns: 0,
+};
+
+function held(name: string, violations: string[]): void {
+  expect(violations, `${name} violated`).toEqual([]);
+  counters.invariantChecks++;
+}
+
+/** The app's secret name: rotation:secretName tag, else the default derived from the appId. */
+function secretNameOf(app: SimApplication): string {
+  const tag = app.tags.find((t) => t.startsWith('rotation:secretName='));
+  return tag ? tag.slice('rotation:secretName='.length) : defaultSecretName(app.appId);
+}
+
+/** I1 nothing lost: every valid rotator-made credential has a Key Vault version tagged with its keyId, and that
+ *  version's value signs in as the app. */
+export function checkNothingLost(cloud: SimCloud, now = Date.now()): void {
+  const violations: string[] = [];
+  for (const app of cloud.tenant.applications.values()) {
+    const versions = cloud.vault.versions(secretNameOf(app));
+    for (const c of app.passwordCredentials) {
+      if (!isRotatorMade(c.displayName) || Date.parse(c.endDateTime) <= now) continue;
+      const v = versions.find((x) => x.tags.keyId === c.keyId);
+      if (!v) {
+        violations.push(`${app.displayName}: credential ${c.keyId} has no Key Vault version`);
+        continue;
+      }
+      const auth = cloud.tenant.authenticate(app.appId, v.value);
+      if (!('ok' in auth))
+        violations.push(`${app.displayName}: Key Vault copy of ${c.keyId} fails: ${auth.code}`);
+    }
+  }
+  held('I1 nothing lost', violations);
+}
+
+/** I2 nothing broken: in-scope apps (owned, not disabled, with secrets) have a current secret outside the
+ *  window; and no person's credential has gone. `fresh` = the last run was fault-free. */
+export function checkNothingBroken(
+  cloud: SimCloud,
+  personsBefore: Map<string, Set<string>>,
+  opts: { fresh: boolean; now?: number; skipAppIds?: string[] },
+): void {
+  const now = opts.now ?? Date.now();
+  const violations: string[] = [];
+  for (const app of cloud.tenant.applications.values()) {
+    const keyIds = new Set(app.passwordCredentials.map((c) => c.keyId));
+    for (const k of personsBefore.get(app.appId) ?? [])
+      if (!keyIds.has(k)) violations.push(`${app.displayName}: a person's credential ${k} was removed`);
+    const inScope =
+      app.ownerIds.includes(cloud.rotator.id) &&
+      !app.tags.includes('rotation:disabled') &&
+      !app.tags.some((t) => t.startsWith('rotation:') && !/^rotation:(notify|secretName)=/.test(t)) &&
+      app.passwordCredentials.length > 0 &&
+      !opts.skipAppIds?.includes(app.appId);
+    if (!opts.fresh || !inScope) continue;
+    const latestKeyId = cloud.vault.latest(secretNameOf(app))?.tags.keyId;
+    const valid = app.passwordCredentials.filter((c) => Date.parse(c.endDateTime) > now);
+    const current =
+      valid.find((c) => c.keyId === latestKeyId) ??
+      valid.sort((a, b) => Date.parse(b.endDateTime) - Date.parse(a.endDateTime))[0];
+    if (!current) violations.push(`${app.displayName}: no valid secret`);
+    else if (Date.parse(current.endDateTime) - now <= RENEW_BEFORE_DAYS * DAY)
+      violations.push(
+        `${app.displayName}: current secret ${current.keyId} expires within the renewal window`,
+      );
+  }
+  held('I2 nothing broken', violations);
+}
+
+/** I3 nothing doubled: at most one new rotator-made credential per app in one run (or a set of concurrent runs). */
+export function checkNothingDoubled(cloud: SimCloud, keyIdsBefore: Map<string, Set<string>>): void {
+  const violations: string[] = [];
+  for (const app of cloud.tenant.applications.values()) {
+    const before = keyIdsBefore.get(app.appId) ?? new Set<string>();
+    const added = app.passwordCredentials.filter((c) => isRotatorMade(c.displayName) && !before.has(c.keyId));
+    if (added.length > 1) violations.push(`${app.displayName}: ${added.length} new credentials in one run`);
+  }
+  held('I3 nothing doubled', violations);
+}
+
+/** I4 nothing leaked. */
+export function checkNothingLeaked(cloud: SimCloud, emitted: Emitted): void {
+  held('I4 nothing leaked', emitted.leaks(cloud));
+}
+
+const WRITE_OPS =
+  /^(graph\.(addPassword|removePassword)|keyvault\.(setSecret|updateSecret|deleteSecret|purgeDeletedSecret|recoverDeletedSecret)|acs\.send)$/;
+
+/** I5 nothing changed on refusal: no Graph, Key Vault or mail write since log sequence `sinceSeq`. */
+export function checkNothingChanged(cloud: SimCloud, sinceSeq: number): void {
+  const writes = cloud.log.entries.filter((e) => e.seq > sinceSeq && WRITE_OPS.test(e.op));
+  held(
+    'I5 nothing changed on refusal',
+    writes.map((e) => `${e.op} ${e.status}`),
+  );
+}
+
+export const lastSeq = (cloud: SimCloud) => cloud.log.entries.at(-1)?.seq ?? 0;
+
+// ---------------------------------------------------------------------------------------------------------------
+// The CLI as a real child process
+
+export interface CliRun {
+  child: ChildProcess;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+}
+
+export function startCli(args: string[], env: Record<string, string>): CliRun {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    cwd: process.cwd(),
+    // The throwaway CA and PATH come from the test process; nothing else of it (no stray Azure settings).
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<{
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    stdout: string;
+    stderr: string;
+  }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, done };
+}
+
+export function parseReport(stdout: string): Report {
+  return JSON.parse(stdout) as Report;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The summary line: each test file is its own process, so counts meet in results.json (keyed by the vitest run).
+
+const RESULTS = join(process.cwd(), 'test', 'reliability', 'results.json');
+const LOCK = `${RESULTS}.lock`;
+
+interface Results {
+  /** The vitest main process: files of one `vitest run` share it. */
+  vitestPid: number;
+  files: Record<string, Counters & { at: string; rows?: unknown[] }>;
+  totals: Counters;
+}
+
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/** Adds this file's counts to results.json and prints the suite's line with the totals so far. */
+export function recordResults(file: string, rows?: unknown[]): string {
+  for (let i = 0; ; i++) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch {
+      if (i > 200) rmSync(LOCK, { recursive: true, force: true });
+      sleepSync(25);
+    }
+  }
+  try {
+    let results: Results | undefined;
+    try {
+      results = JSON.parse(readFileSync(RESULTS, 'utf8')) as Results;
+    } catch {
+      results = undefined;
+    }
+    if (!results || results.vitestPid !== process.ppid)
+      results = {
+        vitestPid: process.ppid,
+        files: {},
+        totals: { faultCases: 0, invariantChecks: 0, malformedInputs: 0, concurrentRuns: 0 },
+      };
+    results.files[file] = { ...counters, at: new Date().toISOString(), ...(rows ? { rows } : {}) };
+    const t = { faultCases: 0, invariantChecks: 0, malformedInputs: 0, concurrentRuns: 0 };
+    for (const f of Object.values(results.files)) {
+      t.faultCases += f.faultCases;
+      t.invariantChecks += f.invariantChecks;
+      t.malformedInputs += f.malformedInputs;
+      t.concurrentRuns += f.concurrentRuns;
+    }
+    results.totals = t;
+    writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+    const line =
+      `reliability: ${t.faultCases} fault cases, ${t.invariantChecks} invariant checks held, ` +
+      `${t.malformedInputs} malformed inputs, ${t.concurrentRuns} concurrent runs ` +
+      `(${Object.keys(results.files).length} files so far; this file: ${file})`;
+    process.stdout.write(`${line}\n`);
+    return line;
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}
