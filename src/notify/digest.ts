@@ -34,6 +34,8 @@ export interface NotifiableApp {
     displayName?: string | null;
     endDateTime: string;
   }>;
+  /** ISO time of the run that first tried to send this notice, when an earlier run could not deliver it. */
+  heldSince?: string;
   /** From ownerAddress(), already resolved. */
   ownerAddresses: string[];
   /** From the app's rotation:notify tag. */

@@ -1,22 +1,117 @@
-// After a run: tell the owners of every app that was rotated or failed, one digest per recipient.
+// After a run: tell the owners of every app that was rotated or failed, one digest per recipient; with
+// REMIND_UNMANAGED also remind owners of out-of-scope apps whose credentials expire soon. Digests that cannot be
+// sent are held in Key Vault (pending.ts) and sent by the next run, merged into that run's digests.
 // A notification failure never undoes a rotation; it is reported, and the run goes on.
-import { Mailer, mailOperationId } from '../azure/mail.js';
+import { Mailer, mailOperationId, type MailerOptions } from '../azure/mail.js';
+import type { AppLock } from '../azure/locks.js';
+import { describeError } from '../errors.js';
 import type { ChangedApp, Logger, Services } from '../rotation/engine.js';
-import { isRotatorMade } from '../rotation/checks.js';
+import { isRotatorMade, type AppView } from '../rotation/checks.js';
 import type { Report } from '../rotation/report.js';
 import type { Settings } from '../settings.js';
-import { buildDigests, ownerAddress, type NotifiableApp, type OwnerObject } from './digest.js';
+import {
+  buildDigests,
+  isEmailAddress,
+  ownerAddress,
+  type Digest,
+  type NotifiableApp,
+  type OwnerObject,
+} from './digest.js';
+import {
+  expireOld,
+  MAX_PENDING_AGE_DAYS,
+  noticeKey,
+  PENDING_SECRET_NAME,
+  PendingStore,
+  toNotifiable,
+  type PendingItem,
+} from './pending.js';
+import { findReminders, type Expiring } from './reminders.js';
 import { renderDigest } from './render.js';
 
 const DAY = 86_400_000;
+
+export const NOTIFICATIONS_OFF_NOTE =
+  'notifications are off (set ACS_ENDPOINT or ACS_CONNECTION_STRING, and EMAIL_SENDER, to email owners)';
+export const OWNERS_UNREADABLE_NOTE =
+  "owners' email addresses could not be read (the rotator's identity lacks the Graph permission User.ReadBasic.All); " +
+  'owners were not emailed, tag and NOTIFY_ALSO recipients were';
 
 export function notificationsConfigured(settings: Settings): boolean {
   return !!(settings.emailSender && (settings.acsEndpoint || settings.acsConnectionString));
 }
 
+export interface NotifyOptions {
+  /** A run over the whole scope (no --app): only then can "not in the report" mean "outside the scope", so only
+   *  then are REMIND_UNMANAGED reminders sent. Default true. */
+  fullRun?: boolean;
+  /** Mailer tuning (wait budget, poll interval); the log is always the run's. */
+  mailer?: Omit<MailerOptions, 'log'>;
+}
+
 /** Owners that came back with neither mail nor userPrincipalName: Graph's limited-information shape. */
 const unreadable = (o: OwnerObject) =>
   (o['@odata.type'] ?? '').endsWith('.user') && !o.mail && !o.userPrincipalName && !o.displayName;
+
+/** rotation:notify recipients of an out-of-scope app (its other rotation tags do not matter here). */
+function notifyTag(app: AppView): string[] {
+  return app.tags
+    .filter((t) => t.startsWith('rotation:notify='))
+    .flatMap((t) => t.slice('rotation:notify='.length).split(';'))
+    .map((a) => a.trim())
+    .filter(isEmailAddress);
+}
+
+interface HeldStore {
+  store?: PendingStore;
+  lock?: AppLock;
+  items: PendingItem[];
+  /** Why failed sends cannot be held this run (store unreadable, locked by another run). */
+  unavailable?: string;
+}
+
+/** Takes the pending store for this run: its lock (when lock storage exists) and its items. */
+async function openPending(
+  settings: Settings,
+  services: Services,
+  now: Date,
+  notes: string[],
+): Promise<HeldStore> {
+  if (!settings.keyVaultUrl) return { items: [], unavailable: 'no Key Vault is configured' };
+  let lock: AppLock | undefined;
+  if (services.locks) {
+    try {
+      // Two runs at once (timer and HTTP) would otherwise overwrite each other's held notices.
+      lock = await services.locks.acquire(PENDING_SECRET_NAME, settings.lockWaitSeconds * 1000);
+    } catch (err) {
+      return { items: [], unavailable: `the pending-notifications lock failed: ${describeError(err)}` };
+    }
+    if (!lock)
+      return {
+        items: [],
+        unavailable: 'another run was updating the pending notifications; held notices wait for the next run',
+      };
+  }
+  const store = new PendingStore(services.credential, { ...settings, keyVaultUrl: settings.keyVaultUrl });
+  try {
+    const { items, invalid } = await store.read();
+    if (invalid)
+      notes.push(`${invalid} pending notification(s) in ${PENDING_SECRET_NAME} were unreadable and dropped`);
+    const { fresh, expired } = expireOld(items, now);
+    if (expired.length)
+      notes.push(
+        `${expired.length} pending notification(s) older than ${MAX_PENDING_AGE_DAYS} days were dropped undelivered ` +
+          `(for ${[...new Set(expired.map((e) => e.appId))].join(', ')})`,
+      );
+    return { store, lock, items: fresh };
+  } catch (err) {
+    await lock?.release();
+    // Without reading it, writing would overwrite what earlier runs held: leave it alone this run.
+    const why = `the pending notifications could not be read from Key Vault: ${describeError(err)}`;
+    notes.push(`${why}; notices held by earlier runs wait for the next run`);
+    return { items: [], unavailable: why };
+  }
+}
 
 export async function notifyOwners(
   settings: Settings,
@@ -25,71 +120,193 @@ export async function notifyOwners(
   changed: readonly ChangedApp[],
   log: Logger,
   now: () => Date = () => new Date(),
+  opts: NotifyOptions = {},
 ): Promise<string[]> {
-  if (!notificationsConfigured(settings)) {
-    return [
-      'notifications are off (set ACS_ENDPOINT or ACS_CONNECTION_STRING, and EMAIL_SENDER, to email owners)',
-    ];
-  }
-  if (changed.length === 0) return [];
+  if (!notificationsConfigured(settings)) return [NOTIFICATIONS_OFF_NOTE];
   const notes: string[] = [];
-  const owners = await services.graph.ownersOf(changed.map((c) => c.app.id));
-  if ([...owners.values()].some((list) => list.some(unreadable))) {
-    notes.push(
-      "owners' email addresses could not be read (the rotator's identity lacks the Graph permission User.ReadBasic.All); " +
-        'owners were not emailed, tag and NOTIFY_ALSO recipients were',
-    );
-  }
-  const items = new Map<NotifiableApp, ChangedApp>();
-  for (const c of changed) {
-    const superseded = c.app.passwordCredentials.filter((p) => c.outcome?.supersededKeyIds.includes(p.keyId));
-    const item: NotifiableApp = {
-      appId: c.app.appId,
-      displayName: c.app.displayName,
-      action: c.report.action === 'rotated' ? 'rotated' : 'failed',
-      keyId: c.report.keyId,
-      credentialName: c.outcome?.credentialName,
-      expiresOn: c.report.expiresOn,
-      secretUri: c.report.secretUri,
-      oldKeyIds: superseded.map((p) => p.keyId),
-      oldSecretRetiresOn: superseded.some(isRotatorMade)
-        ? new Date(now().getTime() + settings.retireAfterDays * DAY).toISOString()
-        : undefined,
-      reason: c.report.action === 'failed' ? c.report.reason : undefined,
-      ownerAddresses: (owners.get(c.app.id) ?? []).map(ownerAddress).filter((a): a is string => !!a),
-      tagRecipients: c.notify,
-    };
-    items.set(item, c);
-  }
-  const plan = buildDigests([...items.keys()], settings.notifyAlso);
-  for (const u of plan.unreachable)
-    notes.push(
-      `nobody could be told that ${u.appId} failed: it has no owner with an address, no rotation:notify tag, and NOTIFY_ALSO is empty`,
-    );
 
-  const mailer = new Mailer(
-    {
-      endpoint: settings.acsEndpoint,
-      connectionString: settings.acsEndpoint ? undefined : settings.acsConnectionString,
-      sender: settings.emailSender!,
-    },
-    services.credential,
-    { log: (line) => log(line) },
-  );
-  const sent = new Set<string>();
-  for (const digest of plan.digests) {
-    const message = renderDigest(digest, {
-      runId: report.runId,
-      generatedAt: now(),
-      tenantId: services.identity?.tenantId,
-    });
-    const result = await mailer.send(digest.to, message, mailOperationId(report.runId, digest.to));
-    if (result.status === 'sent') sent.add(digest.to.toLowerCase());
-    else notes.push(`email to ${digest.to} was not sent: ${result.error ?? 'unknown error'}`);
+  let reminders: Array<{ app: AppView; expiring: Expiring }> = [];
+  if (settings.remindUnmanaged && opts.fullRun !== false) {
+    try {
+      const reported = new Set(report.apps.map((a) => a.appId.toLowerCase()));
+      reminders = await findReminders(services.graph, settings, services.identity?.objectId, reported, now());
+    } catch (err) {
+      notes.push(
+        `reminders for apps outside the rotation scope could not be gathered: ${describeError(err)}`,
+      );
+    }
   }
-  for (const [item, c] of items) {
-    const to = (plan.recipientsByApp.get(item) ?? []).filter((a) => sent.has(a.toLowerCase()));
-    if (to.length) c.report.notified = to;
+
+  const held = await openPending(settings, services, now(), notes);
+  try {
+    if (changed.length === 0 && reminders.length === 0 && held.items.length === 0) {
+      if (held.store) await saveHeld(held, [], notes); // expired or unreadable items were dropped
+      return notes;
+    }
+
+    let owners = new Map<string, OwnerObject[]>();
+    const objectIds = [...changed.map((c) => c.app.id), ...reminders.map((r) => r.app.id)];
+    if (objectIds.length) {
+      try {
+        owners = await services.graph.ownersOf(objectIds);
+      } catch (err) {
+        notes.push(
+          `owners could not be read (${describeError(err)}); owners were not emailed, tag and NOTIFY_ALSO recipients were`,
+        );
+      }
+    }
+    if ([...owners.values()].some((list) => list.some(unreadable))) notes.push(OWNERS_UNREADABLE_NOTE);
+    const addressesOf = (objectId: string) =>
+      (owners.get(objectId) ?? []).map(ownerAddress).filter((a): a is string => !!a);
+
+    const items = new Map<NotifiableApp, ChangedApp>();
+    for (const c of changed) {
+      const superseded = c.app.passwordCredentials.filter((p) =>
+        c.outcome?.supersededKeyIds.includes(p.keyId),
+      );
+      const item: NotifiableApp = {
+        appId: c.app.appId,
+        displayName: c.app.displayName,
+        action: c.report.action === 'rotated' ? 'rotated' : 'failed',
+        keyId: c.report.keyId,
+        credentialName: c.outcome?.credentialName,
+        expiresOn: c.report.expiresOn,
+        secretUri: c.report.secretUri,
+        oldKeyIds: superseded.map((p) => p.keyId),
+        oldSecretRetiresOn: superseded.some(isRotatorMade)
+          ? new Date(now().getTime() + settings.retireAfterDays * DAY).toISOString()
+          : undefined,
+        reason: c.report.action === 'failed' ? c.report.reason : undefined,
+        ownerAddresses: addressesOf(c.app.id),
+        tagRecipients: c.notify,
+      };
+      items.set(item, c);
+    }
+    const current: NotifiableApp[] = [...items.keys()];
+    for (const r of reminders) {
+      current.push({
+        appId: r.app.appId,
+        displayName: r.app.displayName,
+        action: 'reminder',
+        expiring: r.expiring,
+        ownerAddresses: addressesOf(r.app.id),
+        tagRecipients: notifyTag(r.app),
+      });
+    }
+
+    const plan = buildDigests(current, settings.notifyAlso);
+    for (const u of plan.unreachable)
+      notes.push(
+        `nobody could be told that ${u.appId} failed: it has no owner with an address, no rotation:notify tag, and NOTIFY_ALSO is empty`,
+      );
+    // Where each notice came from, for holding it again if this run cannot send it either.
+    const origin = new Map<NotifiableApp, { queuedAt: string; runId: string }>();
+    const digests = mergeHeld(plan.digests, held.items, origin);
+    const heldCount = held.items.length;
+
+    const mailer = new Mailer(
+      {
+        endpoint: settings.acsEndpoint,
+        connectionString: settings.acsEndpoint ? undefined : settings.acsConnectionString,
+        sender: settings.emailSender!,
+      },
+      services.credential,
+      { ...opts.mailer, log: (line) => log(line) },
+    );
+    const sent = new Set<string>();
+    const failures = new Map<string, string[]>(); // error → recipients
+    for (const digest of digests) {
+      const message = renderDigest(digest, {
+        runId: report.runId,
+        generatedAt: now(),
+        tenantId: services.identity?.tenantId,
+      });
+      const result = await mailer.send(digest.to, message, mailOperationId(report.runId, digest.to));
+      if (result.status === 'sent') sent.add(digest.to.toLowerCase());
+      else {
+        const why = result.error ?? 'unknown error';
+        failures.set(why, [...(failures.get(why) ?? []), digest.to]);
+      }
+    }
+    for (const [item, c] of items) {
+      const to = (plan.recipientsByApp.get(item) ?? []).filter((a) => sent.has(a.toLowerCase()));
+      if (to.length) c.report.notified = to;
+    }
+    if (heldCount) {
+      const delivered = digests.filter(
+        (d) => sent.has(d.to.toLowerCase()) && d.apps.some((a) => origin.has(a)),
+      );
+      log(`notices held by earlier runs: ${heldCount}, delivered now to ${delivered.length} recipient(s)`);
+    }
+
+    // What is still owed: every notice of every digest that was not sent, with its recipients.
+    const stillOwed = new Map<NotifiableApp, PendingItem>();
+    const runStart = now().toISOString();
+    for (const d of digests) {
+      if (sent.has(d.to.toLowerCase())) continue;
+      for (const app of d.apps) {
+        let p = stillOwed.get(app);
+        if (!p) {
+          const { ownerAddresses: _o, tagRecipients: _t, heldSince: _h, ...data } = app;
+          p = { ...data, ...(origin.get(app) ?? { queuedAt: runStart, runId: report.runId }), to: [] };
+          stillOwed.set(app, p);
+        }
+        p.to.push(d.to);
+      }
+    }
+    const failedCount = [...failures.values()].reduce((n, l) => n + l.length, 0);
+    if (failedCount) {
+      const reasons = [...failures].map(([why, to]) => `${to.join(', ')}: ${why}`).join('; ');
+      const fate = held.store
+        ? 'they are held in Key Vault and sent by the next run'
+        : `they could not be held for the next run (${held.unavailable})`;
+      notes.push(`${failedCount} of ${digests.length} emails were not sent (${reasons}); ${fate}`);
+    }
+    if (held.store) await saveHeld(held, [...stillOwed.values()], notes);
+    return notes;
+  } finally {
+    await held.lock?.release();
   }
-  return notes;
+}
+
+/** This run's digests plus the held notices for each recipient (one message per recipient still): a held notice
+ *  is left out where this run has newer news of the same thing for that recipient. */
+function mergeHeld(
+  digests: Digest[],
+  heldItems: readonly PendingItem[],
+  origin: Map<NotifiableApp, { queuedAt: string; runId: string }>,
+): Digest[] {
+  const out = [...digests];
+  const byAddress = new Map(out.map((d) => [d.to.toLowerCase(), d]));
+  const newestFirst = [...heldItems].sort((a, b) => Date.parse(b.queuedAt) - Date.parse(a.queuedAt));
+  for (const p of newestFirst) {
+    const app = toNotifiable(p);
+    origin.set(app, { queuedAt: p.queuedAt, runId: p.runId });
+    for (const to of p.to) {
+      let d = byAddress.get(to.toLowerCase());
+      if (!d) {
+        d = { to, apps: [] };
+        byAddress.set(to.toLowerCase(), d);
+        out.push(d);
+      }
+      if (d.apps.some((a) => noticeKey(a) === noticeKey(app))) continue;
+      d.apps.push(app);
+    }
+  }
+  return out;
+}
+
+async function saveHeld(held: HeldStore, items: PendingItem[], notes: string[]): Promise<void> {
+  try {
+    const { dropped } = await held.store!.write(items);
+    if (dropped)
+      notes.push(
+        `${dropped} pending notification(s), the oldest, were dropped to keep ${PENDING_SECRET_NAME} under Key Vault's 25 KB limit`,
+      );
+  } catch (err) {
+    notes.push(
+      `the pending notifications could not be saved to Key Vault (${describeError(err)}); ` +
+        'what was held before is sent again by the next run, and what failed now is not held',
+    );
+  }
 }

@@ -165,15 +165,28 @@ function reminderEntry(a: NotifiableApp, now: Date): Entry {
   };
 }
 
+/** A notice an earlier run could not deliver says so, so the reader does not take old news for today's. */
+function held(entry: (a: NotifiableApp) => Entry): (a: NotifiableApp) => Entry {
+  return (a) => {
+    const e = entry(a);
+    if (a.heldSince)
+      e.fields.push({
+        label: 'Delayed notice',
+        value: `from the run of ${when(a.heldSince)}; it could not be emailed then`,
+      });
+    return e;
+  };
+}
+
 function sections(apps: NotifiableApp[], now: Date): Section[] {
   const pick = (action: NotifiableApp['action']) => apps.filter((a) => a.action === action);
   const out: Section[] = [
-    { heading: 'Rotation failed', color: '#c50f1f', entries: pick('failed').map(failedEntry) },
-    { heading: 'Client secret rotated', color: '#107c10', entries: pick('rotated').map(rotatedEntry) },
+    { heading: 'Rotation failed', color: '#c50f1f', entries: pick('failed').map(held(failedEntry)) },
+    { heading: 'Client secret rotated', color: '#107c10', entries: pick('rotated').map(held(rotatedEntry)) },
     {
       heading: 'Credentials expiring soon',
       color: '#c87000',
-      entries: pick('reminder').map((a) => reminderEntry(a, now)),
+      entries: pick('reminder').map(held((a) => reminderEntry(a, now))),
     },
   ];
   return out.filter((s) => s.entries.length > 0);
