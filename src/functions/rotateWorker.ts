@@ -6,9 +6,9 @@ import { app, type InvocationContext } from '@azure/functions';
 import { parseWorkMessage, WORK_QUEUE } from '../azure/queue.js';
 import { RunTable } from '../azure/runs.js';
 import { describeError } from '../errors.js';
-import { createServices, runRotation } from '../rotation/engine.js';
+import { createServices, runRotation, type RunResult } from '../rotation/engine.js';
 import { loadSettings } from '../settings.js';
-import { contextLogger, finishRunIfComplete } from './lib/fanout.js';
+import { contextLogger, finishRunIfComplete, notifyNow } from './lib/fanout.js';
 
 export async function rotateWorker(item: unknown, context: InvocationContext): Promise<void> {
   const parsed = parseWorkMessage(item);
@@ -24,12 +24,9 @@ export async function rotateWorker(item: unknown, context: InvocationContext): P
     const runs = new RunTable(settings.storage!, services.credential);
     const done = await runs.getApp(runId, appId);
     let action = done?.report.action;
+    let result: RunResult | undefined;
     if (done?.report.action !== 'rotated') {
-      const result = await runRotation(
-        settings,
-        { mode: 'rotate', appIds: [appId], runId, force, log },
-        services,
-      );
+      result = await runRotation(settings, { mode: 'rotate', appIds: [appId], runId, force, log }, services);
       const report = result.report.apps[0]!;
       await runs.recordApp(runId, 'worker', report, result.changed[0]);
       action = report.action;
@@ -37,7 +34,12 @@ export async function rotateWorker(item: unknown, context: InvocationContext): P
         JSON.stringify({ event: 'rotation-app', runId, appId, action: report.action, reason: report.reason }),
       );
     }
-    await finishRunIfComplete(settings, services, runs, runId, log);
+    if (await runs.getRun(runId)) await finishRunIfComplete(settings, services, runs, runId, log);
+    else if (result) {
+      // A message without its run row (put there by hand, or the table was cleared): nobody else will
+      // send a digest for it, so tell this app's owners now.
+      await notifyNow(settings, services, result, log);
+    }
     if (done) context.log(JSON.stringify({ event: 'rotation-app-redelivered', runId, appId, action }));
   } catch (err) {
     const error = describeError(err);

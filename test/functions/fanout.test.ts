@@ -58,7 +58,7 @@ const event = (name: string) =>
       return [];
     }
   });
-const rotatorCreds = (app: { passwordCredentials: Array<{ displayName: string | null }> }) =>
+const rotatorCreds = (app: { passwordCredentials: Array<{ keyId: string; displayName: string | null }> }) =>
   app.passwordCredentials.filter((p) => (p.displayName ?? '').startsWith(ROTATOR_PREFIX));
 
 beforeEach(() => {
@@ -204,6 +204,28 @@ describe('bad messages', () => {
     const m = { runId: randomUUID(), appId: demo.apps.upToDate.appId, force: false };
     await expect(rotateWorker(m, ctx('rotateWorker'))).rejects.toThrow(/KEY_VAULT_URL/);
     expect(logs.at(-1)).toMatchObject({ level: 'error' });
+  });
+});
+
+describe('a message without its run', () => {
+  it('rotates the app and tells its owners at once, since no run will send a digest', async () => {
+    const app = cloud.tenant.addApplication({
+      displayName: 'Hand Queued App',
+      ownerIds: [cloud.rotator.id, demo.users.alice.id],
+      passwords: [
+        {
+          displayName: 'portal',
+          startDateTime: new Date(Date.now() - 300 * DAY),
+          endDateTime: new Date(Date.now() + 2 * DAY),
+        },
+      ],
+    });
+    const before = cloud.mail.to('alice@contoso.com').length;
+    await rotateWorker({ runId: randomUUID(), appId: app.appId }, ctx('rotateWorker'));
+    expect(rotatorCreds(app)).toHaveLength(1);
+    const alice = cloud.mail.to('alice@contoso.com');
+    expect(alice).toHaveLength(before + 1);
+    expect(alice.at(-1)!.plainText).toContain(app.appId);
   });
 });
 
