@@ -1,0 +1,211 @@
+// The process killed right after each external step committed (a real CLI child, SIGKILL), and the lock storage
+// misbehaving (a lease held by someone else, storage unreachable). Then a clean run, then I1-I4 over the tenant.
+import { BlobServiceClient } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { main } from '../../src/cli.js';
+import { LOCK_CONTAINER } from '../../src/azure/locks.js';
+import type { Report } from '../../src/rotation/report.js';
+import { startSimCloud, type SimCloud } from '../sim/cloud.js';
+import { freePort } from '../sim/http.js';
+import {
+  checkNothingBroken,
+  checkNothingDoubled,
+  checkNothingLeaked,
+  checkNothingLost,
+  counters,
+  Emitted,
+  expireLocks,
+  productEnv,
+  recordResults,
+  resetSmallTenant,
+  snapshotKeyIds,
+  snapshotPersonCredentials,
+  startCli,
+  type CliRun,
+} from './harness.js';
+
+let cloud: SimCloud;
+let env: Record<string, string>;
+let storage: string;
+const rows: unknown[] = [];
+
+beforeAll(async () => {
+  cloud = await startSimCloud({ graphThrottling: false });
+  storage = inject('azuriteConnectionString');
+  env = productEnv(cloud, { AzureWebJobsStorage: storage });
+  Object.assign(process.env, env);
+});
+afterAll(async () => {
+  recordResults('crash.test.ts', rows);
+  await cloud?.stop();
+});
+
+async function cliInProcess(args: string[], runEnv: Record<string, string>, emitted: Emitted, label: string) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, runEnv, {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+  });
+  emitted.add(`${label} stdout`, stdout);
+  emitted.add(`${label} stderr`, stderr);
+  return { code, stderr, report: code === 2 ? undefined : (JSON.parse(stdout) as Report) };
+}
+
+/** The clean run after a fault, and the invariants over the whole tenant. */
+async function recoverAndCheck(emitted: Emitted, persons: Map<string, Set<string>>, mailFrom: number) {
+  const between = snapshotKeyIds(cloud);
+  const clean = await cliInProcess(['rotate', '--json'], env, emitted, 'clean run');
+  expect(clean.code, clean.stderr).toBe(0);
+  checkNothingDoubled(cloud, between);
+  checkNothingLost(cloud);
+  checkNothingBroken(cloud, persons, { fresh: true });
+  emitted.addMail(cloud, mailFrom);
+  checkNothingLeaked(cloud, emitted);
+  return clean;
+}
+
+const killSteps = [
+  { step: 'list apps', op: 'graph.listOwnedObjects' },
+  { step: 'owners', op: 'graph.batch' },
+  { step: 'addPassword', op: 'graph.addPassword' },
+  { step: 'token proof', op: 'entra.token' },
+  { step: 'Key Vault set', op: 'keyvault.setSecret' },
+  { step: 'Key Vault versions', op: 'keyvault.listVersions' },
+  { step: 'email send', op: 'acs.send' },
+  { step: 'removePassword', op: 'graph.removePassword' },
+];
+
+describe('process killed right after the step (CLI child, SIGKILL)', () => {
+  it.each(killSteps)('killed after $step', async ({ step, op }) => {
+    counters.faultCases++;
+    await expireLocks(storage);
+    cloud.faults.clear();
+    resetSmallTenant(cloud);
+    const emitted = new Emitted();
+    const mailFrom = cloud.mail.messages.length;
+    const persons = snapshotPersonCredentials(cloud);
+    const before = snapshotKeyIds(cloud);
+
+    // The sim calls onCommitted only once the child is running and has reached the step.
+    const fault = cloud.faults.add({
+      op,
+      kind: 'commitThenHang',
+      times: 1,
+      onCommitted: () => run.child.kill('SIGKILL'),
+    });
+    const run: CliRun = startCli(['rotate', '--json'], env);
+    const killed = await run.done;
+    cloud.faults.clear();
+    emitted.add('killed run stdout', killed.stdout);
+    emitted.add('killed run stderr', killed.stderr);
+    expect(fault.hits, `the step ${op} was reached`).toBe(1);
+    expect(killed.signal).toBe('SIGKILL');
+    checkNothingDoubled(cloud, before);
+
+    // The killed run's leases lapse within 60 s; break them instead of waiting.
+    await expireLocks(storage);
+    const clean = await recoverAndCheck(emitted, persons, mailFrom);
+    rows.push({ step, kind: 'process killed', clean: clean.report?.summary });
+  });
+});
+
+describe('process killed without lock storage (a workstation CLI)', () => {
+  it('killed after addPassword: the next run waits 2 × VERIFY_TIMEOUT_SECONDS, then removes the orphan', async () => {
+    counters.faultCases++;
+    cloud.faults.clear();
+    const { due } = resetSmallTenant(cloud);
+    const emitted = new Emitted();
+    const mailFrom = cloud.mail.messages.length;
+    const persons = snapshotPersonCredentials(cloud);
+    const before = snapshotKeyIds(cloud);
+    const noLocks = { ...env, AzureWebJobsStorage: '', VERIFY_TIMEOUT_SECONDS: '1' };
+    cloud.faults.add({
+      op: 'graph.addPassword',
+      kind: 'commitThenHang',
+      times: 1,
+      when: (req) => req.path.includes(due.id),
+      onCommitted: () => run.child.kill('SIGKILL'),
+    });
+    const run: CliRun = startCli(['rotate', '--json'], noLocks);
+    const killed = await run.done;
+    cloud.faults.clear();
+    emitted.add('killed run stdout', killed.stdout);
+    emitted.add('killed run stderr', killed.stderr);
+    expect(killed.signal).toBe('SIGKILL');
+    checkNothingDoubled(cloud, before);
+    // Another run's credential may be in flight for up to VERIFY_TIMEOUT_SECONDS: an unlocked run leaves it alone
+    // until it is twice that old.
+    await new Promise((r) => setTimeout(r, 2_100));
+    const between = snapshotKeyIds(cloud);
+    const clean = await cliInProcess(['rotate', '--json'], noLocks, emitted, 'clean run');
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(clean.report!.apps.find((a) => a.appId === due.appId)?.orphansRemoved).toHaveLength(1);
+    checkNothingDoubled(cloud, between);
+    checkNothingLost(cloud);
+    checkNothingBroken(cloud, persons, { fresh: true });
+    emitted.addMail(cloud, mailFrom);
+    checkNothingLeaked(cloud, emitted);
+    rows.push({ step: 'addPassword', kind: 'process killed, no lock storage', clean: clean.report?.summary });
+  });
+});
+
+describe('lock storage', () => {
+  it('an app whose lease another holder keeps is skipped "locked by another run", then rotated once it is free', async () => {
+    counters.faultCases++;
+    await expireLocks(storage);
+    cloud.faults.clear();
+    const { due } = resetSmallTenant(cloud);
+    const emitted = new Emitted();
+    const mailFrom = cloud.mail.messages.length;
+    const persons = snapshotPersonCredentials(cloud);
+    const before = snapshotKeyIds(cloud);
+
+    const container = BlobServiceClient.fromConnectionString(storage).getContainerClient(LOCK_CONTAINER);
+    await container.createIfNotExists();
+    const blob = container.getBlockBlobClient(`${due.appId.toLowerCase()}.lock`);
+    if (!(await blob.exists())) await blob.upload('', 0);
+    const lease = blob.getBlobLeaseClient();
+    await lease.acquireLease(60);
+    const held = await cliInProcess(['rotate', '--json'], env, emitted, 'run while locked');
+    await lease.releaseLease();
+    expect(held.code).toBe(0);
+    const app = held.report!.apps.find((a) => a.appId === due.appId)!;
+    expect(app).toMatchObject({ action: 'skipped', reason: 'locked by another run' });
+    checkNothingDoubled(cloud, before);
+    const clean = await recoverAndCheck(emitted, persons, mailFrom);
+    expect(clean.report!.apps.find((a) => a.appId === due.appId)?.action).toBe('rotated');
+    rows.push({ step: 'blob lease', kind: 'held by another run', faulted: held.report?.summary });
+  });
+
+  it('lock storage unreachable: due apps fail without any new credential, and a later run rotates them', async () => {
+    counters.faultCases++;
+    cloud.faults.clear();
+    resetSmallTenant(cloud);
+    const emitted = new Emitted();
+    const mailFrom = cloud.mail.messages.length;
+    const persons = snapshotPersonCredentials(cloud);
+    const before = snapshotKeyIds(cloud);
+    const port = await freePort(); // nothing listens there
+    const closed = storage.replace(
+      /BlobEndpoint=[^;]+/,
+      `BlobEndpoint=http://127.0.0.1:${port}/devstoreaccount1`,
+    );
+    const started = Date.now();
+    const faulted = await cliInProcess(
+      ['rotate', '--json'],
+      { ...env, AzureWebJobsStorage: closed },
+      emitted,
+      'run without lock storage',
+    );
+    const ms = Date.now() - started;
+    expect(faulted.code).toBe(1);
+    expect(faulted.report!.summary.failed).toBeGreaterThan(0);
+    expect(faulted.report!.summary.rotated).toBe(0);
+    checkNothingDoubled(cloud, before);
+    // Without its lock no app is touched: no credential was added.
+    expect(cloud.log.count('graph.addPassword', (e) => e.at >= started)).toBe(0);
+    await recoverAndCheck(emitted, persons, mailFrom);
+    rows.push({ step: 'blob lease', kind: 'storage unreachable', faulted: faulted.report?.summary, ms });
+  });
+});
