@@ -94,6 +94,23 @@ describe('subject', () => {
 });
 
 describe('content', () => {
+  it('marks a notice an earlier run could not deliver, in each section, in both parts', () => {
+    const m = render(
+      rotated({ heldSince: '2025-05-31T03:00:00Z' }),
+      failed({ heldSince: '2025-05-30T03:00:00Z' }),
+      reminder({ heldSince: 'not a date <b>' }),
+    );
+    for (const part of [m.plainText, visible(m.html)]) {
+      expect(part).toContain(
+        'Delayed notice: from the run of 2025-05-31 03:00 UTC; it could not be emailed then',
+      );
+      expect(part).toContain('from the run of 2025-05-30 03:00 UTC');
+      expect(part).toContain('from the run of not a date <b>');
+    }
+    expect(m.html).not.toContain('<b>');
+    expect(render(rotated()).plainText).not.toContain('Delayed notice');
+  });
+
   it('tells owners of a rotated app everything the contract lists, in both parts', () => {
     const m = render(rotated());
     for (const part of [m.plainText, visible(m.html)]) {
