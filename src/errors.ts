@@ -39,9 +39,20 @@ export function redact(text: string, secrets: readonly string[]): string {
   return out;
 }
 
+const NO_IDENTITY =
+  'no identity to sign in with: run where a managed identity is assigned, set AZURE_CLIENT_ID, AZURE_TENANT_ID and ' +
+  'AZURE_CLIENT_SECRET for a service principal, or sign in with `az login`';
+
 /** One line: "<status> <code>: <message>" trimmed to what an operator needs. */
 export function describeError(err: unknown, secrets: readonly string[] = []): string {
   const { status, code, message } = errorInfo(err);
+  // DefaultAzureCredential lists every credential it tried, over many lines; the operator needs the conclusion.
+  if (
+    /ChainedTokenCredential authentication failed|CredentialUnavailableError/.test(message) &&
+    !/AADSTS/.test(message)
+  ) {
+    return `${NO_IDENTITY} (${message.split(/\r?\n/)[0]!.slice(0, 200)})`;
+  }
   const firstLines = message
     .replace(/\s*Trace ID:.*$/s, '')
     .split(/\r?\n/)
