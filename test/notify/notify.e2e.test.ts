@@ -1,6 +1,7 @@
 // Owner notifications end to end on the simulated cloud: real rotations of the demo tenant through runAndNotify
 // (and the CLI), mail read back from the simulated ACS, held notices read back from the simulated Key Vault.
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { AppLocks } from '../../src/azure/locks.js';
 import { main } from '../../src/cli.js';
 import { NOTIFICATIONS_OFF_NOTE, notifyOwners } from '../../src/notify/notify.js';
 import { decodePending, PENDING_SECRET_NAME } from '../../src/notify/pending.js';
@@ -8,7 +9,7 @@ import { createServices, runRotation, type RunOptions } from '../../src/rotation
 import { runAndNotify } from '../../src/run.js';
 import { loadSettings } from '../../src/settings.js';
 import type { MailMessage } from '../sim/acs.js';
-import { startSimCloud } from '../sim/cloud.js';
+import { acsConnectionString, startSimCloud } from '../sim/cloud.js';
 import { seedDemoTenant, type DemoTenant } from '../sim/seed.js';
 import type { SimApplication } from '../sim/tenant.js';
 
@@ -145,6 +146,12 @@ describe('digests of a rotation run', () => {
     expect(recipients()).toEqual(['alice@contoso.com', 'bob@contoso.com', SECURITY].sort());
   });
 
+  it('sends with an ACS connection string (HMAC) when that is what is configured', async () => {
+    await run({ ACS_ENDPOINT: undefined, ACS_CONNECTION_STRING: acsConnectionString(cloud) });
+    expect(delivered()).toHaveLength(6);
+    for (const m of delivered()) expect(m.auth).toBe('hmac');
+  });
+
   it('absorbs a burst of 429s from ACS within the wait budget', async () => {
     cloud.faults.fail('acs.send', 429, 3, { retryAfterSeconds: 1 });
     const { report } = await run();
@@ -253,6 +260,28 @@ describe('held notices', () => {
     expect(one(SECURITY).subject).toBe('Entra app secrets: 1 rotation failed');
     expect(second.report.notes).toBeUndefined();
     expect(pendingItems()).toEqual([]);
+  });
+
+  it('does not touch the held notices while another run holds their lock', async () => {
+    const settings = loadSettings(envFor(), { requireKeyVault: true });
+    const other = await new AppLocks(settings.storage!, createServices(settings).credential).acquire(
+      PENDING_SECRET_NAME,
+      0,
+    );
+    expect(other).toBeDefined();
+    try {
+      cloud.mail.dropRecipients.add('alice@contoso.com');
+      const { report } = await run({ LOCK_WAIT_SECONDS: '1' });
+      expect(report.notes).toHaveLength(1);
+      expect(report.notes![0]).toMatch(
+        /alice@contoso\.com.*could not be held for the next run \(another run was updating/,
+      );
+      expect(cloud.log.count('keyvault.getSecret')).toBe(0);
+      expect(pendingValue()).toBeUndefined();
+      expect(delivered()).toHaveLength(5);
+    } finally {
+      await other?.release();
+    }
   });
 
   it('leaves held notices alone when Key Vault will not give them, and says so', async () => {
