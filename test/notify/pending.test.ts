@@ -89,7 +89,7 @@ describe('pending format', () => {
       reason: fc.option(fc.string({ maxLength: 400 }), { nil: undefined }),
       queuedAt: fc.integer({ min: 0, max: 40 * DAY }).map((ms) => new Date(NOW.getTime() - ms).toISOString()),
       runId: fc.uuid(),
-      to: fc.constant(['a@contoso.com']),
+      to: fc.constant(['a@contoso.com']).map((l) => [...l]),
     });
     fc.assert(
       fc.property(fc.array(arbItem, { maxLength: 150 }), (items) => {
