@@ -45,10 +45,35 @@ export function toNotifiable(p: PendingItem): NotifiableApp {
 const isString = (v: unknown): v is string => typeof v === 'string';
 const ACTIONS = new Set(['rotated', 'failed', 'reminder']);
 
+const OPTIONAL_STRINGS = [
+  'keyId',
+  'credentialName',
+  'expiresOn',
+  'secretUri',
+  'oldSecretRetiresOn',
+  'reason',
+];
+
+/** The store is only written by the rotator, but a hand-edited value must not break every later run's digests. */
 function validItem(x: unknown): x is PendingItem {
   if (typeof x !== 'object' || x === null) return false;
   const o = x as Record<string, unknown>;
+  const optional = (v: unknown) => v === undefined || isString(v);
+  const expiring = (v: unknown) =>
+    v === undefined ||
+    (Array.isArray(v) &&
+      v.every(
+        (e: Record<string, unknown> | null) =>
+          typeof e === 'object' &&
+          e !== null &&
+          (e.kind === 'secret' || e.kind === 'certificate') &&
+          isString(e.keyId) &&
+          isString(e.endDateTime),
+      ));
   return (
+    OPTIONAL_STRINGS.every((k) => optional(o[k])) &&
+    (o.oldKeyIds === undefined || (Array.isArray(o.oldKeyIds) && o.oldKeyIds.every(isString))) &&
+    expiring(o.expiring) &&
     isString(o.appId) &&
     isString(o.displayName) &&
     isString(o.action) &&

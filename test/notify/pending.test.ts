@@ -55,6 +55,18 @@ describe('pending format', () => {
     ['an unknown action', JSON.stringify({ items: [{ ...item(), action: 'deleted' }] }), 0, 1],
     ['a bad queuedAt', JSON.stringify({ items: [{ ...item(), queuedAt: 'yesterday' }] }), 0, 1],
     ['one good, one bad', JSON.stringify({ items: [item(), { appId: 1 }] }), 1, 1],
+    ['a reason that is not text', JSON.stringify({ items: [{ ...item(), reason: { a: 1 } }] }), 0, 1],
+    ['expiring that is not a list', JSON.stringify({ items: [{ ...item(), expiring: 'soon' }] }), 0, 1],
+    [
+      'a well-formed reminder',
+      JSON.stringify({
+        items: [
+          { ...item(), action: 'reminder', expiring: [{ kind: 'secret', keyId: 'k', endDateTime: at(3) }] },
+        ],
+      }),
+      1,
+      0,
+    ],
   ])('decodes %s defensively', (_name, value, good, invalid) => {
     const r = decodePending(value);
     expect(r.items).toHaveLength(good);
