@@ -1,10 +1,11 @@
 // Shared helpers of the reliability suite: a small tenant that can be reset between cases, the leak scanner,
 // the invariants I1-I5 over the whole tenant, a real CLI child process, and the suite's counters.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { expect } from 'vitest';
+import { expect, inject } from 'vitest';
 import { LOCK_CONTAINER } from '../../src/azure/locks.js';
 import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
 import { defaultSecretName } from '../../src/rotation/policy.js';
@@ -323,8 +324,8 @@ const RESULTS = join(process.cwd(), 'test', 'reliability', 'results.json');
 const LOCK = `${RESULTS}.lock`;
 
 interface Results {
-  /** The vitest main process: files of one `vitest run` share it. */
-  vitestPid: number;
+  /** Identifies one `vitest run`: the Azurite its global setup started (fresh ports each run). */
+  run: string;
   files: Record<string, Counters & { at: string; rows?: unknown[] }>;
   totals: Counters;
 }
@@ -333,6 +334,7 @@ const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuf
 
 /** Adds this file's counts to results.json and prints the suite's line with the totals so far. */
 export function recordResults(file: string, rows?: unknown[]): string {
+  const run = createHash('sha256').update(inject('azuriteConnectionString')).digest('hex').slice(0, 16);
   for (let i = 0; ; i++) {
     try {
       mkdirSync(LOCK);
@@ -349,9 +351,9 @@ export function recordResults(file: string, rows?: unknown[]): string {
     } catch {
       results = undefined;
     }
-    if (!results || results.vitestPid !== process.ppid)
+    if (!results || results.run !== run)
       results = {
-        vitestPid: process.ppid,
+        run,
         files: {},
         totals: { faultCases: 0, invariantChecks: 0, malformedInputs: 0, concurrentRuns: 0 },
       };
@@ -365,11 +367,14 @@ export function recordResults(file: string, rows?: unknown[]): string {
     }
     results.totals = t;
     writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+    const all = readdirSync(join(process.cwd(), 'test', 'reliability')).filter((f) => f.endsWith('.test.ts'));
+    const done = all.filter((f) => f in results!.files).length;
+    // Files run one after another or side by side: the one that completes the set prints the suite's line.
     const line =
       `reliability: ${t.faultCases} fault cases, ${t.invariantChecks} invariant checks held, ` +
-      `${t.malformedInputs} malformed inputs, ${t.concurrentRuns} concurrent runs ` +
-      `(${Object.keys(results.files).length} files so far; this file: ${file})`;
-    process.stdout.write(`${line}\n`);
+      `${t.malformedInputs} malformed inputs, ${t.concurrentRuns} concurrent runs` +
+      (done === all.length ? '' : ` (so far: ${done} of ${all.length} files)`);
+    console.log(line);
     return line;
   } finally {
     rmSync(LOCK, { recursive: true, force: true });
