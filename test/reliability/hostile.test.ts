@@ -91,7 +91,7 @@ const malformedArgv = fc.oneof(
     .tuple(fc.constantFrom(['--dry-run'], ['--force'], ['--app', randomUUID()]), fc.boolean())
     .map(([o, json]) => ['scan', ...(json ? ['--json'] : []), ...o]),
   // no command, or an unknown one
-  fc.constant([]),
+  fc.constant<string[]>([]),
   anyText
     .filter((s) => !['scan', 'rotate', 'help'].includes(s) && !s.startsWith('-'))
     .map((c) => [c, '--json']),
@@ -221,7 +221,7 @@ const malformedBody = fc.oneof(
   fc
     .oneof(
       jsonValue.filter((v) => !Array.isArray(v)),
-      fc.constant([]),
+      fc.constant<string[]>([]),
       fc.array(
         fc.oneof(
           fc.string({ maxLength: 40 }).filter((s) => !GUID.test(s)),
