@@ -19,16 +19,36 @@ export async function startAzurite(): Promise<AzuriteHandle> {
   // Spawn node directly (not npx) so that killing this PID stops Azurite itself.
   const child: ChildProcess = spawn(
     process.execPath,
-    [entry, '--silent', '--inMemoryPersistence', '--skipApiVersionCheck', '--disableTelemetry', '--loose',
-      '--blobHost', '127.0.0.1', '--queueHost', '127.0.0.1', '--tableHost', '127.0.0.1',
-      '--blobPort', String(blob), '--queuePort', String(queue), '--tablePort', String(table)],
+    [
+      entry,
+      '--silent',
+      '--inMemoryPersistence',
+      '--skipApiVersionCheck',
+      '--disableTelemetry',
+      '--loose',
+      '--blobHost',
+      '127.0.0.1',
+      '--queueHost',
+      '127.0.0.1',
+      '--tableHost',
+      '127.0.0.1',
+      '--blobPort',
+      String(blob),
+      '--queuePort',
+      String(queue),
+      '--tablePort',
+      String(table),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Azurite did not start within 20 s:\n${output}`)), 20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`Azurite did not start within 20 s:\n${output}`)),
+      20_000,
+    );
     const check = setInterval(() => {
       if ((output.match(/successfully listening/g) ?? []).length >= 3) {
         clearTimeout(timer);

@@ -4,7 +4,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createAcs, MailState } from './acs.js';
 import { createEntra } from './entra.js';
 import { createGraph } from './graph.js';
-import { Faults, RequestLog, startSimServer, type ErrorShape, type Route, type RunningServer } from './http.js';
+import {
+  Faults,
+  RequestLog,
+  startSimServer,
+  type ErrorShape,
+  type Route,
+  type RunningServer,
+} from './http.js';
 import { createKeyVault, VaultState } from './keyvault.js';
 import { Tenant, type SimServicePrincipal, type TenantOptions } from './tenant.js';
 import { TokenIssuer } from './tokens.js';
@@ -154,7 +161,12 @@ export async function startSimCloud(opts: SimCloudOptions = {}): Promise<SimClou
     servicePrincipalEnv() {
       // The rotator as an app registration's service principal with a client secret (on-premises hosting).
       const secret = tenant.issueServicePrincipalSecret(rotator);
-      return { ...common, AZURE_TENANT_ID: tenant.tenantId, AZURE_CLIENT_ID: rotator.appId, AZURE_CLIENT_SECRET: secret };
+      return {
+        ...common,
+        AZURE_TENANT_ID: tenant.tenantId,
+        AZURE_CLIENT_ID: rotator.appId,
+        AZURE_CLIENT_SECRET: secret,
+      };
     },
     issuedSecrets: () => [...tenant.issuedSecrets, ...ctx.vault.allValues()],
     async stop() {

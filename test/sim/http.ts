@@ -318,7 +318,12 @@ async function handle(opts: SimServerOptions, raw: IncomingMessage, res: ServerR
       subject: req.subject,
       fault,
     });
-  const errorResponse = (status: number, code: string, message: string, extra: Record<string, string> = {}) => ({
+  const errorResponse = (
+    status: number,
+    code: string,
+    message: string,
+    extra: Record<string, string> = {},
+  ) => ({
     status,
     headers: { ...(opts.errors.headers?.(status, code) ?? {}), ...extra },
     body: opts.errors.body(status, code, message, req),
@@ -328,7 +333,11 @@ async function handle(opts: SimServerOptions, raw: IncomingMessage, res: ServerR
   if (latency) await sleep(latency);
 
   if (!route) {
-    const r = errorResponse(404, 'NotFound', `The simulated ${opts.service} has no route for ${method} ${path}.`);
+    const r = errorResponse(
+      404,
+      'NotFound',
+      `The simulated ${opts.service} has no route for ${method} ${path}.`,
+    );
     send(res, r);
     return finish(r.status);
   }

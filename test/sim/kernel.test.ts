@@ -7,7 +7,14 @@ const faults = new Faults();
 const log = new RequestLog();
 const server = await startSimServer({
   service: 'graph',
-  routes: [{ method: 'GET', pattern: /^\/ping$/, op: 'graph.ping', handler: (): SimResponse => ({ status: 200, body: { ok: true } }) }],
+  routes: [
+    {
+      method: 'GET',
+      pattern: /^\/ping$/,
+      op: 'graph.ping',
+      handler: (): SimResponse => ({ status: 200, body: { ok: true } }),
+    },
+  ],
   errors: { body: (_s, code, message) => ({ error: { code, message } }) },
   faults,
   log,

@@ -26,10 +26,7 @@ export interface SimKeyCredential {
 }
 
 export type SignInAudience =
-  | 'AzureADMyOrg'
-  | 'AzureADMultipleOrgs'
-  | 'AzureADandPersonalMicrosoftAccount'
-  | 'PersonalMicrosoftAccount';
+  'AzureADMyOrg' | 'AzureADMultipleOrgs' | 'AzureADandPersonalMicrosoftAccount' | 'PersonalMicrosoftAccount';
 
 export interface SimApplication {
   id: string;
@@ -192,7 +189,8 @@ export class Tenant {
   }
 
   applicationByAppId(appId: string): SimApplication | undefined {
-    for (const app of this.applications.values()) if (app.appId.toLowerCase() === appId.toLowerCase()) return app;
+    for (const app of this.applications.values())
+      if (app.appId.toLowerCase() === appId.toLowerCase()) return app;
     return undefined;
   }
 
@@ -228,12 +226,21 @@ export class Tenant {
   }
 
   /** Client-credentials check, as the token endpoint does it: current, replicated, unexpired secrets only. */
-  authenticate(clientId: string, secret: string, now = Date.now()): AuthFailure | { ok: true; appId: string } {
+  authenticate(
+    clientId: string,
+    secret: string,
+    now = Date.now(),
+  ): AuthFailure | { ok: true; appId: string } {
     const spSecret = this.spSecrets.get(clientId);
     if (spSecret !== undefined) {
       return spSecret === secret
         ? { ok: true, appId: clientId }
-        : { code: 'AADSTS7000215', message: 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app ' + `'${clientId}'.` };
+        : {
+            code: 'AADSTS7000215',
+            message:
+              'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app ' +
+              `'${clientId}'.`,
+          };
     }
     const app = this.applicationByAppId(clientId);
     if (!app) {

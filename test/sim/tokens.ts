@@ -1,6 +1,14 @@
 // Access tokens of the simulated Entra ID: JWTs signed with a key made at start, validated by every
 // simulated service (signature, expiry, audience) the way the real resource servers do.
-import { SignJWT, exportJWK, generateKeyPair, jwtVerify, type JWK, type JWTPayload, type CryptoKey } from 'jose';
+import {
+  SignJWT,
+  exportJWK,
+  generateKeyPair,
+  jwtVerify,
+  type JWK,
+  type JWTPayload,
+  type CryptoKey,
+} from 'jose';
 import { randomUUID } from 'node:crypto';
 import { SimHttpError, type SimRequest } from './http.js';
 
@@ -30,7 +38,10 @@ export class TokenIssuer {
   }
 
   /** Lifetime in seconds; real Entra app tokens live 60-90 minutes. */
-  async mint(claims: Omit<AccessClaims, 'iss' | 'iat' | 'nbf' | 'exp'>, lifetimeSeconds = 3600): Promise<string> {
+  async mint(
+    claims: Omit<AccessClaims, 'iss' | 'iat' | 'nbf' | 'exp'>,
+    lifetimeSeconds = 3600,
+  ): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT({ ...claims, idtyp: 'app', uti: randomUUID() })
       .setProtectedHeader({ alg: 'ES256', kid: this.kid, typ: 'JWT' })
@@ -46,7 +57,11 @@ export class TokenIssuer {
    * service's code and message when the token is missing, malformed, expired, badly signed or meant
    * for another audience (audiences compare without a trailing slash).
    */
-  async verify(req: SimRequest, audience: string | string[], code = 'InvalidAuthenticationToken'): Promise<AccessClaims> {
+  async verify(
+    req: SimRequest,
+    audience: string | string[],
+    code = 'InvalidAuthenticationToken',
+  ): Promise<AccessClaims> {
     const header = req.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match) throw new SimHttpError(401, code, 'Access token is empty.');
@@ -55,12 +70,19 @@ export class TokenIssuer {
     try {
       ({ payload } = await jwtVerify(match[1]!, async () => this.publicKey(), { algorithms: ['ES256'] }));
     } catch (err) {
-      const reason = (err as { code?: string }).code === 'ERR_JWT_EXPIRED' ? 'Lifetime validation failed, the token is expired.' : 'Access token validation failure. Invalid signature or token.';
+      const reason =
+        (err as { code?: string }).code === 'ERR_JWT_EXPIRED'
+          ? 'Lifetime validation failed, the token is expired.'
+          : 'Access token validation failure. Invalid signature or token.';
       throw new SimHttpError(401, code, reason);
     }
     const aud = normalizeAudience(String(payload.aud ?? ''));
     if (!expected.includes(aud)) {
-      throw new SimHttpError(401, code, `Invalid audience. The token is for '${aud}', this service expects '${expected.join("' or '")}'.`);
+      throw new SimHttpError(
+        401,
+        code,
+        `Invalid audience. The token is for '${aud}', this service expects '${expected.join("' or '")}'.`,
+      );
     }
     return payload as AccessClaims;
   }
