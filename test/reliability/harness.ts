@@ -318,16 +318,22 @@ export function parseReport(stdout: string): Report {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The summary line: each test file is its own process, so counts meet in results.json (keyed by the vitest run).
+// The summary line: each test file is its own process, so counts meet in results.json, keyed by the vitest run
+// (the Azurite its global setup started has fresh ports each run).
 
 const RESULTS = join(process.cwd(), 'test', 'reliability', 'results.json');
 const LOCK = `${RESULTS}.lock`;
 
-interface Results {
-  /** Identifies one `vitest run`: the Azurite its global setup started (fresh ports each run). */
-  run: string;
+interface RunResults {
+  /** When this run's first file reported. */
+  at: string;
   files: Record<string, Counters & { at: string; rows?: unknown[] }>;
   totals: Counters;
+}
+
+/** Runs by key (several `vitest run`s may share the checkout); the newest few are kept. */
+interface Results {
+  runs: Record<string, RunResults>;
 }
 
 const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -345,30 +351,34 @@ export function recordResults(file: string, rows?: unknown[]): string {
     }
   }
   try {
-    let results: Results | undefined;
+    let results: Results;
     try {
       results = JSON.parse(readFileSync(RESULTS, 'utf8')) as Results;
+      if (typeof results.runs !== 'object' || results.runs === null) results = { runs: {} };
     } catch {
-      results = undefined;
+      results = { runs: {} };
     }
-    if (!results || results.run !== run)
-      results = {
-        run,
-        files: {},
-        totals: { faultCases: 0, invariantChecks: 0, malformedInputs: 0, concurrentRuns: 0 },
-      };
-    results.files[file] = { ...counters, at: new Date().toISOString(), ...(rows ? { rows } : {}) };
+    const mine: RunResults = (results.runs[run] ??= {
+      at: new Date().toISOString(),
+      files: {},
+      totals: { faultCases: 0, invariantChecks: 0, malformedInputs: 0, concurrentRuns: 0 },
+    });
+    mine.files[file] = { ...counters, at: new Date().toISOString(), ...(rows ? { rows } : {}) };
     const t = { faultCases: 0, invariantChecks: 0, malformedInputs: 0, concurrentRuns: 0 };
-    for (const f of Object.values(results.files)) {
+    for (const f of Object.values(mine.files)) {
       t.faultCases += f.faultCases;
       t.invariantChecks += f.invariantChecks;
       t.malformedInputs += f.malformedInputs;
       t.concurrentRuns += f.concurrentRuns;
     }
-    results.totals = t;
+    mine.totals = t;
+    const newest = Object.entries(results.runs)
+      .sort(([, a], [, b]) => b.at.localeCompare(a.at))
+      .slice(0, 5);
+    results.runs = Object.fromEntries(newest.some(([k]) => k === run) ? newest : [...newest, [run, mine]]);
     writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
     const all = readdirSync(join(process.cwd(), 'test', 'reliability')).filter((f) => f.endsWith('.test.ts'));
-    const done = all.filter((f) => f in results!.files).length;
+    const done = all.filter((f) => f in mine.files).length;
     // Files run one after another or side by side: the one that completes the set prints the suite's line.
     const line =
       `reliability: ${t.faultCases} fault cases, ${t.invariantChecks} invariant checks held, ` +
