@@ -80,7 +80,9 @@ export class GraphApi {
         // Graph refuses overlapping writes on one object with a 400 that asks to retry; nothing was done.
         const concurrent = status === 400 && /concurrent/i.test(message);
         const unknownOutcome = status === undefined || (status >= 500 && status !== 503 && status !== 501);
-        if (unknownOutcome && !policy.idempotent) throw new AmbiguousWriteError(err);
+        // A 503 usually means "not done, retry", but a write may still have landed: a non-idempotent call is
+        // resolved by looking (the caller's job), never by sending it again blind. A 429 was never carried out.
+        if ((unknownOutcome || status === 503) && !policy.idempotent) throw new AmbiguousWriteError(err);
         const retryable = throttled || concurrent || unknownOutcome;
         if (!retryable || attempt >= attempts) throw err;
         this.stats.retries++;
@@ -167,10 +169,15 @@ export class GraphApi {
     return created;
   }
 
+  /** Idempotent: a credential that is already gone (a retry after a lost answer, a person was faster) is done. */
   async removePassword(appObjectId: string, keyId: string): Promise<void> {
-    await this.call(() => this.get(`/applications/${appObjectId}/removePassword`).post({ keyId }), {
-      idempotent: true,
-    });
+    try {
+      await this.call(() => this.get(`/applications/${appObjectId}/removePassword`).post({ keyId }), {
+        idempotent: true,
+      });
+    } catch (err) {
+      if (errorInfo(err).status !== 404) throw err;
+    }
   }
 
   /** Owners of many apps in $batch requests of 20 (one round-trip instead of twenty). */

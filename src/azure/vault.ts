@@ -13,6 +13,8 @@ export interface StoredVersion {
 
 export interface VaultDetail extends VaultView {
   latestId?: string;
+  /** appId tag of the latest version: another app's means two apps share one secret name. */
+  latestAppId?: string;
 }
 
 /** A hung call must not hold an app's lock forever. */
@@ -35,18 +37,18 @@ export class Vault {
   /** Versions' keyId tags, read from properties only: a secret's value is never read back. */
   async view(name: string): Promise<VaultDetail> {
     const storedKeyIds = new Set<string>();
-    let latest: { created: number; keyId?: string; id?: string } | undefined;
+    let latest: { created: number; keyId?: string; id?: string; appId?: string } | undefined;
     try {
       for await (const p of this.client.listPropertiesOfSecretVersions(name, { abortSignal: timeout() })) {
         const keyId = p.tags?.keyId;
         if (keyId) storedKeyIds.add(keyId);
         const created = p.createdOn?.getTime() ?? 0;
-        if (!latest || created >= latest.created) latest = { created, keyId, id: p.id };
+        if (!latest || created >= latest.created) latest = { created, keyId, id: p.id, appId: p.tags?.appId };
       }
     } catch (err) {
       if (errorInfo(err).status !== 404) throw err;
     }
-    return { storedKeyIds, latestKeyId: latest?.keyId, latestId: latest?.id };
+    return { storedKeyIds, latestKeyId: latest?.keyId, latestId: latest?.id, latestAppId: latest?.appId };
   }
 
   async store(

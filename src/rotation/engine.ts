@@ -151,6 +151,14 @@ export async function runRotation(
       }
       const ctx = ctxFor(!!lock);
       const view: VaultDetail = await vault!.view(policy.policy.secretName);
+      if (view.latestAppId && view.latestAppId.toLowerCase() !== fresh.appId.toLowerCase()) {
+        // Two apps writing one secret would hand each other's consumers the wrong credential.
+        return {
+          ...freshBase,
+          action: 'failed',
+          reason: `Key Vault secret ${policy.policy.secretName} holds the secret of another app (${view.latestAppId}); give this app its own rotation:secretName`,
+        };
+      }
       const swept = await sweepOrphans(ctx, fresh, view);
       const app = swept.app;
       const decision = decide({ app, policy, vault: view, now: now(), force: !!opts.force });

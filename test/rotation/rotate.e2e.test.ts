@@ -250,6 +250,49 @@ describe('single-app behaviour', () => {
     });
   });
 
+  it.each([
+    ['committed, then the connection dropped', { kind: 'commitThenReset' as const }],
+    [
+      '503 from Graph after the credential was added',
+      { kind: 'commitThenStatus' as const, status: 503, retryAfterSeconds: 0 },
+    ],
+    [
+      '504 gateway timeout after the credential was added',
+      { kind: 'commitThenStatus' as const, status: 504 },
+    ],
+  ])(
+    'an addPassword with an unknown outcome (%s) leaves exactly one new credential',
+    async (_name, fault) => {
+      const app = addDueApp(`Ambiguous ${_name}`);
+      cloud.faults.add({
+        op: 'graph.addPassword',
+        times: 1,
+        // The URL names the app's object id; `subject` is only set once the simulator handles the request.
+        when: (req) => req.path.includes(app.id),
+        ...fault,
+      });
+      const r = await cli(['rotate', '--app', app.appId, '--json']);
+      expect(entry(r.report, app.appId)?.action).toBe('rotated');
+      const made = rotatorMade(app);
+      expect(made).toHaveLength(1);
+      expect(made[0]!.keyId).toBe(entry(r.report, app.appId)?.keyId);
+    },
+  );
+
+  it('refuses to write a Key Vault secret that holds another app’s secret', async () => {
+    const first = addDueApp('Shares A', { tags: ['rotation:secretName=shared-name'] });
+    const second = addDueApp('Shares B', { tags: ['rotation:secretName=shared-name'] });
+    const a = await cli(['rotate', '--app', first.appId, '--json']);
+    expect(entry(a.report, first.appId)?.action).toBe('rotated');
+    const b = await cli(['rotate', '--app', second.appId, '--json']);
+    expect(entry(b.report, second.appId)).toMatchObject({
+      action: 'failed',
+      reason: expect.stringContaining('holds the secret of another app'),
+    });
+    expect(cloud.vault.latest('shared-name')?.tags.appId).toBe(first.appId);
+    expect(rotatorMade(second)).toHaveLength(0);
+  });
+
   it('two runs at once with locks in Azurite rotate each app exactly once', async () => {
     const apps = [addDueApp('Locked A'), addDueApp('Locked B'), addDueApp('Locked C')];
     const env = { AzureWebJobsStorage: inject('azuriteConnectionString'), LOCK_WAIT_SECONDS: '20' };

@@ -63,8 +63,10 @@ export interface LogEntry {
  * - reset: destroy the connection without doing the operation.
  * - hang: never answer, without doing the operation (the client times out).
  * - commitThenReset: do the operation, then destroy the connection (the client never learns the result).
- * - commitThenHang: do the operation, then never answer; `onCommitted` fires (tests kill the client there). */
-export type FaultKind = 'status' | 'reset' | 'hang' | 'commitThenReset' | 'commitThenHang';
+ * - commitThenHang: do the operation, then never answer; `onCommitted` fires (tests kill the client there).
+ * - commitThenStatus: do the operation, then answer with `status` anyway (a gateway timing out on a write that landed). */
+export type FaultKind =
+  'status' | 'reset' | 'hang' | 'commitThenReset' | 'commitThenHang' | 'commitThenStatus';
 
 export interface FaultRule {
   /** Exact op name, or a pattern over op names ('graph.addPassword', /^keyvault\./). */
@@ -352,7 +354,11 @@ async function handle(opts: SimServerOptions, raw: IncomingMessage, res: ServerR
     send(res, r);
     return finish(429, 'random429');
   }
-  if (fault && fault.kind !== 'commitThenReset' && fault.kind !== 'commitThenHang') {
+  const commits =
+    fault?.kind === 'commitThenReset' ||
+    fault?.kind === 'commitThenHang' ||
+    fault?.kind === 'commitThenStatus';
+  if (fault && !commits) {
     if (fault.kind === 'reset') {
       raw.socket.destroy();
       return finish(0, 'reset');
@@ -385,6 +391,19 @@ async function handle(opts: SimServerOptions, raw: IncomingMessage, res: ServerR
   if (fault?.kind === 'commitThenReset') {
     raw.socket.destroy();
     return finish(0, 'commitThenReset');
+  }
+  if (fault?.kind === 'commitThenStatus') {
+    const status = fault.status ?? 504;
+    const extra: Record<string, string> = {};
+    if (fault.retryAfterSeconds !== undefined) extra['retry-after'] = String(fault.retryAfterSeconds);
+    const r = errorResponse(
+      status,
+      fault.code ?? STATUS_CODES[status] ?? 'Error',
+      fault.message ?? `Simulated fault: ${status} after ${req.op} was carried out.`,
+      extra,
+    );
+    send(res, r);
+    return finish(status, `commitThenStatus ${status}`);
   }
   if (fault?.kind === 'commitThenHang') {
     finish(0, 'commitThenHang');
