@@ -9,7 +9,11 @@ import { RunTable } from '../../src/azure/runs.js';
 import { rotatePoison } from '../../src/functions/rotatePoison.js';
 import { rotateTimer } from '../../src/functions/rotateTimer.js';
 import { rotateWorker } from '../../src/functions/rotateWorker.js';
+import { fanOut } from '../../src/functions/lib/fanout.js';
 import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
+import { createServices, runRotation } from '../../src/rotation/engine.js';
+import { loadSettings } from '../../src/settings.js';
+import { freePort } from '../sim/http.js';
 import { defaultSecretName } from '../../src/rotation/policy.js';
 import { startSimCloud } from '../sim/cloud.js';
 import { seedDemoTenant } from '../sim/seed.js';
@@ -135,7 +139,9 @@ describe('timer fan-out', () => {
     const byApp = new Map(rows.map((r) => [r.appId, r.report]));
     expect(byApp.get(demo.apps.due.appId)?.action).toBe('rotated');
     expect(byApp.get(demo.apps.personal.appId)?.action).toBe('failed');
-    expect(JSON.stringify(rows)).not.toMatch(/secretText/);
+    const stored = JSON.stringify(rows);
+    expect(stored).not.toMatch(/secretText/);
+    for (const secret of cloud.issuedSecrets()) expect(stored).not.toContain(secret);
 
     // One message per recipient for the whole run, however many workers raced to finish it.
     const recipients = cloud.mail.messages.flatMap((m) => m.to.map((t) => t.toLowerCase()));
@@ -226,6 +232,40 @@ describe('a message without its run', () => {
     const alice = cloud.mail.to('alice@contoso.com');
     expect(alice).toHaveLength(before + 1);
     expect(alice.at(-1)!.plainText).toContain(app.appId);
+  });
+});
+
+describe('queue unreachable at fan-out', () => {
+  it('the owners of apps changed inline are still told, and the invocation fails', async () => {
+    const app = cloud.tenant.addApplication({
+      displayName: 'Inline Before Outage',
+      ownerIds: [cloud.rotator.id, demo.users.dave.id],
+      passwords: [
+        {
+          displayName: 'portal',
+          startDateTime: new Date(Date.now() - 300 * DAY),
+          endDateTime: new Date(Date.now() + 2 * DAY),
+        },
+      ],
+    });
+    const port = await freePort(); // nothing listens there
+    const settings = loadSettings(
+      {
+        ...process.env,
+        AzureWebJobsStorage: storage.replace(
+          /QueueEndpoint=[^;]+/,
+          `QueueEndpoint=http://127.0.0.1:${port}/devstoreaccount1`,
+        ),
+      },
+      { requireKeyVault: true },
+    );
+    const services = createServices(settings);
+    const result = await runRotation(settings, { mode: 'rotate', appIds: [app.appId] }, services);
+    expect(result.report.apps[0]?.action).toBe('rotated');
+    const before = cloud.mail.to('dave@contoso.onmicrosoft.com').length;
+    const queued = [{ runId: result.report.runId, appId: randomUUID(), force: false }];
+    await expect(fanOut(settings, services, 'timer', result, queued)).rejects.toThrow();
+    expect(cloud.mail.to('dave@contoso.onmicrosoft.com')).toHaveLength(before + 1);
   });
 });
 

@@ -85,7 +85,14 @@ export async function fanOut(
     failedInline: report.summary.failed,
   });
   for (const c of result.changed) await runs.recordApp(report.runId, 'inline', c.report, c);
-  await new WorkQueue(storage, services.credential).enqueue(queued);
+  try {
+    await new WorkQueue(storage, services.credential).enqueue(queued);
+  } catch (err) {
+    // The run cannot complete through the workers now: tell the owners of what did change here, then fail the
+    // invocation (the queued apps were not touched; the next run picks them up).
+    await notifyNow(settings, services, result, () => undefined);
+    throw err;
+  }
   const note =
     `${queued.length} app(s) were queued for workers; owners are emailed once the last one is done ` +
     `(GET /api/runs/${report.runId} shows progress)`;
