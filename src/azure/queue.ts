@@ -62,13 +62,17 @@ export function parseWorkMessage(
   return { ok: true, message: { runId: m.runId, appId: m.appId.toLowerCase(), force: m.force === true } };
 }
 
+// Short retries: an invocation that cannot enqueue fails and is retried as a whole (the next timer, the caller),
+// rather than spending the SDK's default 4 s-doubling backoff inside an HTTP request's 230 s.
+const RETRY = { maxTries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 4000 };
+
 export function queueServiceClient(
   storage: StorageSettings,
   credential: TokenCredential,
 ): QueueServiceClient {
   return storage.kind === 'connectionString'
-    ? QueueServiceClient.fromConnectionString(storage.connectionString)
-    : new QueueServiceClient(storage.queueServiceUri, credential);
+    ? QueueServiceClient.fromConnectionString(storage.connectionString, { retryOptions: RETRY })
+    : new QueueServiceClient(storage.queueServiceUri, credential, { retryOptions: RETRY });
 }
 
 export class WorkQueue {
