@@ -51,6 +51,18 @@ export class Vault {
     return { storedKeyIds, latestKeyId: latest?.keyId, latestId: latest?.id, latestAppId: latest?.appId };
   }
 
+  /**
+   * Every secret's latest keyId and appId tags, by lower-case name, in one listing (25 per page): a whole run
+   * needs one pass over the vault instead of one call per app. Values are never listed.
+   */
+  async latestTagsByName(): Promise<Map<string, { keyId?: string; appId?: string }>> {
+    const index = new Map<string, { keyId?: string; appId?: string }>();
+    for await (const p of this.client.listPropertiesOfSecrets()) {
+      index.set(p.name.toLowerCase(), { keyId: p.tags?.keyId, appId: p.tags?.appId });
+    }
+    return index;
+  }
+
   async store(
     name: string,
     secretText: string,

@@ -139,28 +139,32 @@ export function decide(input: DecisionInput): Decision {
   };
 }
 
+/** Any valid secret inside the renewal window, or none valid: the decision may be "rotate", so it needs the vault. */
+export function mayBeDue(app: AppView, policy: PolicyResult, now: Date): boolean {
+  if (!policy.ok || policy.policy.disabled || app.passwordCredentials.length === 0) return false;
+  const window = now.getTime() + policy.policy.renewBeforeDays * DAY;
+  const valid = app.passwordCredentials.filter((c) => isValid(c, now));
+  return valid.length === 0 || valid.some((c) => end(c) <= window);
+}
+
 /**
- * Whether the decision (and the clean-up around it) needs Key Vault's view of the app. Graph's data alone decides
- * most apps of a large tenant: when every valid secret is outside the renewal window and the only rotator-made one
- * has long been stored, no Key Vault answer can change the outcome. Reading the vault only where it matters keeps a
- * sweep's cost proportional to the apps that change, not to the tenant.
+ * Whether the decision and the clean-up around it need Key Vault's full view of the app (every version).
+ * Graph's data plus the vault's latest keyId (one bulk listing per run) settle most apps of a large tenant: every
+ * valid secret is outside the window, and the only rotator-made credential is the one Key Vault holds, so there
+ * is nothing to rotate, retire or sweep. This keeps a sweep's cost proportional to the apps that change.
  */
 export function needsVaultView(
   app: AppView,
   policy: PolicyResult,
   now: Date,
-  settings: { retireAfterDays: number; verifyTimeoutSeconds: number },
+  vaultLatestKeyId: string | undefined,
 ): boolean {
   if (!policy.ok || policy.policy.disabled || app.passwordCredentials.length === 0) return false;
-  const window = now.getTime() + policy.policy.renewBeforeDays * DAY;
-  const valid = app.passwordCredentials.filter((c) => isValid(c, now));
-  if (valid.length === 0 || valid.some((c) => end(c) <= window)) return true;
+  if (mayBeDue(app, policy, now)) return true;
   const rotatorMade = app.passwordCredentials.filter(isRotatorMade);
   if (rotatorMade.length >= 2) return true; // something to retire, or an orphan beside a stored one
-  // A recent rotator-made credential may be an orphan of a crashed run: check it against the vault.
-  const recent =
-    now.getTime() - (settings.retireAfterDays + 2) * DAY - 2 * settings.verifyTimeoutSeconds * 1000;
-  return rotatorMade.some((c) => Date.parse(c.startDateTime) >= recent);
+  // A rotator-made credential that Key Vault's latest version does not name may be an orphan (§7).
+  return rotatorMade.length === 1 && rotatorMade[0]!.keyId !== vaultLatestKeyId;
 }
 
 /** §7 Orphans: rotator-made credentials whose secret never reached Key Vault. Without a lock, only old ones. */

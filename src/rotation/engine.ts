@@ -10,7 +10,7 @@ import { AppLocks } from '../azure/locks.js';
 import { Vault, type VaultDetail } from '../azure/vault.js';
 import { describeError } from '../errors.js';
 import type { Settings } from '../settings.js';
-import { decide, needsVaultView, type AppView } from './checks.js';
+import { decide, isRotatorMade, mayBeDue, needsVaultView, type AppView } from './checks.js';
 import { policyFor } from './policy.js';
 import {
   rotate,
@@ -104,6 +104,18 @@ export async function runRotation(
     log,
   });
 
+  // One listing of the whole vault per sweep, in parallel with Graph's pages (see needsVaultView). If it fails,
+  // every app that needs the vault reads its own versions instead.
+  const vaultIndex: Promise<Map<string, { keyId?: string }> | undefined> =
+    vault && !opts.appIds?.length
+      ? vault.latestTagsByName().catch((err: unknown) => {
+          log('could not list the Key Vault secrets at once; reading them app by app', {
+            error: describeError(err),
+          });
+          return undefined;
+        })
+      : Promise.resolve(undefined);
+
   const inScope = (app: AppView) => !settings.tag || app.tags.includes(settings.tag);
 
   const processApp = async (app: AppView): Promise<AppReport> => {
@@ -111,9 +123,17 @@ export async function runRotation(
     try {
       const policy = policyFor(app, settings);
       const force = !!opts.force;
-      // Most apps of a large tenant are decided by Graph's data alone (see needsVaultView).
-      if (!force && !needsVaultView(app, policy, now(), settings))
-        return toReport(base, decide({ app, policy, vault: undefined, now: now(), force }), dryRun);
+      // Most apps of a large tenant are settled by Graph's data and the vault index alone (see needsVaultView).
+      if (!force && !mayBeDue(app, policy, now())) {
+        const latest =
+          policy.ok && app.passwordCredentials.some(isRotatorMade)
+            ? (await vaultIndex)?.get(policy.policy.secretName.toLowerCase())?.keyId
+            : undefined;
+        if (!needsVaultView(app, policy, now(), latest)) {
+          const view = latest ? { latestKeyId: latest, storedKeyIds: new Set([latest]) } : undefined;
+          return toReport(base, decide({ app, policy, vault: view, now: now(), force }), dryRun);
+        }
+      }
       if (dryRun) {
         const view = vault && policy.ok ? await vault.view(policy.policy.secretName) : undefined;
         return toReport(base, decide({ app, policy, vault: view, now: now(), force }), true);

@@ -221,18 +221,22 @@ describe('decision chain (contract §7)', () => {
 });
 
 describe('what needs Key Vault, orphans, retirement, two-secret apps', () => {
-  const s = { retireAfterDays: 7, verifyTimeoutSeconds: 300 };
-  it('Graph alone decides a settled app; anything in the window, expired, recent or plural rotator-made needs the vault', () => {
+  it('Graph plus the vault index settle an app; due, expired, plural or unmatched rotator-made credentials need the vault', () => {
     const p = (a: AppView) => policyFor(a, settings);
-    const settled = app([cred(200, { rotator: true, ageDays: 30 }), cred(300)]);
-    expect(needsVaultView(settled, p(settled), NOW, s)).toBe(false);
+    const stored = cred(200, { rotator: true, ageDays: 30 });
+    const settled = app([stored, cred(300)]);
+    expect(needsVaultView(settled, p(settled), NOW, stored.keyId)).toBe(false);
+    const personOnly = app([cred(300)]);
+    expect(needsVaultView(personOnly, p(personOnly), NOW, undefined)).toBe(false);
+    // An old rotator-made credential the vault does not name is a possible orphan (contract §3: none is left behind).
+    expect(needsVaultView(settled, p(settled), NOW, undefined)).toBe(true);
+    expect(needsVaultView(settled, p(settled), NOW, 'another-key-id')).toBe(true);
     for (const a of [
       app([cred(10)]),
       app([cred(-5)]),
-      app([cred(200, { rotator: true, ageDays: 1 })]),
       app([cred(200, { rotator: true, ageDays: 40 }), cred(190, { rotator: true, ageDays: 50 })]),
     ]) {
-      expect(needsVaultView(a, p(a), NOW, s)).toBe(true);
+      expect(needsVaultView(a, p(a), NOW, a.passwordCredentials[0]!.keyId)).toBe(true);
     }
   });
   it('orphans: rotator-made and not in the vault; without a lock only once older than 2 × VERIFY_TIMEOUT_SECONDS', () => {

@@ -217,6 +217,30 @@ describe('single-app behaviour', () => {
     expect(e.action).toBe('rotated');
   });
 
+  it('a whole-scope run removes an old orphan even on an app that is not due (none is left behind)', async () => {
+    const app = addDueApp('Old Orphan', {
+      passwords: [
+        {
+          displayName: 'made by a person',
+          startDateTime: new Date(Date.now() - 10 * DAY),
+          endDateTime: new Date(Date.now() + 300 * DAY),
+        },
+      ],
+    });
+    const orphan = cloud.tenant.issuePassword(app, {
+      displayName: 'entra-secret-rotator 2026-10-01 crashed',
+      replicated: true,
+      startDateTime: new Date(Date.now() - 40 * DAY),
+      endDateTime: new Date(Date.now() + 140 * DAY),
+    });
+    const r = await cli(['rotate', '--json']);
+    expect(entry(r.report, app.appId)).toMatchObject({
+      action: 'up-to-date',
+      orphansRemoved: [orphan.keyId],
+    });
+    expect(app.passwordCredentials.map((c) => c.keyId)).not.toContain(orphan.keyId);
+  });
+
   it('refuses an app the rotator does not own, and an unknown appId, with clear reasons and exit 1', async () => {
     const foreign = cloud.tenant.addApplication({
       displayName: 'Someone Else’s',
