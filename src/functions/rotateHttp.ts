@@ -46,7 +46,7 @@ export async function rotateHttp(
       if (queued.length) await fanOut(settings, services, 'http', result, queued);
       else {
         await notifyNow(settings, services, result, log);
-        await recordInlineRun(settings, services, 'http', result);
+        await recordInlineRun(settings, services, 'http', result, log);
       }
     }
     const s = result.report.summary;

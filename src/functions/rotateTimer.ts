@@ -41,7 +41,7 @@ export async function rotateTimer(timer: Timer, context: InvocationContext): Pro
     if (queued.length) await fanOut(settings, services, 'timer', result, queued);
     else {
       await notifyNow(settings, services, result, log);
-      await recordInlineRun(settings, services, 'timer', result);
+      await recordInlineRun(settings, services, 'timer', result, log);
     }
     const s = result.report.summary;
     context.log(

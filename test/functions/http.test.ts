@@ -13,6 +13,7 @@ import { scanHttp } from '../../src/functions/scanHttp.js';
 import type { Report } from '../../src/rotation/report.js';
 import { loadSettings } from '../../src/settings.js';
 import { startSimCloud } from '../sim/cloud.js';
+import { freePort } from '../sim/http.js';
 import { seedDemoTenant } from '../sim/seed.js';
 
 const cloud = await startSimCloud({ graphThrottling: false });
@@ -258,6 +259,21 @@ describe('POST /api/rotate', () => {
     );
     expect(res.status).toBe(200);
     expect(res.body.apps[0]).toMatchObject({ action: 'rotated', reason: expect.stringMatching(/forced/) });
+  });
+
+  it('a run table outage after an inline run does not turn the run into an error', async () => {
+    const port = await freePort(); // nothing listens there
+    process.env.AzureWebJobsStorage = storage.replace(
+      /TableEndpoint=[^;]+/,
+      `TableEndpoint=http://127.0.0.1:${port}/devstoreaccount1`,
+    );
+    const res = await call(
+      rotateHttp,
+      request(JSON.stringify({ appIds: [demo.apps.twoSecrets.appId], force: true })),
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.apps[0].action).toBe('rotated');
+    expect(logs.some((l) => l.includes('could not record the run'))).toBe(true);
   });
 
   it('an unknown appId is reported failed, not refused', async () => {

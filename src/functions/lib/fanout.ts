@@ -99,27 +99,31 @@ export async function fanOut(
   report.notes = [...(report.notes ?? []), note];
 }
 
-/** Writes the row of a run that finished inline, so GET /api/runs/{runId} knows it too. */
+/** Writes the row of a run that finished inline, so GET /api/runs/{runId} knows it too (best effort). */
 export async function recordInlineRun(
   settings: Settings,
   services: Services,
   trigger: 'timer' | 'http',
   result: RunResult,
-  scanned = result.report.summary.scanned,
+  log: Logger,
 ): Promise<void> {
   if (!settings.storage) return;
   const { report } = result;
-  await new RunTable(settings.storage, services.credential).createRun({
-    runId: report.runId,
-    trigger,
-    startedAt: report.startedAt,
-    scanned,
-    queued: 0,
-    rotatedInline: report.summary.rotated,
-    failedInline: report.summary.failed,
-    digestSentAt: new Date().toISOString(),
-    digestNotes: report.notes,
-  });
+  // Only a record for GET /api/runs: the run itself is done and its owners told, so a storage hiccup here must not
+  // turn a successful run into an error.
+  await new RunTable(settings.storage, services.credential)
+    .createRun({
+      runId: report.runId,
+      trigger,
+      startedAt: report.startedAt,
+      scanned: report.summary.scanned,
+      queued: 0,
+      rotatedInline: report.summary.rotated,
+      failedInline: report.summary.failed,
+      digestSentAt: new Date().toISOString(),
+      digestNotes: report.notes,
+    })
+    .catch((err: unknown) => log('could not record the run in the run table', { error: describeError(err) }));
 }
 
 /**
