@@ -45,7 +45,11 @@ export async function rotateHttp(
     if (!body.dryRun) {
       if (queued.length) await fanOut(settings, services, 'http', result, queued);
       else {
-        await notifyNow(settings, services, result, log);
+        // Reminders only on whole-scope runs; and mail waits must fit in the 230 s an HTTP answer has.
+        await notifyNow(settings, services, result, log, {
+          fullRun: !body.appIds?.length,
+          mailer: { maxWaitMs: 20_000, pollTimeoutMs: 20_000 },
+        });
         await recordInlineRun(settings, services, 'http', result, log);
       }
     }

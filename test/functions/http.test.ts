@@ -276,6 +276,27 @@ describe('POST /api/rotate', () => {
     expect(logs.some((l) => l.includes('could not record the run'))).toBe(true);
   });
 
+  it('a rotate of listed apps sends no REMIND_UNMANAGED reminders (only whole-scope runs do)', async () => {
+    process.env.REMIND_UNMANAGED = 'true';
+    const foreignOwner = cloud.tenant.addUser({
+      displayName: 'Foreign Owner',
+      mail: 'foreign.owner@contoso.com',
+    });
+    cloud.tenant.addApplication({
+      displayName: 'Not Managed, Expiring',
+      ownerIds: [foreignOwner.id],
+      passwords: [
+        {
+          startDateTime: new Date(Date.now() - 86_400_000),
+          endDateTime: new Date(Date.now() + 5 * 86_400_000),
+        },
+      ],
+    });
+    const res = await call(rotateHttp, request(JSON.stringify({ appIds: [demo.apps.upToDate.appId] })));
+    expect(res.status).toBe(200);
+    expect(cloud.mail.to('foreign.owner@contoso.com')).toHaveLength(0);
+  });
+
   it('an unknown appId is reported failed, not refused', async () => {
     const res = await call(rotateHttp, request(JSON.stringify({ appIds: [G()] })));
     expect(res.status).toBe(200);

@@ -5,7 +5,7 @@ import type { InvocationContext } from '@azure/functions';
 import { WorkQueue, type WorkMessage } from '../../azure/queue.js';
 import { RunTable } from '../../azure/runs.js';
 import { describeError } from '../../errors.js';
-import { notifyOwners } from '../../notify/notify.js';
+import { notifyOwners, type NotifyOptions } from '../../notify/notify.js';
 import type { Logger, RunResult, Services } from '../../rotation/engine.js';
 import { summarize, type Report } from '../../rotation/report.js';
 import { parseWholeNumber, SettingsError, type Settings } from '../../settings.js';
@@ -52,10 +52,17 @@ export async function notifyNow(
   services: Services,
   result: RunResult,
   log: Logger,
+  opts: NotifyOptions = {},
 ): Promise<string[]> {
-  const notes = await notifyOwners(settings, services, result.report, result.changed, log).catch(
-    (err: unknown) => [`notifications failed: ${describeError(err)}`],
-  );
+  const notes = await notifyOwners(
+    settings,
+    services,
+    result.report,
+    result.changed,
+    log,
+    undefined,
+    opts,
+  ).catch((err: unknown) => [`notifications failed: ${describeError(err)}`]);
   if (notes.length) result.report.notes = [...(result.report.notes ?? []), ...notes];
   return notes;
 }
