@@ -14,6 +14,9 @@ const BATCH_LIMIT = 20;
 // The SDK's RetryHandler would also retry a POST that timed out after it committed (503/504), creating a second
 // credential; so it is off and `call` below retries with knowledge of idempotency.
 const NO_SDK_RETRY = [new RetryHandlerOptions(0, 0)];
+// A hung call must not stall the run or keep the app's lock renewed for ever (fetch would wait 300 s for headers).
+// A timeout is a lost answer: reads are retried, an addPassword is resolved by looking.
+const CALL_TIMEOUT_MS = 60_000;
 
 export interface OwnerObject {
   '@odata.type'?: string;
@@ -48,7 +51,10 @@ export class GraphApi {
   private pausedUntil = 0;
   readonly stats = { requests: 0, throttled: 0, retries: 0 };
 
-  constructor(credential: TokenCredential, settings: Settings) {
+  private readonly timeoutMs: number;
+
+  constructor(credential: TokenCredential, settings: Settings, opts: { timeoutMs?: number } = {}) {
+    this.timeoutMs = opts.timeoutMs ?? CALL_TIMEOUT_MS;
     const base = new URL(settings.graphEndpoint);
     this.client = Client.initWithMiddleware({
       authProvider: new TokenCredentialAuthenticationProvider(credential, { scopes: [graphScope(settings)] }),
@@ -92,7 +98,11 @@ export class GraphApi {
   }
 
   private get(path: string) {
-    return this.client.api(path).middlewareOptions(NO_SDK_RETRY);
+    // A fresh signal per attempt: `get` is called inside each retried request.
+    return this.client
+      .api(path)
+      .middlewareOptions(NO_SDK_RETRY)
+      .option('signal', AbortSignal.timeout(this.timeoutMs));
   }
 
   /** Pages of app registrations, streamed: `owned` via the rotator's ownedObjects, `tagged` via a tag filter. */

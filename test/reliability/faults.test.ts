@@ -1,7 +1,11 @@
 // Fault matrix, in process: every external step of a rotation × every way it can fail. Each case runs the real
 // CLI entry point (`main`) with the fault, then again without faults, then asserts I1-I4 over the whole tenant.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { GraphApi } from '../../src/azure/graph.js';
 import { main } from '../../src/cli.js';
+import { runAndNotify } from '../../src/run.js';
+import { createServices } from '../../src/rotation/engine.js';
+import { loadSettings } from '../../src/settings.js';
 import type { Report } from '../../src/rotation/report.js';
 import { startSimCloud, type SimCloud } from '../sim/cloud.js';
 import type { FaultRule } from '../sim/http.js';
@@ -131,6 +135,63 @@ describe('fault matrix (in process)', () => {
       faultedExit: faulted.code,
       faulted: faulted.report?.summary ?? faulted.stderr.split('\n').filter(Boolean).at(-1),
       cleanExit: clean.code,
+      clean: clean.report?.summary,
+    });
+  });
+});
+
+// A connection that never answers: Graph calls time out (60 s in production, 1.5 s here) and are then handled like
+// a lost connection (reads retried, an addPassword resolved by looking), so a hung call cannot stall the run or
+// keep the app's lock renewed for ever.
+const hangs = [
+  { op: 'graph.listOwnedObjects', kind: 'hang' },
+  { op: 'graph.getApplication', kind: 'hang' },
+  { op: 'graph.addPassword', kind: 'hang' },
+  { op: 'graph.addPassword', kind: 'commitThenHang' },
+  { op: 'graph.removePassword', kind: 'commitThenHang' },
+] as const;
+
+describe('hung connections to Graph', () => {
+  it.each(hangs)('$op × $kind', async ({ op, kind }) => {
+    counters.faultCases++;
+    await expireLocks(inject('azuriteConnectionString'));
+    cloud.faults.clear();
+    resetSmallTenant(cloud);
+    const emitted = new Emitted();
+    const mailFrom = cloud.mail.messages.length;
+    const persons = snapshotPersonCredentials(cloud);
+    const before = snapshotKeyIds(cloud);
+
+    const fault = cloud.faults.add({ op, kind, times: 1 });
+    const settings = loadSettings(env, { requireKeyVault: true });
+    const services = createServices(settings);
+    const graph = new GraphApi(services.credential, settings, { timeoutMs: 1_500 });
+    const started = Date.now();
+    const { report } = await runAndNotify(
+      settings,
+      { mode: 'rotate', log: emitted.logger('hung run log') },
+      { ...services, graph },
+    );
+    emitted.add('hung run report', report);
+    cloud.faults.clear();
+    expect(fault.hits).toBe(1);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(report.summary.failed, JSON.stringify(report.apps)).toBe(0);
+    checkNothingDoubled(cloud, before);
+
+    const between = snapshotKeyIds(cloud);
+    const clean = await cli(['rotate', '--json'], emitted, 'clean run');
+    expect(clean.code, clean.stderr).toBe(0);
+    checkNothingDoubled(cloud, between);
+    checkNothingLost(cloud);
+    checkNothingBroken(cloud, persons, { fresh: true });
+    emitted.addMail(cloud, mailFrom);
+    checkNothingLeaked(cloud, emitted);
+    rows.push({
+      step: op,
+      kind,
+      faulted: report.summary,
+      ms: Date.now() - started,
       clean: clean.report?.summary,
     });
   });
