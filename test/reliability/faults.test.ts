@@ -15,6 +15,7 @@ import {
   checkNothingDoubled,
   checkNothingLeaked,
   checkNothingLost,
+  checkOneMailPerRecipient,
   counters,
   Emitted,
   expireLocks,
@@ -73,8 +74,26 @@ const steps = [
   { step: 'removePassword', op: 'graph.removePassword', always: 500, alwaysExit: 0 },
 ] as const;
 
-type Kind = 'fails once (500)' | 'fails always' | '429 burst' | '503' | 'reset' | 'commitThenReset';
-const kinds: Kind[] = ['fails once (500)', 'fails always', '429 burst', '503', 'reset', 'commitThenReset'];
+type Kind =
+  | 'fails once (500)'
+  | 'fails always'
+  | '429 burst'
+  | '503'
+  | 'reset'
+  | 'commitThenReset'
+  | 'commitThen503'
+  | 'commitThen504';
+// commitThen5xx: the operation is done, then a gateway answers an error anyway (the write landed unseen).
+const kinds: Kind[] = [
+  'fails once (500)',
+  'fails always',
+  '429 burst',
+  '503',
+  'reset',
+  'commitThenReset',
+  'commitThen503',
+  'commitThen504',
+];
 
 function rule(op: string, kind: Kind, always: number): FaultRule {
   switch (kind) {
@@ -90,6 +109,10 @@ function rule(op: string, kind: Kind, always: number): FaultRule {
       return { op, kind: 'reset', times: 1 };
     case 'commitThenReset':
       return { op, kind: 'commitThenReset', times: 1 };
+    case 'commitThen503':
+      return { op, kind: 'commitThenStatus', status: 503, retryAfterSeconds: 1, times: 1 };
+    case 'commitThen504':
+      return { op, kind: 'commitThenStatus', status: 504, times: 1 };
   }
 }
 
@@ -110,6 +133,8 @@ describe('fault matrix (in process)', () => {
     const fault = cloud.faults.add(rule(op, kind, always));
     const faulted = await cli(['rotate', '--json'], emitted, 'faulted run');
     cloud.faults.clear();
+    checkOneMailPerRecipient(cloud, mailFrom);
+    const mailMid = cloud.mail.messages.length;
     checkNothingDoubled(cloud, before);
     // A transient fault (once, a burst, a lost connection) is absorbed: the run still succeeds for every app.
     expect(faulted.code, faulted.stderr).toBe(kind === 'fails always' ? alwaysExit : 0);
@@ -123,6 +148,7 @@ describe('fault matrix (in process)', () => {
     const clean = await cli(['rotate', '--json'], emitted, 'clean run');
     expect(clean.code, clean.stderr).toBe(0);
     checkNothingDoubled(cloud, between);
+    checkOneMailPerRecipient(cloud, mailMid);
     checkNothingLost(cloud);
     checkNothingBroken(cloud, persons, { fresh: true });
     emitted.addMail(cloud, mailFrom);

@@ -262,6 +262,17 @@ export function checkNothingDoubled(cloud: SimCloud, keyIdsBefore: Map<string, S
   held('I3 nothing doubled', violations);
 }
 
+/** I3 for email: one message per recipient per run (a retried send reuses its Operation-Id, so ACS sends it once). */
+export function checkOneMailPerRecipient(cloud: SimCloud, from: number): void {
+  const seen = new Map<string, number>();
+  for (const m of cloud.mail.messages.slice(from))
+    if (!m.dropped) for (const to of m.to) seen.set(to.toLowerCase(), (seen.get(to.toLowerCase()) ?? 0) + 1);
+  held(
+    'I3 one email per recipient per run',
+    [...seen].filter(([, n]) => n > 1).map(([to, n]) => `${to}: ${n} messages`),
+  );
+}
+
 /** I4 nothing leaked. */
 export function checkNothingLeaked(cloud: SimCloud, emitted: Emitted): void {
   held('I4 nothing leaked', emitted.leaks(cloud));
