@@ -1,13 +1,9 @@
 // Who is told about what: one digest per recipient per run. Pure, no I/O, so the grouping rules are
 // testable as tables and properties.
 
-export interface OwnerObject {
-  '@odata.type'?: string;
-  id: string;
-  mail?: string | null;
-  userPrincipalName?: string | null;
-  displayName?: string | null;
-}
+import type { OwnerObject } from '../azure/graph.js';
+
+export type { OwnerObject };
 
 export interface NotifiableApp {
   appId: string;
