@@ -20,6 +20,8 @@ import {
 import type { AppPolicy } from './policy.js';
 
 const DAY = 86_400_000;
+/** addPassword tries when outcomes stay unknown; a credential from an unresolved last try is swept as an orphan. */
+const ADD_PASSWORD_TRIES = 4;
 
 export interface StepContext {
   settings: Settings;
@@ -99,15 +101,18 @@ export async function createCredential(
   const displayName = `${ROTATOR_PREFIX} ${ctx.now().toISOString().slice(0, 10)} ${randomUUID().slice(0, 8)}`;
   const attempt = async (days: number) => {
     const endDateTime = new Date(ctx.now().getTime() + days * DAY);
-    try {
-      return await ctx.graph.addPassword(app.id, { displayName, endDateTime });
-    } catch (err) {
-      if (!(err instanceof AmbiguousWriteError)) throw err;
-      const fresh = await ctx.graph.getApplication(app.appId);
-      for (const c of fresh?.passwordCredentials ?? []) {
-        if (c.displayName === displayName) await ctx.graph.removePassword(app.id, c.keyId);
+    // A short outage answers several calls in a row with 503 or a lost connection: each unknown outcome is resolved
+    // by looking (and removing what landed) before the next try, so retrying never leaves a second credential.
+    for (let tries = 1; ; tries++) {
+      try {
+        return await ctx.graph.addPassword(app.id, { displayName, endDateTime });
+      } catch (err) {
+        if (!(err instanceof AmbiguousWriteError) || tries >= ADD_PASSWORD_TRIES) throw err;
+        const fresh = await ctx.graph.getApplication(app.appId);
+        for (const c of fresh?.passwordCredentials ?? []) {
+          if (c.displayName === displayName) await ctx.graph.removePassword(app.id, c.keyId);
+        }
       }
-      return ctx.graph.addPassword(app.id, { displayName, endDateTime });
     }
   };
   try {

@@ -61,8 +61,8 @@ async function cli(args: string[], emitted: Emitted, label: string) {
 }
 
 // The external steps of a run, with the status that "fails always" means for each (403: permission revoked).
-// `alwaysExit`: the CLI's exit code when the step never works (1: apps failed; 0: only notification or
-// retirement was affected, which never fails a rotation).
+// `alwaysExit`: the CLI's exit code when the step never works (1: apps failed, e.g. a two-password app that cannot
+// make room; 0: only notification was affected, which never fails a rotation).
 const steps = [
   { step: 'list apps', op: 'graph.listOwnedObjects', always: 403, alwaysExit: 1 },
   { step: 'owners', op: 'graph.batch', always: 500, alwaysExit: 0 },
@@ -71,7 +71,7 @@ const steps = [
   { step: 'Key Vault set', op: 'keyvault.setSecret', always: 403, alwaysExit: 1 },
   { step: 'Key Vault versions', op: 'keyvault.listVersions', always: 500, alwaysExit: 1 },
   { step: 'email send', op: 'acs.send', always: 500, alwaysExit: 0 },
-  { step: 'removePassword', op: 'graph.removePassword', always: 500, alwaysExit: 0 },
+  { step: 'removePassword', op: 'graph.removePassword', always: 500, alwaysExit: 1 },
 ] as const;
 
 type Kind =
@@ -163,6 +163,37 @@ describe('fault matrix (in process)', () => {
       cleanExit: clean.code,
       clean: clean.report?.summary,
     });
+  });
+});
+
+describe('a Graph outage on addPassword for one app', () => {
+  it('three 503s in a row (Retry-After 1): each is resolved by looking, and the app is still rotated once', async () => {
+    counters.faultCases++;
+    await expireLocks(inject('azuriteConnectionString'));
+    cloud.faults.clear();
+    const { due } = resetSmallTenant(cloud);
+    const emitted = new Emitted();
+    const mailFrom = cloud.mail.messages.length;
+    const persons = snapshotPersonCredentials(cloud);
+    const before = snapshotKeyIds(cloud);
+    const fault = cloud.faults.add({
+      op: 'graph.addPassword',
+      status: 503,
+      retryAfterSeconds: 1,
+      times: 3,
+      when: (req) => req.path.includes(due.id),
+    });
+    const faulted = await cli(['rotate', '--json'], emitted, 'faulted run');
+    cloud.faults.clear();
+    expect(fault.hits).toBe(3);
+    expect(faulted.code, faulted.stderr).toBe(0);
+    expect(faulted.report!.apps.find((a) => a.appId === due.appId)?.action).toBe('rotated');
+    checkNothingDoubled(cloud, before);
+    checkNothingLost(cloud);
+    checkNothingBroken(cloud, persons, { fresh: true });
+    emitted.addMail(cloud, mailFrom);
+    checkNothingLeaked(cloud, emitted);
+    rows.push({ step: 'addPassword', kind: '503 ×3 for one app', faulted: faulted.report?.summary });
   });
 });
 

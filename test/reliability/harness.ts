@@ -39,11 +39,14 @@ export interface SmallTenant {
   retiring: SimApplication;
   /** Up to date: nothing to do. */
   fresh: SimApplication;
+  /** Personal-account audience (two passwords at most), both rotator-made and due: rotating must first remove the
+   *  superseded one (makeRoom), never the current one. */
+  personal: SimApplication;
 }
 
 const isRotatorMade = (displayName: string | null) => (displayName ?? '').startsWith(ROTATOR_PREFIX);
 
-/** Empties the directory's apps and seeds four owned apps. Vault names are per appId, so old versions never collide. */
+/** Empties the directory's apps and seeds five owned apps. Vault names are per appId, so old versions never collide. */
 export function resetSmallTenant(cloud: SimCloud, now = new Date()): SmallTenant {
   const t = cloud.tenant;
   t.applications.clear();
@@ -74,21 +77,30 @@ export function resetSmallTenant(cloud: SimCloud, now = new Date()): SmallTenant
       { displayName: `${ROTATOR_PREFIX} current`, startDateTime: at(-20), endDateTime: at(160) },
     ],
   });
-  // Both rotator-made secrets reached Key Vault; the newer one is the latest version (current).
-  for (const c of retiring.passwordCredentials) {
-    cloud.vault.seed(defaultSecretName(retiring.appId), c.secretText, {
-      tags: { appId: retiring.appId, keyId: c.keyId },
-      notBefore: new Date(c.startDateTime),
-      expiresOn: new Date(c.endDateTime),
-      createdOn: new Date(c.startDateTime),
-    });
-  }
   const fresh = t.addApplication({
     displayName: 'HR Portal',
     ownerIds: owners,
     passwords: [person(200, 100)],
   });
-  return { due, expired, retiring, fresh };
+  const personal = t.addApplication({
+    displayName: 'Contoso Rewards App',
+    signInAudience: 'AzureADandPersonalMicrosoftAccount',
+    ownerIds: owners,
+    passwords: [
+      { displayName: `${ROTATOR_PREFIX} superseded`, startDateTime: at(-300), endDateTime: at(40) },
+      { displayName: `${ROTATOR_PREFIX} current`, startDateTime: at(-170), endDateTime: at(10) },
+    ],
+  });
+  // The rotator-made secrets reached Key Vault, oldest first: the newest version is the current secret.
+  for (const app of [retiring, personal])
+    for (const c of app.passwordCredentials)
+      cloud.vault.seed(defaultSecretName(app.appId), c.secretText, {
+        tags: { appId: app.appId, keyId: c.keyId },
+        notBefore: new Date(c.startDateTime),
+        expiresOn: new Date(c.endDateTime),
+        createdOn: new Date(c.startDateTime),
+      });
+  return { due, expired, retiring, fresh, personal };
 }
 
 /** keyIds of credentials made by people, per app: I2 says none of them is ever removed. */
