@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describeError } from './errors.js';
 import { runAndNotify } from './run.js';
 import { loadSettings, SettingsError } from './settings.js';
-import { formatTable } from './rotation/report.js';
+import { formatTable, type Report } from './rotation/report.js';
 
 export interface Io {
   stdout: { write(s: string): unknown };
@@ -94,13 +94,36 @@ export async function main(argv: string[], env: Record<string, string | undefine
       force: !!opts.force,
       log,
     });
-    io.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatTable(report)}\n`);
+    if (opts.json) writeJsonReport(report, (s) => io.stdout.write(s));
+    else io.stdout.write(`${formatTable(report)}\n`);
     return report.summary.failed > 0 ? 1 : 0;
   } catch (err) {
     // A run that cannot start (identity, Graph unreachable) fails as a whole: say what and where, no stack trace.
     io.stderr.write(`entra-secret-rotator: the run failed before it could finish: ${describeError(err)}\n`);
     return 1;
   }
+}
+
+/**
+ * Writes exactly what `JSON.stringify(report, null, 2)` would, in pieces of about 64 KB: a large tenant's
+ * report (about 13 MB at 50,000 apps) never exists as one string.
+ */
+export function writeJsonReport(report: Report, write: (s: string) => unknown): void {
+  const shell = JSON.stringify({ ...report, apps: [] }, null, 2);
+  const at = shell.indexOf('\n  "apps": []');
+  if (report.apps.length === 0 || at < 0) {
+    write(`${JSON.stringify(report, null, 2)}\n`);
+    return;
+  }
+  let chunk = `${shell.slice(0, at)}\n  "apps": [`;
+  report.apps.forEach((app, i) => {
+    chunk += `${i ? ',' : ''}\n    ${JSON.stringify(app, null, 2).replace(/\n/g, '\n    ')}`;
+    if (chunk.length >= 65_536) {
+      write(chunk);
+      chunk = '';
+    }
+  });
+  write(`${chunk}\n  ]${shell.slice(at + '\n  "apps": []'.length)}\n`);
 }
 
 function invokedDirectly(): boolean {
