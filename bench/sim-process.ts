@@ -1,0 +1,69 @@
+// The simulated cloud as a child process (test/sim/main.ts), as the bench drives it: start, read its ready
+// line, ask its control API for statistics, stop.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface Ready {
+  ready: true;
+  env: Record<string, string>;
+  control: string;
+  tenantId: string;
+}
+
+/** GET /stats of test/sim/main.ts. */
+export interface SimStats {
+  requests: Record<string, Record<string, Record<string, number>>>;
+  throttled: Record<string, number>;
+  totalRequests: number;
+  emailsSent: number;
+  emailsDropped: number;
+  graphWrites: number;
+}
+
+export interface SimProcess {
+  ready: Ready;
+  stats(): Promise<SimStats>;
+  /** Distinct addresses the sent messages went to. */
+  distinctRecipients(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function startSim(cwd: string, args: string[]): Promise<SimProcess> {
+  // stdin is a pipe: the simulator exits when we do, even if we crash.
+  const child: ChildProcessWithoutNullStreams = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'test/sim/main.ts', ...args],
+    { cwd, env: process.env, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', (code) =>
+      reject(new Error(`simulator exited with ${code} before it was ready: ${stderr}`)),
+    );
+  });
+  const ready = JSON.parse(line) as Ready;
+  const get = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`${ready.control}${path}`);
+    if (!res.ok) throw new Error(`simulator ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  return {
+    ready,
+    stats: () => get<SimStats>('/stats'),
+    async distinctRecipients() {
+      const mail = await get<Array<{ to: string[]; dropped: boolean }>>('/mail');
+      return new Set(mail.filter((m) => !m.dropped).flatMap((m) => m.to.map((a) => a.toLowerCase()))).size;
+    },
+    async stop() {
+      await fetch(`${ready.control}/shutdown`, { method: 'POST' }).catch(() => undefined);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,125 @@
+// The bench's yardstick (bench/model.ts), and the engine's page backpressure that keeps a large tenant's run in
+// constant memory. No timings here: the bench itself measures those.
+import { describe, expect, it } from 'vitest';
+import { lowerBound, WRITES_PER_SECOND } from '../../bench/model.js';
+import type { GraphApi } from '../../src/azure/graph.js';
+import type { Vault, VaultDetail } from '../../src/azure/vault.js';
+import type { AppView } from '../../src/rotation/checks.js';
+import { writeJsonReport } from '../../src/cli.js';
+import { runRotation } from '../../src/rotation/engine.js';
+import type { Report } from '../../src/rotation/report.js';
+import { loadSettings } from '../../src/settings.js';
+
+const latency = { graph: 50, entra: 30, mi: 30, keyvault: 30, acs: 50 };
+
+describe('lower bound', () => {
+  it('is the write budget as a rate when writes dominate', () => {
+    expect(WRITES_PER_SECOND).toBe(20);
+    const lb = lowerBound({ pages: 11, latency, entraRequestsPerProof: 2, graphWrites: 500 });
+    expect(lb.chainMs).toBe(50 + 2 * 30 + 30);
+    expect(lb.latencySeconds).toBeCloseTo((11 * 50 + 140) / 1000);
+    expect(lb.writeBudgetSeconds).toBe(25);
+    expect(lb.seconds).toBe(25);
+  });
+
+  it('is pages plus one chain when there are few writes', () => {
+    const lb = lowerBound({ pages: 51, latency, entraRequestsPerProof: 2, graphWrites: 10 });
+    expect(lb.seconds).toBeCloseTo((51 * 50 + 140) / 1000);
+  });
+});
+
+describe('engine page backpressure', () => {
+  it('never holds more than two pages of apps that are listed but not yet decided', async () => {
+    const DAY = 86_400_000;
+    const now = new Date('2026-06-01T00:00:00Z');
+    const pageSize = 50;
+    const pages = 8;
+    const app = (i: number): AppView => ({
+      id: `obj-${i}`,
+      appId: `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`,
+      displayName: `app ${i}`,
+      tags: [],
+      // every app is due, so a scan reads its Key Vault secret (a slow step we control)
+      passwordCredentials: [
+        {
+          keyId: `k-${i}`,
+          displayName: 'made by a person',
+          startDateTime: new Date(now.getTime() - 100 * DAY).toISOString(),
+          endDateTime: new Date(now.getTime() + 3 * DAY).toISOString(),
+        },
+      ],
+    });
+    let listed = 0;
+    let decided = 0;
+    let maxWaiting = 0;
+    const graph = {
+      async *applicationPages() {
+        for (let p = 0; p < pages; p++) {
+          // What is listed and undecided when the next page is asked for.
+          maxWaiting = Math.max(maxWaiting, listed - decided);
+          const page = Array.from({ length: pageSize }, (_, k) => app(p * pageSize + k));
+          listed += page.length;
+          yield page;
+        }
+      },
+    } as unknown as GraphApi;
+    const vault = {
+      async latestTagsByName() {
+        return new Map();
+      },
+      async view(): Promise<VaultDetail> {
+        await new Promise((r) => setTimeout(r, 1));
+        decided++;
+        return { storedKeyIds: new Set() };
+      },
+    } as unknown as Vault;
+    const settings = loadSettings(
+      { KEY_VAULT_URL: 'https://kv.example.net', ROTATION_CONCURRENCY: '4' },
+      { requireKeyVault: false },
+    );
+    const { report } = await runRotation(
+      settings,
+      { mode: 'scan', now: () => now },
+      {
+        credential: { getToken: async () => null },
+        graph,
+        vault,
+        identity: { tenantId: 't', objectId: 'rotator' },
+      },
+    );
+    expect(report.summary.scanned).toBe(pages * pageSize);
+    expect(report.summary.wouldRotate).toBe(pages * pageSize);
+    expect(maxWaiting).toBeLessThanOrEqual(2 * pageSize);
+  });
+});
+
+describe('CLI --json output in pieces', () => {
+  const report = (apps: Report['apps']): Report => ({
+    runId: 'r',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:00:01.000Z',
+    dryRun: false,
+    apps,
+    summary: { scanned: apps.length, rotated: 1, upToDate: 0, skipped: 0, failed: 0, wouldRotate: 0 },
+    notes: ['a note with "quotes"\nand a newline'],
+  });
+  const many = Array.from({ length: 3000 }, (_, i) => ({
+    appId: `id-${i}`,
+    displayName: `app "${i}"\n  "apps": []`,
+    action: 'rotated' as const,
+    retiredKeyIds: ['k1', 'k2'],
+    notified: [],
+  }));
+
+  it.each([
+    ['no apps', []],
+    ['one app', many.slice(0, 1)],
+    ['3,000 apps', many],
+  ])('writes exactly JSON.stringify(report, null, 2) (%s)', (_, apps) => {
+    const r = report(apps);
+    const pieces: string[] = [];
+    writeJsonReport(r, (s) => pieces.push(s));
+    expect(pieces.join('')).toBe(`${JSON.stringify(r, null, 2)}\n`);
+    if (apps.length > 1000) expect(Math.max(...pieces.map((p) => p.length))).toBeLessThan(70_000);
+  });
+});
