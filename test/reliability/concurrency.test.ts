@@ -39,7 +39,7 @@ describe('concurrent runs with blob-lease locks', () => {
     { runs: 4, lockWait: 1 },
   ])('$runs simultaneous CLI runs (LOCK_WAIT_SECONDS=$lockWait)', async ({ runs, lockWait }) => {
     await expireLocks(storage);
-    const { due, expired } = resetSmallTenant(cloud);
+    const { due, expired, personal } = resetSmallTenant(cloud);
     const owner = cloud.tenant.addUser({ displayName: 'Bob Chen', mail: 'bob@contoso.com' });
     const extra = Array.from({ length: 4 }, (_, i) =>
       cloud.tenant.addApplication({
@@ -54,7 +54,7 @@ describe('concurrent runs with blob-lease locks', () => {
         ],
       }),
     );
-    const dueAppIds = [due.appId, expired.appId, ...extra.map((a) => a.appId)];
+    const dueAppIds = [due.appId, expired.appId, personal.appId, ...extra.map((a) => a.appId)];
     // A rotation takes a moment (replication, latency), so the runs really overlap.
     cloud.tenant.replicationDelayMs = 300;
     cloud.faults.latencyMs = { graph: 20, entra: 50 };
