@@ -152,6 +152,7 @@ describe('fault matrix (in process)', () => {
     checkNothingLost(cloud);
     checkNothingBroken(cloud, persons, { fresh: true });
     emitted.addMail(cloud, mailFrom);
+    emitted.addRequestUrls(cloud, seq);
     checkNothingLeaked(cloud, emitted);
 
     rows.push({
@@ -163,6 +164,56 @@ describe('fault matrix (in process)', () => {
       cleanExit: clean.code,
       clean: clean.report?.summary,
     });
+  });
+});
+
+// Two steps failing together: the compensation itself fails, so the run must leave the orphan for the next one.
+const compound = [
+  {
+    name: 'Key Vault refuses and removePassword is refused',
+    faults: ['keyvault.setSecret', 'graph.removePassword'],
+  },
+  {
+    name: 'the proof never works and removePassword is refused',
+    faults: ['entra.token', 'graph.removePassword'],
+  },
+] as const;
+
+describe('compound faults (compensation fails)', () => {
+  it.each(compound)('$name: the orphan is removed by the next run', async ({ faults }) => {
+    counters.faultCases++;
+    await expireLocks(inject('azuriteConnectionString'));
+    cloud.faults.clear();
+    resetSmallTenant(cloud);
+    const emitted = new Emitted();
+    const mailFrom = cloud.mail.messages.length;
+    const persons = snapshotPersonCredentials(cloud);
+    const before = snapshotKeyIds(cloud);
+    const seq = lastSeq(cloud);
+    // 403: the permission is taken away mid-run (quick to fail, unlike a 500 that is retried with backoff).
+    for (const op of faults) cloud.faults.add({ op, status: 403 });
+    const faulted = await cli(['rotate', '--json'], emitted, 'faulted run');
+    cloud.faults.clear();
+    expect(faulted.code).toBe(1);
+    checkNothingDoubled(cloud, before);
+    // The failed apps' new credentials are still there: orphans, with their secrets only in a dead run's memory.
+    const orphans = faulted.report!.apps.filter((a) =>
+      /next run removes it as an orphan/.test(a.reason ?? ''),
+    );
+    expect(orphans.length).toBeGreaterThan(0);
+
+    const between = snapshotKeyIds(cloud);
+    const clean = await cli(['rotate', '--json'], emitted, 'clean run');
+    expect(clean.code, clean.stderr).toBe(0);
+    for (const o of orphans)
+      expect(clean.report!.apps.find((a) => a.appId === o.appId)?.orphansRemoved).toHaveLength(1);
+    checkNothingDoubled(cloud, between);
+    checkNothingLost(cloud);
+    checkNothingBroken(cloud, persons, { fresh: true });
+    emitted.addMail(cloud, mailFrom);
+    emitted.addRequestUrls(cloud, seq);
+    checkNothingLeaked(cloud, emitted);
+    rows.push({ step: faults.join(' + '), kind: 'compound', faulted: faulted.report?.summary });
   });
 });
 

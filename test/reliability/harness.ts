@@ -160,6 +160,12 @@ export class Emitted {
     });
   }
 
+  /** The URLs the product called (paths and queries end up in proxy and server logs, so no secret belongs there). */
+  addRequestUrls(cloud: SimCloud, fromSeq = 0): void {
+    for (const e of cloud.log.entries)
+      if (e.seq > fromSeq) this.add(`request #${e.seq} ${e.op} URL`, `${e.path}${e.query}`);
+  }
+
   get count(): number {
     return this.items.length;
   }
