@@ -150,6 +150,22 @@ describe('process killed without lock storage (a workstation CLI)', () => {
   });
 });
 
+describe('verbose SDK logging', () => {
+  it('a rotation with AZURE_LOG_LEVEL=verbose (operators debugging) prints no secret on stderr', async () => {
+    await expireLocks(storage);
+    cloud.faults.clear();
+    resetSmallTenant(cloud);
+    const emitted = new Emitted();
+    const run = startCli(['rotate', '--json'], { ...env, AZURE_LOG_LEVEL: 'verbose' });
+    const done = await run.done;
+    emitted.add('verbose run stdout', done.stdout);
+    emitted.add('verbose run stderr', done.stderr);
+    expect(done.code, done.stderr.slice(-2000)).toBe(0);
+    expect(done.stderr.length).toBeGreaterThan(10_000); // the SDKs did log
+    checkNothingLeaked(cloud, emitted);
+  });
+});
+
 describe('lock storage', () => {
   it('an app whose lease another holder keeps is skipped "locked by another run", then rotated once it is free', async () => {
     counters.faultCases++;
