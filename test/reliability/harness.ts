@@ -4,7 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { QueueServiceClient } from '@azure/storage-queue';
 import { expect, inject } from 'vitest';
 import { LOCK_CONTAINER } from '../../src/azure/locks.js';
 import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
@@ -164,6 +166,37 @@ export class Emitted {
   addRequestUrls(cloud: SimCloud, fromSeq = 0): void {
     for (const e of cloud.log.entries)
       if (e.seq > fromSeq) this.add(`request #${e.seq} ${e.op} URL`, `${e.path}${e.query}`);
+  }
+
+  /** What the product persisted outside Key Vault: Key Vault tags, run-table rows, queued work messages, lock blobs. */
+  async addStorage(cloud: SimCloud, connectionString: string): Promise<number> {
+    const before = this.items.length;
+    for (const name of cloud.vault.names())
+      for (const v of cloud.vault.versions(name))
+        this.add(`Key Vault ${name}/${v.version} tags`, { tags: v.tags, contentType: v.contentType });
+    const tables = TableServiceClient.fromConnectionString(connectionString, {
+      allowInsecureConnection: true,
+    });
+    for await (const t of tables.listTables()) {
+      const table = TableClient.fromConnectionString(connectionString, t.name!, {
+        allowInsecureConnection: true,
+      });
+      for await (const row of table.listEntities())
+        this.add(`table ${t.name} row ${row.partitionKey}/${row.rowKey}`, row);
+    }
+    const queues = QueueServiceClient.fromConnectionString(connectionString);
+    for await (const q of queues.listQueues()) {
+      const peeked = await queues.getQueueClient(q.name).peekMessages({ numberOfMessages: 32 });
+      for (const m of peeked.peekedMessageItems) {
+        this.add(`queue ${q.name} message`, m.messageText);
+        this.add(`queue ${q.name} message (decoded)`, Buffer.from(m.messageText, 'base64').toString('utf8'));
+      }
+    }
+    const blobs = BlobServiceClient.fromConnectionString(connectionString);
+    for await (const c of blobs.listContainers())
+      for await (const b of blobs.getContainerClient(c.name).listBlobsFlat({ includeMetadata: true }))
+        this.add(`blob ${c.name}/${b.name}`, { name: b.name, metadata: b.metadata });
+    return this.items.length - before;
   }
 
   get count(): number {

@@ -133,6 +133,7 @@ describe('queue fan-out', () => {
     checkNothingLost(cloud);
     checkNothingBroken(cloud, persons, { fresh: true });
     emitted.addMail(cloud, mailFrom);
+    expect(await emitted.addStorage(cloud, storage)).toBeGreaterThan(10); // run rows, Key Vault tags, lock blobs
     checkNothingLeaked(cloud, emitted);
     rows.push({
       step: 'queue',
