@@ -19,15 +19,36 @@ export interface VaultDetail extends VaultView {
 
 /** A hung call must not hold an app's lock forever. */
 const CALL_TIMEOUT_MS = 60_000;
-const timeout = () => AbortSignal.timeout(CALL_TIMEOUT_MS);
 
 export class Vault {
   private readonly client: SecretClient;
+  private readonly timeoutMs: number;
 
-  constructor(credential: TokenCredential, settings: Settings & { keyVaultUrl: string }) {
+  constructor(
+    credential: TokenCredential,
+    settings: Settings & { keyVaultUrl: string },
+    opts: { timeoutMs?: number } = {},
+  ) {
+    this.timeoutMs = opts.timeoutMs ?? CALL_TIMEOUT_MS;
     this.client = new SecretClient(settings.keyVaultUrl, credential, {
       disableChallengeResourceVerification: settings.keyVaultDisableChallengeVerification,
     });
+  }
+
+  /**
+   * Runs one Key Vault call with a deadline. The SDK retries lost connections itself but never a call we aborted, so
+   * a call that hung is tried again (twice) with a fresh deadline: reads are safe to repeat, and a repeated write
+   * only adds an identical version (same value, same keyId tag).
+   */
+  private async timed<T>(call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      const signal = AbortSignal.timeout(this.timeoutMs);
+      try {
+        return await call(signal);
+      } catch (err) {
+        if (!signal.aborted || tries >= 3) throw err;
+      }
+    }
   }
 
   get vaultUrl(): string {
@@ -36,19 +57,22 @@ export class Vault {
 
   /** Versions' keyId tags, read from properties only: a secret's value is never read back. */
   async view(name: string): Promise<VaultDetail> {
-    const storedKeyIds = new Set<string>();
-    let latest: { created: number; keyId?: string; id?: string; appId?: string } | undefined;
-    try {
-      for await (const p of this.client.listPropertiesOfSecretVersions(name, { abortSignal: timeout() })) {
-        const keyId = p.tags?.keyId;
-        if (keyId) storedKeyIds.add(keyId);
-        const created = p.createdOn?.getTime() ?? 0;
-        if (!latest || created >= latest.created) latest = { created, keyId, id: p.id, appId: p.tags?.appId };
+    return this.timed(async (abortSignal) => {
+      const storedKeyIds = new Set<string>();
+      let latest: { created: number; keyId?: string; id?: string; appId?: string } | undefined;
+      try {
+        for await (const p of this.client.listPropertiesOfSecretVersions(name, { abortSignal })) {
+          const keyId = p.tags?.keyId;
+          if (keyId) storedKeyIds.add(keyId);
+          const created = p.createdOn?.getTime() ?? 0;
+          if (!latest || created >= latest.created)
+            latest = { created, keyId, id: p.id, appId: p.tags?.appId };
+        }
+      } catch (err) {
+        if (errorInfo(err).status !== 404) throw err;
       }
-    } catch (err) {
-      if (errorInfo(err).status !== 404) throw err;
-    }
-    return { storedKeyIds, latestKeyId: latest?.keyId, latestId: latest?.id, latestAppId: latest?.appId };
+      return { storedKeyIds, latestKeyId: latest?.keyId, latestId: latest?.id, latestAppId: latest?.appId };
+    });
   }
 
   /**
@@ -68,13 +92,15 @@ export class Vault {
     secretText: string,
     attrs: { notBefore: Date; expiresOn: Date; tags: Record<string, string> },
   ): Promise<StoredVersion> {
-    const stored = await this.client.setSecret(name, secretText, {
-      notBefore: attrs.notBefore,
-      expiresOn: attrs.expiresOn,
-      tags: attrs.tags,
-      contentType: 'client secret of an Entra app registration',
-      abortSignal: timeout(),
-    });
+    const stored = await this.timed((abortSignal) =>
+      this.client.setSecret(name, secretText, {
+        notBefore: attrs.notBefore,
+        expiresOn: attrs.expiresOn,
+        tags: attrs.tags,
+        contentType: 'client secret of an Entra app registration',
+        abortSignal,
+      }),
+    );
     return {
       id: stored.properties.id ?? `${this.vaultUrl}/secrets/${name}/${stored.properties.version}`,
       version: stored.properties.version ?? '',
@@ -82,7 +108,9 @@ export class Vault {
   }
 
   async updateTags(name: string, version: string, tags: Record<string, string>): Promise<void> {
-    await this.client.updateSecretProperties(name, version, { tags, abortSignal: timeout() });
+    await this.timed((abortSignal) =>
+      this.client.updateSecretProperties(name, version, { tags, abortSignal }),
+    );
   }
 }
 

@@ -2,6 +2,7 @@
 // CLI entry point (`main`) with the fault, then again without faults, then asserts I1-I4 over the whole tenant.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { GraphApi } from '../../src/azure/graph.js';
+import { Vault } from '../../src/azure/vault.js';
 import { main } from '../../src/cli.js';
 import { runAndNotify } from '../../src/run.js';
 import { createServices } from '../../src/rotation/engine.js';
@@ -248,10 +249,13 @@ describe('a Graph outage on addPassword for one app', () => {
   });
 });
 
-// A connection that never answers: Graph calls time out (60 s in production, 1.5 s here) and are then handled like
-// a lost connection (reads retried, an addPassword resolved by looking), so a hung call cannot stall the run or
-// keep the app's lock renewed for ever.
+// A connection that never answers: Graph and Key Vault calls time out (60 s in production, 1.5 s here) and are then
+// handled like a lost connection (reads retried, an addPassword or a Key Vault write resolved by looking), so a hung
+// call cannot stall the run or keep the app's lock renewed for ever.
 const hangs = [
+  { op: 'keyvault.setSecret', kind: 'hang' },
+  { op: 'keyvault.setSecret', kind: 'commitThenHang' },
+  { op: 'keyvault.listVersions', kind: 'hang' },
   { op: 'graph.listOwnedObjects', kind: 'hang' },
   { op: 'graph.getApplication', kind: 'hang' },
   { op: 'graph.addPassword', kind: 'hang' },
@@ -259,7 +263,7 @@ const hangs = [
   { op: 'graph.removePassword', kind: 'commitThenHang' },
 ] as const;
 
-describe('hung connections to Graph', () => {
+describe('hung connections to Graph and Key Vault', () => {
   it.each(hangs)('$op × $kind', async ({ op, kind }) => {
     counters.faultCases++;
     await expireLocks(inject('azuriteConnectionString'));
@@ -274,11 +278,16 @@ describe('hung connections to Graph', () => {
     const settings = loadSettings(env, { requireKeyVault: true });
     const services = createServices(settings);
     const graph = new GraphApi(services.credential, settings, { timeoutMs: 1_500 });
+    const vault = new Vault(
+      services.credential,
+      { ...settings, keyVaultUrl: settings.keyVaultUrl! },
+      { timeoutMs: 1_500 },
+    );
     const started = Date.now();
     const { report } = await runAndNotify(
       settings,
       { mode: 'rotate', log: emitted.logger('hung run log') },
-      { ...services, graph },
+      { ...services, graph, vault },
     );
     emitted.add('hung run report', report);
     cloud.faults.clear();
