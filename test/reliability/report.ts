@@ -28,7 +28,10 @@ interface Results {
 }
 
 const results = JSON.parse(readFileSync(new URL('./results.json', import.meta.url), 'utf8')) as Results;
-const run = Object.values(results.runs).sort((a, b) => b.at.localeCompare(a.at))[0];
+// The newest run that got furthest (another suite run may still be writing its first files).
+const run = Object.values(results.runs).sort(
+  (a, b) => Object.keys(b.files).length - Object.keys(a.files).length || b.at.localeCompare(a.at),
+)[0];
 if (!run) throw new Error('no run in results.json: run the reliability suite first');
 
 const outcome = (r: Row): string => {
