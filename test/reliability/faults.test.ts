@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { GraphApi } from '../../src/azure/graph.js';
 import { Vault } from '../../src/azure/vault.js';
 import { main } from '../../src/cli.js';
+import { defaultSecretName } from '../../src/rotation/policy.js';
 import { runAndNotify } from '../../src/run.js';
 import { createServices } from '../../src/rotation/engine.js';
 import { loadSettings } from '../../src/settings.js';
@@ -18,6 +19,7 @@ import {
   checkNothingLost,
   checkOneMailPerRecipient,
   counters,
+  DAY,
   Emitted,
   expireLocks,
   lastSeq,
@@ -311,5 +313,44 @@ describe('hung connections to Graph and Key Vault', () => {
       ms: Date.now() - started,
       clean: clean.report?.summary,
     });
+  });
+});
+
+describe("a person's credential is never removed", () => {
+  it("a two-secret app whose other slot holds a person's secret is refused, even forced, and keeps both", async () => {
+    await expireLocks(inject('azuriteConnectionString'));
+    cloud.faults.clear();
+    resetSmallTenant(cloud);
+    const now = Date.now();
+    const app = cloud.tenant.addApplication({
+      displayName: 'Loyalty App',
+      signInAudience: 'PersonalMicrosoftAccount',
+      ownerIds: [cloud.rotator.id],
+      passwords: [
+        { displayName: null, startDateTime: new Date(now - 400 * DAY), endDateTime: new Date(now - DAY) },
+        {
+          displayName: 'entra-secret-rotator 2026-06-01 current',
+          startDateTime: new Date(now - 170 * DAY),
+          endDateTime: new Date(now + 5 * DAY),
+        },
+      ],
+    });
+    const current = app.passwordCredentials[1]!;
+    cloud.vault.seed(defaultSecretName(app.appId), current.secretText, {
+      tags: { appId: app.appId, keyId: current.keyId },
+    });
+    const emitted = new Emitted();
+    const persons = snapshotPersonCredentials(cloud);
+    const before = snapshotKeyIds(cloud);
+    const seq = lastSeq(cloud);
+    const forced = await cli(['rotate', '--app', app.appId, '--force', '--json'], emitted, 'forced run');
+    expect(forced.code).toBe(1);
+    expect(forced.report!.apps[0]).toMatchObject({ action: 'failed' });
+    expect(forced.report!.apps[0]!.reason).toMatch(/only 2 client secrets/);
+    expect(cloud.log.count(/^graph\.(addPassword|removePassword)$/, (e) => e.seq > seq)).toBe(0);
+    checkNothingDoubled(cloud, before);
+    checkNothingBroken(cloud, persons, { fresh: false });
+    checkNothingLost(cloud);
+    checkNothingLeaked(cloud, emitted);
   });
 });
