@@ -2,6 +2,7 @@
 // and addPassword/removePassword. Retries live here, in one place that knows which calls are idempotent.
 import type { TokenCredential } from '@azure/identity';
 import { Client, RetryHandlerOptions } from '@microsoft/microsoft-graph-client';
+import pLimit from 'p-limit';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import type { AppView, Credential } from '../rotation/checks.js';
 import { errorInfo } from '../errors.js';
@@ -11,6 +12,7 @@ import type { Settings } from '../settings.js';
 const APP_SELECT = 'id,appId,displayName,tags,signInAudience,passwordCredentials,keyCredentials';
 const PAGE_SIZE = 999; // Graph's maximum: fewest sequential page round-trips
 const BATCH_LIMIT = 20;
+const BATCHES_IN_FLIGHT = 4;
 // The SDK's RetryHandler would also retry a POST that timed out after it committed (503/504), creating a second
 // credential; so it is off and `call` below retries with knowledge of idempotency.
 const NO_SDK_RETRY = [new RetryHandlerOptions(0, 0)];
@@ -194,8 +196,8 @@ export class GraphApi {
   async ownersOf(appObjectIds: readonly string[]): Promise<Map<string, OwnerObject[]>> {
     const result = new Map<string, OwnerObject[]>();
     const select = 'id,displayName,mail,userPrincipalName';
-    for (let i = 0; i < appObjectIds.length; i += BATCH_LIMIT) {
-      let pending = appObjectIds.slice(i, i + BATCH_LIMIT);
+    const oneBatch = async (ids: readonly string[]) => {
+      let pending = ids;
       for (let round = 1; pending.length > 0; round++) {
         const requests = pending.map((id, n) => ({
           id: String(n),
@@ -231,7 +233,14 @@ export class GraphApi {
         }
         pending = retry;
       }
-    }
+    };
+    // A few batches in flight: after a large run, thousands of changed apps would otherwise wait on one
+    // round-trip per 20 apps, one after another, before the first email goes out.
+    const batches: string[][] = [];
+    for (let i = 0; i < appObjectIds.length; i += BATCH_LIMIT)
+      batches.push(appObjectIds.slice(i, i + BATCH_LIMIT));
+    const limit = pLimit(BATCHES_IN_FLIGHT);
+    await Promise.all(batches.map((ids) => limit(() => oneBatch(ids))));
     return result;
   }
 
