@@ -15,6 +15,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // The latencies issue 8 prescribes for the simulated services (ms per request).
 const LATENCY: Latencies = { graph: 50, entra: 30, mi: 30, keyvault: 30, acs: 50 };
 const DUE_PERCENT = 5;
+const RUN_TIMEOUT_MS = 20 * 60_000;
 const PAGE_SIZE = 999; // the engine's Graph page size (src/azure/graph.ts)
 
 const { values: args } = parseArgs({
@@ -127,9 +128,15 @@ function runChild(nodeArgs: string[], env: Record<string, string>): Promise<Chil
       if (errTail.length > 20) errTail.shift();
     }
   });
+  // A hung run must not hang CI: 20 minutes is far beyond the 50,000-app run on a slow machine.
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`child still running after ${RUN_TIMEOUT_MS / 60_000} min: killing it\n`);
+    child.kill('SIGKILL');
+  }, RUN_TIMEOUT_MS);
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code) => {
+      clearTimeout(watchdog);
       const wallMs = performance.now() - started;
       if (code !== 0 && code !== 1) process.stderr.write(`child exited ${code}:\n${errTail.join('\n')}\n`);
       resolve({ exitCode: code, wallMs, maxRssKiB, stdout: Buffer.concat(out).toString('utf8'), phases });
