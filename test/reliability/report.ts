@@ -46,7 +46,11 @@ const outcome = (r: Row): string => {
   return `exit ${r.faultedExit}: ${parts.filter(Boolean).join(', ') || 'nothing to do'}`;
 };
 
-const matrix = (run.files['faults.test.ts']?.rows ?? []).filter((r) => r.faultedExit !== undefined);
+// The matrix runs in shards (faults-1/2.test.ts), recorded as faults.test.ts#1, #2.
+const matrix = Object.entries(run.files)
+  .filter(([file]) => file.startsWith('faults.test.ts'))
+  .flatMap(([, f]) => f.rows ?? [])
+  .filter((r) => r.faultedExit !== undefined);
 const steps = [...new Set(matrix.map((r) => r.step))];
 const kinds = [...new Set(matrix.map((r) => r.kind))];
 const lines = [
