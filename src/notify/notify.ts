@@ -28,6 +28,7 @@ import {
 } from './pending.js';
 import { findReminders, type Expiring } from './reminders.js';
 import { renderDigest } from './render.js';
+import pLimit from 'p-limit';
 
 const DAY = 86_400_000;
 
@@ -40,6 +41,9 @@ export const OWNERS_UNREADABLE_NOTE =
 export function notificationsConfigured(settings: Settings): boolean {
   return !!(settings.emailSender && (settings.acsEndpoint || settings.acsConnectionString));
 }
+
+/** Digests sent at the same time. */
+const MAIL_CONCURRENCY = 8;
 
 export interface NotifyOptions {
   /** A run over the whole scope (no --app): only then can "not in the report" mean "outside the scope", so only
@@ -215,19 +219,27 @@ export async function notifyOwners(
     );
     const sent = new Set<string>();
     const failures = new Map<string, string[]>(); // error → recipients
-    for (const digest of digests) {
-      const message = renderDigest(digest, {
-        runId: report.runId,
-        generatedAt: now(),
-        tenantId: services.identity?.tenantId,
-      });
-      const result = await mailer.send(digest.to, message, mailOperationId(report.runId, digest.to));
-      if (result.status === 'sent') sent.add(digest.to.toLowerCase());
-      else {
-        const why = result.error ?? 'unknown error';
-        failures.set(why, [...(failures.get(why) ?? []), digest.to]);
-      }
-    }
+    // A few sends at a time: each waits on ACS's operation polling, and one digest per recipient of a large
+    // tenant sent one after another took longer than the rotations themselves. Throttling waits are shared by
+    // the Mailer's budget, so parallel sends do not multiply them.
+    const sendLimit = pLimit(MAIL_CONCURRENCY);
+    await Promise.all(
+      digests.map((digest) =>
+        sendLimit(async () => {
+          const message = renderDigest(digest, {
+            runId: report.runId,
+            generatedAt: now(),
+            tenantId: services.identity?.tenantId,
+          });
+          const result = await mailer.send(digest.to, message, mailOperationId(report.runId, digest.to));
+          if (result.status === 'sent') sent.add(digest.to.toLowerCase());
+          else {
+            const why = result.error ?? 'unknown error';
+            failures.set(why, [...(failures.get(why) ?? []), digest.to]);
+          }
+        }),
+      ),
+    );
     for (const [item, c] of items) {
       const to = (plan.recipientsByApp.get(item) ?? []).filter((a) => sent.has(a.toLowerCase()));
       if (to.length) c.report.notified = to;
