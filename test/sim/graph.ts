@@ -316,8 +316,7 @@ export function createGraph(ctx: SimContext, opts: { throttling: boolean }): Gra
     const [id, appId] = req.params;
     if (appId !== undefined) return tenant.applicationByAppId(appId);
     if (id === undefined) return undefined;
-    for (const app of tenant.applications.values()) if (lower(app.id) === lower(id)) return app;
-    return undefined;
+    return tenant.applications.get(id) ?? tenant.applications.get(lower(id));
   };
   const resolveApp = (call: Call): SimApplication => {
     const app = findApp(call.req);

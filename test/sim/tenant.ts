@@ -105,6 +105,7 @@ export class Tenant {
   passwordLifetimeMaxDays?: number;
   throttlingTier: 'S' | 'M' | 'L';
   readonly applications = new Map<string, SimApplication>();
+  private readonly byAppId = new Map<string, SimApplication>();
   readonly users = new Map<string, SimUser>();
   readonly servicePrincipals = new Map<string, SimServicePrincipal>();
   /** Every secret value this tenant ever issued, removed ones included: the leak scanner's list. */
@@ -185,13 +186,13 @@ export class Tenant {
       });
     }
     this.applications.set(app.id, app);
+    this.byAppId.set(app.appId.toLowerCase(), app);
     return app;
   }
 
+  /** Indexed: the benchmark's 50,000-app tenants must not measure the simulator's own scans. */
   applicationByAppId(appId: string): SimApplication | undefined {
-    for (const app of this.applications.values())
-      if (app.appId.toLowerCase() === appId.toLowerCase()) return app;
-    return undefined;
+    return this.byAppId.get(appId.toLowerCase());
   }
 
   /** Adds a password the way Entra does (server-generated keyId and secret). Policy checks are Graph's job. */
