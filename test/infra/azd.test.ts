@@ -122,8 +122,11 @@ describe('infra/main.parameters.json', () => {
   });
 });
 
-describe('docs/deploy.md', () => {
-  const doc = read('docs/deploy.md');
+describe("README's Deploy section", () => {
+  const readme = read('README.md');
+  const start = readme.indexOf('## Deploy to Azure');
+  const end = readme.indexOf('\n## ', start + 1);
+  const doc = start < 0 ? '' : readme.slice(start, end < 0 ? undefined : end);
 
   it('covers deploy, grant, enroll, consume and remove', () => {
     for (const needle of [

@@ -1,5 +1,5 @@
 // Prints the fault matrix of the newest complete reliability run (test/reliability/results.json) as Markdown, for
-// docs/reliability.md:  node --import tsx test/reliability/report.ts
+// the README's Reliability section:  node --import tsx test/reliability/report.ts
 import { readFileSync } from 'node:fs';
 
 interface Summary {
