@@ -62,7 +62,7 @@ describe('concurrent runs with blob-lease locks', () => {
   ])(
     '$runs simultaneous CLI runs (LOCK_WAIT_SECONDS=$lockWait), plus POST /api/rotate: $http',
     async ({ runs, lockWait, http }) => {
-      await expireLocks(storage);
+      await expireLocks(storage, cloud);
       const { due, expired, personal } = resetSmallTenant(cloud);
       const owner = cloud.tenant.addUser({ displayName: 'Bob Chen', mail: 'bob@contoso.com' });
       const extra = Array.from({ length: 4 }, (_, i) =>

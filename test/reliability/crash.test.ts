@@ -79,7 +79,7 @@ const killSteps = [
 describe('process killed right after the step (CLI child, SIGKILL)', () => {
   it.each(killSteps)('killed after $step', async ({ step, op }) => {
     counters.faultCases++;
-    await expireLocks(storage);
+    await expireLocks(storage, cloud);
     cloud.faults.clear();
     resetSmallTenant(cloud);
     const emitted = new Emitted();
@@ -104,7 +104,7 @@ describe('process killed right after the step (CLI child, SIGKILL)', () => {
     checkNothingDoubled(cloud, before);
 
     // The killed run's leases lapse within 60 s; break them instead of waiting.
-    await expireLocks(storage);
+    await expireLocks(storage, cloud);
     const clean = await recoverAndCheck(emitted, persons, mailFrom);
     rows.push({ step, kind: 'process killed', clean: clean.report?.summary });
   });
@@ -152,7 +152,7 @@ describe('process killed without lock storage (a workstation CLI)', () => {
 
 describe('verbose SDK logging', () => {
   it('a rotation with AZURE_LOG_LEVEL=verbose (operators debugging) prints no secret on stderr', async () => {
-    await expireLocks(storage);
+    await expireLocks(storage, cloud);
     cloud.faults.clear();
     resetSmallTenant(cloud);
     const emitted = new Emitted();
@@ -169,7 +169,7 @@ describe('verbose SDK logging', () => {
 describe('lock storage', () => {
   it('an app whose lease another holder keeps is skipped "locked by another run", then rotated once it is free', async () => {
     counters.faultCases++;
-    await expireLocks(storage);
+    await expireLocks(storage, cloud);
     cloud.faults.clear();
     const { due } = resetSmallTenant(cloud);
     const emitted = new Emitted();

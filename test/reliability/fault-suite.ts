@@ -130,54 +130,55 @@ export function defineFaultSuite(part: FaultSuitePart): void {
     .flatMap((s) => kinds.map((kind) => ({ ...s, kind })))
     .filter((_, n) => !scenarios && n % 2 === (part === 'matrix-1' ? 0 : 1));
 
-  describe.runIf(!scenarios)('fault matrix (in process)', () => {
-    it.each(matrix)('$step × $kind', async ({ step, op, always, alwaysExit, kind }) => {
-      counters.faultCases++;
-      await expireLocks(inject('azuriteConnectionString'));
-      cloud.faults.clear();
-      resetSmallTenant(cloud);
-      const emitted = new Emitted();
-      const mailFrom = cloud.mail.messages.length;
-      const persons = snapshotPersonCredentials(cloud);
-      const before = snapshotKeyIds(cloud);
-      const seq = lastSeq(cloud);
+  if (!scenarios)
+    describe('fault matrix (in process)', () => {
+      it.each(matrix)('$step × $kind', async ({ step, op, always, alwaysExit, kind }) => {
+        counters.faultCases++;
+        await expireLocks(inject('azuriteConnectionString'), cloud);
+        cloud.faults.clear();
+        resetSmallTenant(cloud);
+        const emitted = new Emitted();
+        const mailFrom = cloud.mail.messages.length;
+        const persons = snapshotPersonCredentials(cloud);
+        const before = snapshotKeyIds(cloud);
+        const seq = lastSeq(cloud);
 
-      const fault = cloud.faults.add(rule(op, kind, always));
-      const faulted = await cli(['rotate', '--json'], emitted, 'faulted run');
-      cloud.faults.clear();
-      checkOneMailPerRecipient(cloud, mailFrom);
-      const mailMid = cloud.mail.messages.length;
-      checkNothingDoubled(cloud, before);
-      // A transient fault (once, a burst, a lost connection) is absorbed: the run still succeeds for every app.
-      expect(faulted.code, faulted.stderr).toBe(kind === 'fails always' ? alwaysExit : 0);
-      // A run that cannot list its apps has nothing to act on: it must change nothing.
-      if (op === 'graph.listOwnedObjects' && kind === 'fails always') {
-        expect(faulted.code).toBe(1);
-        checkNothingChanged(cloud, seq);
-      }
+        const fault = cloud.faults.add(rule(op, kind, always));
+        const faulted = await cli(['rotate', '--json'], emitted, 'faulted run');
+        cloud.faults.clear();
+        checkOneMailPerRecipient(cloud, mailFrom);
+        const mailMid = cloud.mail.messages.length;
+        checkNothingDoubled(cloud, before);
+        // A transient fault (once, a burst, a lost connection) is absorbed: the run still succeeds for every app.
+        expect(faulted.code, faulted.stderr).toBe(kind === 'fails always' ? alwaysExit : 0);
+        // A run that cannot list its apps has nothing to act on: it must change nothing.
+        if (op === 'graph.listOwnedObjects' && kind === 'fails always') {
+          expect(faulted.code).toBe(1);
+          checkNothingChanged(cloud, seq);
+        }
 
-      const between = snapshotKeyIds(cloud);
-      const clean = await cli(['rotate', '--json'], emitted, 'clean run');
-      expect(clean.code, clean.stderr).toBe(0);
-      checkNothingDoubled(cloud, between);
-      checkOneMailPerRecipient(cloud, mailMid);
-      checkNothingLost(cloud);
-      checkNothingBroken(cloud, persons, { fresh: true });
-      emitted.addMail(cloud, mailFrom);
-      emitted.addRequestUrls(cloud, seq);
-      checkNothingLeaked(cloud, emitted);
+        const between = snapshotKeyIds(cloud);
+        const clean = await cli(['rotate', '--json'], emitted, 'clean run');
+        expect(clean.code, clean.stderr).toBe(0);
+        checkNothingDoubled(cloud, between);
+        checkOneMailPerRecipient(cloud, mailMid);
+        checkNothingLost(cloud);
+        checkNothingBroken(cloud, persons, { fresh: true });
+        emitted.addMail(cloud, mailFrom);
+        emitted.addRequestUrls(cloud, seq);
+        checkNothingLeaked(cloud, emitted);
 
-      rows.push({
-        step,
-        kind,
-        faultHits: fault.hits,
-        faultedExit: faulted.code,
-        faulted: faulted.report?.summary ?? faulted.stderr.split('\n').filter(Boolean).at(-1),
-        cleanExit: clean.code,
-        clean: clean.report?.summary,
+        rows.push({
+          step,
+          kind,
+          faultHits: fault.hits,
+          faultedExit: faulted.code,
+          faulted: faulted.report?.summary ?? faulted.stderr.split('\n').filter(Boolean).at(-1),
+          cleanExit: clean.code,
+          clean: clean.report?.summary,
+        });
       });
     });
-  });
 
   // Two steps failing together: the compensation itself fails, so the run must leave the orphan for the next one.
   const compound = [
@@ -191,74 +192,76 @@ export function defineFaultSuite(part: FaultSuitePart): void {
     },
   ] as const;
 
-  describe.runIf(scenarios)('compound faults (compensation fails)', () => {
-    it.each(compound)('$name: the orphan is removed by the next run', async ({ faults }) => {
-      counters.faultCases++;
-      await expireLocks(inject('azuriteConnectionString'));
-      cloud.faults.clear();
-      resetSmallTenant(cloud);
-      const emitted = new Emitted();
-      const mailFrom = cloud.mail.messages.length;
-      const persons = snapshotPersonCredentials(cloud);
-      const before = snapshotKeyIds(cloud);
-      const seq = lastSeq(cloud);
-      // 403: the permission is taken away mid-run (quick to fail, unlike a 500 that is retried with backoff).
-      for (const op of faults) cloud.faults.add({ op, status: 403 });
-      const faulted = await cli(['rotate', '--json'], emitted, 'faulted run');
-      cloud.faults.clear();
-      expect(faulted.code).toBe(1);
-      checkNothingDoubled(cloud, before);
-      // The failed apps' new credentials are still there: orphans, with their secrets only in a dead run's memory.
-      const orphans = faulted.report!.apps.filter((a) =>
-        /next run removes it as an orphan/.test(a.reason ?? ''),
-      );
-      expect(orphans.length).toBeGreaterThan(0);
+  if (scenarios)
+    describe('compound faults (compensation fails)', () => {
+      it.each(compound)('$name: the orphan is removed by the next run', async ({ faults }) => {
+        counters.faultCases++;
+        await expireLocks(inject('azuriteConnectionString'), cloud);
+        cloud.faults.clear();
+        resetSmallTenant(cloud);
+        const emitted = new Emitted();
+        const mailFrom = cloud.mail.messages.length;
+        const persons = snapshotPersonCredentials(cloud);
+        const before = snapshotKeyIds(cloud);
+        const seq = lastSeq(cloud);
+        // 403: the permission is taken away mid-run (quick to fail, unlike a 500 that is retried with backoff).
+        for (const op of faults) cloud.faults.add({ op, status: 403 });
+        const faulted = await cli(['rotate', '--json'], emitted, 'faulted run');
+        cloud.faults.clear();
+        expect(faulted.code).toBe(1);
+        checkNothingDoubled(cloud, before);
+        // The failed apps' new credentials are still there: orphans, with their secrets only in a dead run's memory.
+        const orphans = faulted.report!.apps.filter((a) =>
+          /next run removes it as an orphan/.test(a.reason ?? ''),
+        );
+        expect(orphans.length).toBeGreaterThan(0);
 
-      const between = snapshotKeyIds(cloud);
-      const clean = await cli(['rotate', '--json'], emitted, 'clean run');
-      expect(clean.code, clean.stderr).toBe(0);
-      for (const o of orphans)
-        expect(clean.report!.apps.find((a) => a.appId === o.appId)?.orphansRemoved).toHaveLength(1);
-      checkNothingDoubled(cloud, between);
-      checkNothingLost(cloud);
-      checkNothingBroken(cloud, persons, { fresh: true });
-      emitted.addMail(cloud, mailFrom);
-      emitted.addRequestUrls(cloud, seq);
-      checkNothingLeaked(cloud, emitted);
-      rows.push({ step: faults.join(' + '), kind: 'compound', faulted: faulted.report?.summary });
-    });
-  });
-
-  describe.runIf(scenarios)('a Graph outage on addPassword for one app', () => {
-    it('three 503s in a row (Retry-After 1): each is resolved by looking, and the app is still rotated once', async () => {
-      counters.faultCases++;
-      await expireLocks(inject('azuriteConnectionString'));
-      cloud.faults.clear();
-      const { due } = resetSmallTenant(cloud);
-      const emitted = new Emitted();
-      const mailFrom = cloud.mail.messages.length;
-      const persons = snapshotPersonCredentials(cloud);
-      const before = snapshotKeyIds(cloud);
-      const fault = cloud.faults.add({
-        op: 'graph.addPassword',
-        status: 503,
-        retryAfterSeconds: 1,
-        times: 3,
-        when: (req) => req.path.includes(due.id),
+        const between = snapshotKeyIds(cloud);
+        const clean = await cli(['rotate', '--json'], emitted, 'clean run');
+        expect(clean.code, clean.stderr).toBe(0);
+        for (const o of orphans)
+          expect(clean.report!.apps.find((a) => a.appId === o.appId)?.orphansRemoved).toHaveLength(1);
+        checkNothingDoubled(cloud, between);
+        checkNothingLost(cloud);
+        checkNothingBroken(cloud, persons, { fresh: true });
+        emitted.addMail(cloud, mailFrom);
+        emitted.addRequestUrls(cloud, seq);
+        checkNothingLeaked(cloud, emitted);
+        rows.push({ step: faults.join(' + '), kind: 'compound', faulted: faulted.report?.summary });
       });
-      const faulted = await cli(['rotate', '--json'], emitted, 'faulted run');
-      cloud.faults.clear();
-      expect(fault.hits).toBe(3);
-      expect(faulted.code, faulted.stderr).toBe(0);
-      expect(faulted.report!.apps.find((a) => a.appId === due.appId)?.action).toBe('rotated');
-      checkNothingDoubled(cloud, before);
-      checkNothingLost(cloud);
-      checkNothingBroken(cloud, persons, { fresh: true });
-      emitted.addMail(cloud, mailFrom);
-      checkNothingLeaked(cloud, emitted);
-      rows.push({ step: 'addPassword', kind: '503 ×3 for one app', faulted: faulted.report?.summary });
     });
-  });
+
+  if (scenarios)
+    describe('a Graph outage on addPassword for one app', () => {
+      it('three 503s in a row (Retry-After 1): each is resolved by looking, and the app is still rotated once', async () => {
+        counters.faultCases++;
+        await expireLocks(inject('azuriteConnectionString'), cloud);
+        cloud.faults.clear();
+        const { due } = resetSmallTenant(cloud);
+        const emitted = new Emitted();
+        const mailFrom = cloud.mail.messages.length;
+        const persons = snapshotPersonCredentials(cloud);
+        const before = snapshotKeyIds(cloud);
+        const fault = cloud.faults.add({
+          op: 'graph.addPassword',
+          status: 503,
+          retryAfterSeconds: 1,
+          times: 3,
+          when: (req) => req.path.includes(due.id),
+        });
+        const faulted = await cli(['rotate', '--json'], emitted, 'faulted run');
+        cloud.faults.clear();
+        expect(fault.hits).toBe(3);
+        expect(faulted.code, faulted.stderr).toBe(0);
+        expect(faulted.report!.apps.find((a) => a.appId === due.appId)?.action).toBe('rotated');
+        checkNothingDoubled(cloud, before);
+        checkNothingLost(cloud);
+        checkNothingBroken(cloud, persons, { fresh: true });
+        emitted.addMail(cloud, mailFrom);
+        checkNothingLeaked(cloud, emitted);
+        rows.push({ step: 'addPassword', kind: '503 ×3 for one app', faulted: faulted.report?.summary });
+      });
+    });
 
   // A connection that never answers: Graph and Key Vault calls time out (60 s in production, 1.5 s here) and are then
   // handled like a lost connection (reads retried, an addPassword or a Key Vault write resolved by looking), so a hung
@@ -274,93 +277,95 @@ export function defineFaultSuite(part: FaultSuitePart): void {
     { op: 'graph.removePassword', kind: 'commitThenHang' },
   ] as const;
 
-  describe.runIf(scenarios)('hung connections to Graph and Key Vault', () => {
-    it.each(hangs)('$op × $kind', async ({ op, kind }) => {
-      counters.faultCases++;
-      await expireLocks(inject('azuriteConnectionString'));
-      cloud.faults.clear();
-      resetSmallTenant(cloud);
-      const emitted = new Emitted();
-      const mailFrom = cloud.mail.messages.length;
-      const persons = snapshotPersonCredentials(cloud);
-      const before = snapshotKeyIds(cloud);
+  if (scenarios)
+    describe('hung connections to Graph and Key Vault', () => {
+      it.each(hangs)('$op × $kind', async ({ op, kind }) => {
+        counters.faultCases++;
+        await expireLocks(inject('azuriteConnectionString'), cloud);
+        cloud.faults.clear();
+        resetSmallTenant(cloud);
+        const emitted = new Emitted();
+        const mailFrom = cloud.mail.messages.length;
+        const persons = snapshotPersonCredentials(cloud);
+        const before = snapshotKeyIds(cloud);
 
-      const fault = cloud.faults.add({ op, kind, times: 1 });
-      const settings = loadSettings(env, { requireKeyVault: true });
-      const services = createServices(settings);
-      const graph = new GraphApi(services.credential, settings, { timeoutMs: 1_500 });
-      const vault = new Vault(
-        services.credential,
-        { ...settings, keyVaultUrl: settings.keyVaultUrl! },
-        { timeoutMs: 1_500 },
-      );
-      const started = Date.now();
-      const { report } = await runAndNotify(
-        settings,
-        { mode: 'rotate', log: emitted.logger('hung run log') },
-        { ...services, graph, vault },
-      );
-      emitted.add('hung run report', report);
-      cloud.faults.clear();
-      expect(fault.hits).toBe(1);
-      expect(Date.now() - started).toBeLessThan(20_000);
-      expect(report.summary.failed, JSON.stringify(report.apps)).toBe(0);
-      checkNothingDoubled(cloud, before);
+        const fault = cloud.faults.add({ op, kind, times: 1 });
+        const settings = loadSettings(env, { requireKeyVault: true });
+        const services = createServices(settings);
+        const graph = new GraphApi(services.credential, settings, { timeoutMs: 1_500 });
+        const vault = new Vault(
+          services.credential,
+          { ...settings, keyVaultUrl: settings.keyVaultUrl! },
+          { timeoutMs: 1_500 },
+        );
+        const started = Date.now();
+        const { report } = await runAndNotify(
+          settings,
+          { mode: 'rotate', log: emitted.logger('hung run log') },
+          { ...services, graph, vault },
+        );
+        emitted.add('hung run report', report);
+        cloud.faults.clear();
+        expect(fault.hits).toBe(1);
+        expect(Date.now() - started).toBeLessThan(20_000);
+        expect(report.summary.failed, JSON.stringify(report.apps)).toBe(0);
+        checkNothingDoubled(cloud, before);
 
-      const between = snapshotKeyIds(cloud);
-      const clean = await cli(['rotate', '--json'], emitted, 'clean run');
-      expect(clean.code, clean.stderr).toBe(0);
-      checkNothingDoubled(cloud, between);
-      checkNothingLost(cloud);
-      checkNothingBroken(cloud, persons, { fresh: true });
-      emitted.addMail(cloud, mailFrom);
-      checkNothingLeaked(cloud, emitted);
-      rows.push({
-        step: op,
-        kind,
-        faulted: report.summary,
-        ms: Date.now() - started,
-        clean: clean.report?.summary,
+        const between = snapshotKeyIds(cloud);
+        const clean = await cli(['rotate', '--json'], emitted, 'clean run');
+        expect(clean.code, clean.stderr).toBe(0);
+        checkNothingDoubled(cloud, between);
+        checkNothingLost(cloud);
+        checkNothingBroken(cloud, persons, { fresh: true });
+        emitted.addMail(cloud, mailFrom);
+        checkNothingLeaked(cloud, emitted);
+        rows.push({
+          step: op,
+          kind,
+          faulted: report.summary,
+          ms: Date.now() - started,
+          clean: clean.report?.summary,
+        });
       });
     });
-  });
 
-  describe.runIf(scenarios)("a person's credential is never removed", () => {
-    it("a two-secret app whose other slot holds a person's secret is refused, even forced, and keeps both", async () => {
-      await expireLocks(inject('azuriteConnectionString'));
-      cloud.faults.clear();
-      resetSmallTenant(cloud);
-      const now = Date.now();
-      const app = cloud.tenant.addApplication({
-        displayName: 'Loyalty App',
-        signInAudience: 'PersonalMicrosoftAccount',
-        ownerIds: [cloud.rotator.id],
-        passwords: [
-          { displayName: null, startDateTime: new Date(now - 400 * DAY), endDateTime: new Date(now - DAY) },
-          {
-            displayName: 'entra-secret-rotator 2026-06-01 current',
-            startDateTime: new Date(now - 170 * DAY),
-            endDateTime: new Date(now + 5 * DAY),
-          },
-        ],
+  if (scenarios)
+    describe("a person's credential is never removed", () => {
+      it("a two-secret app whose other slot holds a person's secret is refused, even forced, and keeps both", async () => {
+        await expireLocks(inject('azuriteConnectionString'), cloud);
+        cloud.faults.clear();
+        resetSmallTenant(cloud);
+        const now = Date.now();
+        const app = cloud.tenant.addApplication({
+          displayName: 'Loyalty App',
+          signInAudience: 'PersonalMicrosoftAccount',
+          ownerIds: [cloud.rotator.id],
+          passwords: [
+            { displayName: null, startDateTime: new Date(now - 400 * DAY), endDateTime: new Date(now - DAY) },
+            {
+              displayName: 'entra-secret-rotator 2026-06-01 current',
+              startDateTime: new Date(now - 170 * DAY),
+              endDateTime: new Date(now + 5 * DAY),
+            },
+          ],
+        });
+        const current = app.passwordCredentials[1]!;
+        cloud.vault.seed(defaultSecretName(app.appId), current.secretText, {
+          tags: { appId: app.appId, keyId: current.keyId },
+        });
+        const emitted = new Emitted();
+        const persons = snapshotPersonCredentials(cloud);
+        const before = snapshotKeyIds(cloud);
+        const seq = lastSeq(cloud);
+        const forced = await cli(['rotate', '--app', app.appId, '--force', '--json'], emitted, 'forced run');
+        expect(forced.code).toBe(1);
+        expect(forced.report!.apps[0]).toMatchObject({ action: 'failed' });
+        expect(forced.report!.apps[0]!.reason).toMatch(/only 2 client secrets/);
+        expect(cloud.log.count(/^graph\.(addPassword|removePassword)$/, (e) => e.seq > seq)).toBe(0);
+        checkNothingDoubled(cloud, before);
+        checkNothingBroken(cloud, persons, { fresh: false });
+        checkNothingLost(cloud);
+        checkNothingLeaked(cloud, emitted);
       });
-      const current = app.passwordCredentials[1]!;
-      cloud.vault.seed(defaultSecretName(app.appId), current.secretText, {
-        tags: { appId: app.appId, keyId: current.keyId },
-      });
-      const emitted = new Emitted();
-      const persons = snapshotPersonCredentials(cloud);
-      const before = snapshotKeyIds(cloud);
-      const seq = lastSeq(cloud);
-      const forced = await cli(['rotate', '--app', app.appId, '--force', '--json'], emitted, 'forced run');
-      expect(forced.code).toBe(1);
-      expect(forced.report!.apps[0]).toMatchObject({ action: 'failed' });
-      expect(forced.report!.apps[0]!.reason).toMatch(/only 2 client secrets/);
-      expect(cloud.log.count(/^graph\.(addPassword|removePassword)$/, (e) => e.seq > seq)).toBe(0);
-      checkNothingDoubled(cloud, before);
-      checkNothingBroken(cloud, persons, { fresh: false });
-      checkNothingLost(cloud);
-      checkNothingLeaked(cloud, emitted);
     });
-  });
 }

@@ -125,13 +125,23 @@ export function snapshotKeyIds(cloud: SimCloud): Map<string, Set<string>> {
 }
 
 /** Breaks every rotation lease, as the passing of a killed holder's lease (at most 60 s) would. */
-export async function expireLocks(connectionString: string): Promise<void> {
+/**
+ * Breaks the leases a killed run left on this tenant's apps. Only this tenant's lock blobs: test files run side by
+ * side on one Azurite, and breaking another file's live lease would let two of its runs rotate one app.
+ */
+export async function expireLocks(connectionString: string, cloud: SimCloud): Promise<void> {
   const container =
     BlobServiceClient.fromConnectionString(connectionString).getContainerClient(LOCK_CONTAINER);
   if (!(await container.exists())) return;
+  const mine = new Set([...cloud.tenant.applications.values()].map((a) => `${a.appId.toLowerCase()}.lock`));
   for await (const b of container.listBlobsFlat()) {
-    if (b.properties.leaseState === 'leased')
+    if (!mine.has(b.name) || b.properties.leaseState !== 'leased') continue;
+    try {
       await container.getBlobClient(b.name).getBlobLeaseClient().breakLease(0);
+    } catch (err) {
+      // Released between the listing and the break: nothing to do.
+      if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+    }
   }
 }
 

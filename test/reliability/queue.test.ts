@@ -67,7 +67,7 @@ async function postRotate(body = '{}') {
 describe('queue fan-out', () => {
   it('one work message delivered three times at once: the app is rotated exactly once', async () => {
     counters.faultCases++;
-    await expireLocks(storage);
+    await expireLocks(storage, cloud);
     const { due } = resetSmallTenant(cloud);
     const mailFrom = cloud.mail.messages.length;
     const persons = snapshotPersonCredentials(cloud);
@@ -103,7 +103,7 @@ describe('queue fan-out', () => {
 
   it('queue unreachable when the run hands its apps to workers: 500, nothing changed; a later run rotates', async () => {
     counters.faultCases++;
-    await expireLocks(storage);
+    await expireLocks(storage, cloud);
     resetSmallTenant(cloud);
     const mailFrom = cloud.mail.messages.length;
     const persons = snapshotPersonCredentials(cloud);
