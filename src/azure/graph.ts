@@ -69,14 +69,21 @@ export class GraphApi {
   }
 
   /** Runs one Graph request with pacing and retries. */
-  async call<T>(request: () => Promise<T>, policy: RetryPolicy): Promise<T> {
+  async call<T>(request: (signal: AbortSignal) => Promise<T>, policy: RetryPolicy): Promise<T> {
     const attempts = policy.attempts ?? 6;
     for (let attempt = 1; ; attempt++) {
       const wait = this.pausedUntil - Date.now();
       if (wait > 0) await sleep(wait);
       this.stats.requests++;
+      // A fresh deadline per attempt, its timer cleared as soon as the attempt ends (AbortSignal.timeout would keep
+      // every request's state alive for the whole timeout, which over a large sweep is every request at once).
+      const controller = new AbortController();
+      const timer = setTimeout(
+        () => controller.abort(new Error(`no answer within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
       try {
-        return await request();
+        return await request(controller.signal);
       } catch (err) {
         const { status, message, retryAfterMs } = errorInfo(err);
         const throttled = status === 429 || status === 503;
@@ -95,16 +102,15 @@ export class GraphApi {
         if (!retryable || attempt >= attempts) throw err;
         this.stats.retries++;
         if (!throttled) await sleep(Math.min(200 * 2 ** attempt, 5_000) * (0.5 + Math.random()));
+      } finally {
+        clearTimeout(timer);
       }
     }
   }
 
-  private get(path: string) {
-    // A fresh signal per attempt: `get` is called inside each retried request.
-    return this.client
-      .api(path)
-      .middlewareOptions(NO_SDK_RETRY)
-      .option('signal', AbortSignal.timeout(this.timeoutMs));
+  /** A request with the attempt's deadline (`call` makes a fresh one per attempt and clears its timer after). */
+  private get(path: string, signal: AbortSignal) {
+    return this.client.api(path).middlewareOptions(NO_SDK_RETRY).option('signal', signal);
   }
 
   /** Pages of app registrations, streamed: `owned` via the rotator's ownedObjects, `tagged` via a tag filter. */
@@ -120,7 +126,7 @@ export class GraphApi {
     while (next) {
       const url: string = next;
       const page = await this.call(
-        () => this.get(url).get() as Promise<{ value: AppView[]; '@odata.nextLink'?: string }>,
+        (signal) => this.get(url, signal).get() as Promise<{ value: AppView[]; '@odata.nextLink'?: string }>,
         {
           idempotent: true,
         },
@@ -133,9 +139,10 @@ export class GraphApi {
   async getApplication(appId: string): Promise<AppView | undefined> {
     try {
       const app = await this.call(
-        () =>
+        (signal) =>
           this.get(
             `/applications(appId='${encodeURIComponent(appId)}')?$select=${APP_SELECT}`,
+            signal,
           ).get() as Promise<AppView>,
         { idempotent: true },
       );
@@ -151,7 +158,8 @@ export class GraphApi {
     while (next) {
       const url: string = next;
       const page = await this.call(
-        () => this.get(url).get() as Promise<{ value: OwnerObject[]; '@odata.nextLink'?: string }>,
+        (signal) =>
+          this.get(url, signal).get() as Promise<{ value: OwnerObject[]; '@odata.nextLink'?: string }>,
         {
           idempotent: true,
         },
@@ -175,7 +183,8 @@ export class GraphApi {
       },
     };
     const created = await this.call(
-      () => this.get(`/applications/${appObjectId}/addPassword`).post(body) as Promise<NewPassword>,
+      (signal) =>
+        this.get(`/applications/${appObjectId}/addPassword`, signal).post(body) as Promise<NewPassword>,
       { idempotent: false },
     );
     return created;
@@ -184,9 +193,12 @@ export class GraphApi {
   /** Idempotent: a credential that is already gone (a retry after a lost answer, a person was faster) is done. */
   async removePassword(appObjectId: string, keyId: string): Promise<void> {
     try {
-      await this.call(() => this.get(`/applications/${appObjectId}/removePassword`).post({ keyId }), {
-        idempotent: true,
-      });
+      await this.call(
+        (signal) => this.get(`/applications/${appObjectId}/removePassword`, signal).post({ keyId }),
+        {
+          idempotent: true,
+        },
+      );
     } catch (err) {
       if (errorInfo(err).status !== 404) throw err;
     }
@@ -205,8 +217,8 @@ export class GraphApi {
           url: `/applications/${id}/owners?$select=${select}&$top=${PAGE_SIZE}`,
         }));
         const res = await this.call(
-          () =>
-            this.get('/$batch').post({ requests }) as Promise<{
+          (signal) =>
+            this.get('/$batch', signal).post({ requests }) as Promise<{
               responses: Array<{
                 id: string;
                 status: number;
@@ -247,10 +259,13 @@ export class GraphApi {
   /** The tenant's maximum password lifetime in days, when the policy is readable and sets one. */
   async passwordLifetimeMaxDays(): Promise<number | undefined> {
     try {
-      const policy = (await this.call(() => this.get('/policies/defaultAppManagementPolicy').get(), {
-        idempotent: true,
-        attempts: 2,
-      })) as {
+      const policy = (await this.call(
+        (signal) => this.get('/policies/defaultAppManagementPolicy', signal).get(),
+        {
+          idempotent: true,
+          attempts: 2,
+        },
+      )) as {
         applicationRestrictions?: {
           passwordCredentials?: Array<{ restrictionType?: string; maxLifetime?: string | null }>;
         };

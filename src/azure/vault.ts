@@ -42,11 +42,19 @@ export class Vault {
    */
   private async timed<T>(call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
     for (let tries = 1; ; tries++) {
-      const signal = AbortSignal.timeout(this.timeoutMs);
+      // Not AbortSignal.timeout: its timer would keep the signal, and the request listening to it, alive for the
+      // full timeout after the call returned; over a large sweep that holds every request's state at once.
+      const controller = new AbortController();
+      const timer = setTimeout(
+        () => controller.abort(new Error(`no answer within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
       try {
-        return await call(signal);
+        return await call(controller.signal);
       } catch (err) {
-        if (!signal.aborted || tries >= 3) throw err;
+        if (!controller.signal.aborted || tries >= 3) throw err;
+      } finally {
+        clearTimeout(timer);
       }
     }
   }
