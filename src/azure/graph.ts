@@ -51,7 +51,6 @@ export class GraphApi {
   private readonly client: Client;
   /** When Graph says "slow down", every call waits, not only the one that was told (no 429 storms). */
   private pausedUntil = 0;
-  readonly stats = { requests: 0, throttled: 0, retries: 0 };
 
   private readonly timeoutMs: number;
 
@@ -74,7 +73,6 @@ export class GraphApi {
     for (let attempt = 1; ; attempt++) {
       const wait = this.pausedUntil - Date.now();
       if (wait > 0) await sleep(wait);
-      this.stats.requests++;
       // A fresh deadline per attempt, its timer cleared as soon as the attempt ends (AbortSignal.timeout would keep
       // every request's state alive for the whole timeout, which over a large sweep is every request at once).
       const controller = new AbortController();
@@ -88,7 +86,6 @@ export class GraphApi {
         const { status, message, retryAfterMs } = errorInfo(err);
         const throttled = status === 429 || status === 503;
         if (throttled) {
-          this.stats.throttled++;
           const pause = retryAfterMs ?? Math.min(1000 * 2 ** attempt, 30_000);
           this.pausedUntil = Math.max(this.pausedUntil, Date.now() + pause);
         }
@@ -100,7 +97,6 @@ export class GraphApi {
         if ((unknownOutcome || status === 503) && !policy.idempotent) throw new AmbiguousWriteError(err);
         const retryable = throttled || concurrent || unknownOutcome;
         if (!retryable || attempt >= attempts) throw err;
-        this.stats.retries++;
         if (!throttled) await sleep(Math.min(200 * 2 ** attempt, 5_000) * (0.5 + Math.random()));
       } finally {
         clearTimeout(timer);
@@ -240,7 +236,6 @@ export class GraphApi {
           } else result.set(appObjectId, []); // owners unknown: the run still reaches tag and NOTIFY_ALSO recipients
         }
         if (retry.length) {
-          this.stats.throttled += retry.length;
           this.pausedUntil = Math.max(this.pausedUntil, Date.now() + pauseMs);
         }
         pending = retry;

@@ -133,16 +133,28 @@ export async function runRotation(
     return toReport(base, decide({ app, policy, vault: view, now: now(), force: false }), dryRun);
   };
 
+  /** Settles the app from what is already known, else queues it for a closer look (bounded concurrency). */
+  const handle = (app: AppView): Promise<AppReport> =>
+    settleQuickly(app).then(
+      (settled) => settled ?? limit(() => processApp(app)),
+      () => limit(() => processApp(app)), // processApp reports the error
+    );
+
+  /** An app that needs a closer look: its vault versions, and in a real run the rotation under its lock. */
   const processApp = async (app: AppView): Promise<AppReport> => {
     const base = { appId: app.appId, displayName: app.displayName };
     try {
-      const policy = policyFor(app, settings);
-      const force = !!opts.force;
-      const settled = await settleQuickly(app);
-      if (settled) return settled;
       if (dryRun) {
-        const view = vault && policy.ok ? await vault.view(policy.policy.secretName) : undefined;
-        return toReport(base, decide({ app, policy, vault: view, now: now(), force }), true);
+        // Deciding needs only the latest keyId: the vault index has it; without one (--app), read this app's.
+        const policy = policyFor(app, settings);
+        const index = await vaultIndex;
+        const latest = policy.ok ? index?.get(policy.policy.secretName.toLowerCase())?.keyId : undefined;
+        const view = index
+          ? { latestKeyId: latest, storedKeyIds: new Set(latest ? [latest] : []) }
+          : vault && policy.ok
+            ? await vault.view(policy.policy.secretName)
+            : undefined;
+        return toReport(base, decide({ app, policy, vault: view, now: now(), force: !!opts.force }), true);
       }
       const handedOff = opts.handOff?.(app);
       if (handedOff) return { ...base, action: 'skipped', reason: handedOff };
@@ -245,7 +257,7 @@ export async function runRotation(
           const out = await outOfScope(app);
           return out
             ? { appId: app.appId, displayName: app.displayName, action: 'failed' as const, reason: out }
-            : processApp(app);
+            : ((await settleQuickly(app).catch(() => undefined)) ?? processApp(app));
         }),
       );
     }
@@ -256,12 +268,7 @@ export async function runRotation(
     // queue behind rotations, so their objects die young.
     let previousPage: Promise<unknown> = Promise.resolve();
     for await (const page of graph.applicationPages(source)) {
-      const queued = page.filter(inScope).map((app) =>
-        settleQuickly(app).then(
-          (settled) => settled ?? limit(() => processApp(app)),
-          () => limit(() => processApp(app)), // processApp reports the error
-        ),
-      );
+      const queued = page.filter(inScope).map(handle);
       reports.push(...queued);
       await previousPage;
       previousPage = Promise.all(queued);

@@ -64,8 +64,9 @@ describe('engine page backpressure', () => {
       },
     } as unknown as GraphApi;
     const vault = {
+      // No vault index (the listing fails), so every due app is decided by its own, slow, Key Vault read.
       async latestTagsByName() {
-        return new Map();
+        throw new Error('listing unavailable');
       },
       async view(): Promise<VaultDetail> {
         await new Promise((r) => setTimeout(r, 1));

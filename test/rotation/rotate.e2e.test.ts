@@ -140,6 +140,14 @@ describe('rotate on the demo tenant', () => {
     expect(writes()).toBe(before);
     for (const app of due) expect(rotatorMade(app)).toHaveLength(1);
   });
+
+  it('a whole-tenant scan decides from Graph pages and one vault listing: no per-app Key Vault reads', async () => {
+    const reads = () => cloud.log.count('keyvault.listVersions');
+    const before = reads();
+    const r = await cli(['scan', '--json']);
+    expect(entry(r.report, demo.apps.personal.appId)?.action).toBe('would-rotate');
+    expect(reads()).toBe(before);
+  });
 });
 
 describe('single-app behaviour', () => {
