@@ -4,6 +4,7 @@ import { notifyOwners, type NotifyOptions } from './notify/notify.js';
 import {
   createServices,
   runRotation,
+  type Logger,
   type RunOptions,
   type RunResult,
   type Services,
@@ -17,15 +18,28 @@ export async function runAndNotify(
   notify: Omit<NotifyOptions, 'fullRun'> = {},
 ): Promise<RunResult> {
   const result = await runRotation(settings, opts, services);
-  if (!result.report.dryRun) {
-    const log = opts.log ?? (() => undefined);
-    const notes = await notifyOwners(settings, services, result.report, result.changed, log, opts.now, {
-      ...notify,
-      fullRun: !opts.appIds?.length,
-    }).catch((err: unknown) => [`notifications failed: ${describeError(err)}`]);
-    // Run-level notes are said once, in the report (the CLI prints them under its table or in the JSON, the
-    // HTTP functions return them, the timer logs them), not also in the progress log.
-    if (notes.length) result.report.notes = [...(result.report.notes ?? []), ...notes];
-  }
+  if (!result.report.dryRun) await notifyRun(settings, services, result, opts.log, opts.now, notify.mailer);
   return result;
+}
+
+/**
+ * The notification step of a run, for every trigger: emails the owners of what changed, fills `notified`, and
+ * adds the step's notes to the report. Reminders go out only for whole-scope runs (`result.wholeScope`).
+ */
+export async function notifyRun(
+  settings: Settings,
+  services: Services,
+  result: RunResult,
+  log: Logger = () => undefined,
+  now?: () => Date,
+  mailer?: NotifyOptions['mailer'],
+): Promise<string[]> {
+  const notes = await notifyOwners(settings, services, result.report, result.changed, log, now, {
+    fullRun: result.wholeScope,
+    mailer,
+  }).catch((err: unknown) => [`notifications failed: ${describeError(err)}`]);
+  // Run-level notes are said once, in the report (the CLI prints them under its table or in the JSON, the
+  // HTTP functions return them, the timer logs them), not also in the progress log.
+  if (notes.length) result.report.notes = [...(result.report.notes ?? []), ...notes];
+  return notes;
 }

@@ -6,8 +6,9 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { randomUUID } from 'node:crypto';
 import type { WorkMessage } from '../azure/queue.js';
 import { createServices, runRotation } from '../rotation/engine.js';
+import { notifyRun } from '../run.js';
 import { loadSettings } from '../settings.js';
-import { contextLogger, fanOut, loadTuning, notifyNow, queuedReason, recordInlineRun } from './lib/fanout.js';
+import { contextLogger, fanOut, loadTuning, queuedReason, recordInlineRun } from './lib/fanout.js';
 import { errorResponse, json, parseRotateRequest, requireMethod } from './lib/http.js';
 
 export async function rotateHttp(
@@ -45,10 +46,10 @@ export async function rotateHttp(
     if (!body.dryRun) {
       if (queued.length) await fanOut(settings, services, 'http', result, queued);
       else {
-        // Reminders only on whole-scope runs; and mail waits must fit in the 230 s an HTTP answer has.
-        await notifyNow(settings, services, result, log, {
-          fullRun: !body.appIds?.length,
-          mailer: { maxWaitMs: 20_000, pollTimeoutMs: 20_000 },
+        // Mail waits must fit in the 230 s an HTTP answer has.
+        await notifyRun(settings, services, result, log, undefined, {
+          maxWaitMs: 20_000,
+          pollTimeoutMs: 20_000,
         });
         await recordInlineRun(settings, services, 'http', result, log);
       }

@@ -9,8 +9,9 @@ import { randomUUID } from 'node:crypto';
 import type { WorkMessage } from '../azure/queue.js';
 import { describeError } from '../errors.js';
 import { createServices, runRotation } from '../rotation/engine.js';
+import { notifyRun } from '../run.js';
 import { loadSettings } from '../settings.js';
-import { contextLogger, fanOut, loadTuning, notifyNow, queuedReason, recordInlineRun } from './lib/fanout.js';
+import { contextLogger, fanOut, loadTuning, queuedReason, recordInlineRun } from './lib/fanout.js';
 
 export async function rotateTimer(timer: Timer, context: InvocationContext): Promise<void> {
   const runId = randomUUID();
@@ -40,7 +41,7 @@ export async function rotateTimer(timer: Timer, context: InvocationContext): Pro
       .map((a) => ({ runId, appId: a.appId.toLowerCase(), force: false }));
     if (queued.length) await fanOut(settings, services, 'timer', result, queued);
     else {
-      await notifyNow(settings, services, result, log);
+      await notifyRun(settings, services, result, log);
       await recordInlineRun(settings, services, 'timer', result, log);
     }
     const s = result.report.summary;

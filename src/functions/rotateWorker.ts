@@ -7,8 +7,9 @@ import { parseWorkMessage, WORK_QUEUE } from '../azure/queue.js';
 import { RunTable } from '../azure/runs.js';
 import { describeError } from '../errors.js';
 import { createServices, runRotation, type RunResult } from '../rotation/engine.js';
+import { notifyRun } from '../run.js';
 import { loadSettings } from '../settings.js';
-import { contextLogger, finishRunIfComplete, notifyNow } from './lib/fanout.js';
+import { contextLogger, finishRunIfComplete } from './lib/fanout.js';
 
 export async function rotateWorker(item: unknown, context: InvocationContext): Promise<void> {
   const parsed = parseWorkMessage(item);
@@ -38,7 +39,7 @@ export async function rotateWorker(item: unknown, context: InvocationContext): P
     else if (result) {
       // A message without its run row (put there by hand, or the table was cleared): nobody else will
       // send a digest for it, so tell this app's owners now.
-      await notifyNow(settings, services, result, log);
+      await notifyRun(settings, services, result, log);
     }
     if (done) context.log(JSON.stringify({ event: 'rotation-app-redelivered', runId, appId, action }));
   } catch (err) {

@@ -74,6 +74,8 @@ export interface RunResult {
   report: Report;
   changed: ChangedApp[];
   identity: Identity;
+  /** The run covered the whole scope (no appIds): only then does "not in the report" mean "outside the scope". */
+  wholeScope: boolean;
 }
 
 export async function runRotation(
@@ -293,7 +295,7 @@ export async function runRotation(
     apps,
     summary: summarize(apps),
   };
-  return { report, changed, identity };
+  return { report, changed, identity, wholeScope: !opts.appIds?.length };
 }
 
 function toReport(

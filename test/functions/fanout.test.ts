@@ -233,6 +233,29 @@ describe('a message without its run', () => {
     expect(alice).toHaveLength(before + 1);
     expect(alice.at(-1)!.plainText).toContain(app.appId);
   });
+
+  it('a one-app worker run sends no REMIND_UNMANAGED reminders (only whole-scope runs do)', async () => {
+    process.env.REMIND_UNMANAGED = 'true';
+    const foreignOwner = cloud.tenant.addUser({
+      displayName: 'Foreign Owner',
+      mail: 'foreign.worker@contoso.com',
+    });
+    cloud.tenant.addApplication({
+      displayName: 'Not Managed, Expiring Soon',
+      ownerIds: [foreignOwner.id],
+      passwords: [{ startDateTime: new Date(Date.now() - DAY), endDateTime: new Date(Date.now() + 5 * DAY) }],
+    });
+    const app = cloud.tenant.addApplication({
+      displayName: 'Queued Without Run',
+      ownerIds: [cloud.rotator.id, demo.users.alice.id],
+      passwords: [
+        { startDateTime: new Date(Date.now() - 300 * DAY), endDateTime: new Date(Date.now() + 2 * DAY) },
+      ],
+    });
+    await rotateWorker({ runId: randomUUID(), appId: app.appId }, ctx('rotateWorker'));
+    expect(rotatorCreds(app)).toHaveLength(1);
+    expect(cloud.mail.to('foreign.worker@contoso.com')).toHaveLength(0);
+  });
 });
 
 describe('queue unreachable at fan-out', () => {

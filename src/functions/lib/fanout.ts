@@ -5,7 +5,8 @@ import type { InvocationContext } from '@azure/functions';
 import { WorkQueue, type WorkMessage } from '../../azure/queue.js';
 import { RunTable } from '../../azure/runs.js';
 import { describeError } from '../../errors.js';
-import { notifyOwners, type NotifyOptions } from '../../notify/notify.js';
+import { notifyOwners } from '../../notify/notify.js';
+import { notifyRun } from '../../run.js';
 import type { Logger, RunResult, Services } from '../../rotation/engine.js';
 import { summarize, type Report } from '../../rotation/report.js';
 import { parseWholeNumber, SettingsError, type Settings } from '../../settings.js';
@@ -46,27 +47,6 @@ export function contextLogger(context: InvocationContext): Logger {
   return (msg, fields) => context.log(JSON.stringify({ msg, ...fields }));
 }
 
-/** Notes the run's digest step adds, and `notified` filled in on the report (as runAndNotify does). */
-export async function notifyNow(
-  settings: Settings,
-  services: Services,
-  result: RunResult,
-  log: Logger,
-  opts: NotifyOptions = {},
-): Promise<string[]> {
-  const notes = await notifyOwners(
-    settings,
-    services,
-    result.report,
-    result.changed,
-    log,
-    undefined,
-    opts,
-  ).catch((err: unknown) => [`notifications failed: ${describeError(err)}`]);
-  if (notes.length) result.report.notes = [...(result.report.notes ?? []), ...notes];
-  return notes;
-}
-
 /**
  * Records a run that handed apps to workers, then queues them. The run row and the inline results are written
  * first, so the last worker always finds everything the digest must cover.
@@ -97,7 +77,7 @@ export async function fanOut(
   } catch (err) {
     // The run cannot complete through the workers now: tell the owners of what did change here, then fail the
     // invocation (the queued apps were not touched; the next run picks them up).
-    await notifyNow(settings, services, result, () => undefined);
+    await notifyRun(settings, services, result);
     throw err;
   }
   const note =
