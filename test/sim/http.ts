@@ -79,7 +79,8 @@ export interface FaultRule {
   message?: string;
   /** How many matching requests it affects; undefined = every one. */
   times?: number;
-  /** Further narrowing, e.g. only requests about one app. */
+  /** Further narrowing, e.g. only requests about one app. It runs before the service handles the request, so
+   *  `req.subject` is not set yet: match on `req.path` (Graph URLs name the app's object id). */
   when?: (req: SimRequest) => boolean;
   onCommitted?: (req: SimRequest) => void;
 }
