@@ -2,9 +2,7 @@
 // misbehaving (a lease held by someone else, storage unreachable). Then a clean run, then I1-I4 over the tenant.
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { main } from '../../src/cli.js';
 import { LOCK_CONTAINER } from '../../src/azure/locks.js';
-import type { Report } from '../../src/rotation/report.js';
 import { startSimCloud, type SimCloud } from '../sim/cloud.js';
 import { freePort } from '../sim/http.js';
 import {
@@ -12,6 +10,7 @@ import {
   checkNothingDoubled,
   checkNothingLeaked,
   checkNothingLost,
+  cliInProcess,
   counters,
   Emitted,
   expireLocks,
@@ -20,7 +19,9 @@ import {
   resetSmallTenant,
   snapshotKeyIds,
   snapshotPersonCredentials,
+  startCase,
   startCli,
+  STEPS,
   type CliRun,
 } from './harness.js';
 
@@ -40,18 +41,6 @@ afterAll(async () => {
   await cloud?.stop();
 });
 
-async function cliInProcess(args: string[], runEnv: Record<string, string>, emitted: Emitted, label: string) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, runEnv, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-  });
-  emitted.add(`${label} stdout`, stdout);
-  emitted.add(`${label} stderr`, stderr);
-  return { code, stderr, report: code === 2 ? undefined : (JSON.parse(stdout) as Report) };
-}
-
 /** The clean run after a fault, and the invariants over the whole tenant. */
 async function recoverAndCheck(emitted: Emitted, persons: Map<string, Set<string>>, mailFrom: number) {
   const between = snapshotKeyIds(cloud);
@@ -65,27 +54,9 @@ async function recoverAndCheck(emitted: Emitted, persons: Map<string, Set<string
   return clean;
 }
 
-const killSteps = [
-  { step: 'list apps', op: 'graph.listOwnedObjects' },
-  { step: 'owners', op: 'graph.batch' },
-  { step: 'addPassword', op: 'graph.addPassword' },
-  { step: 'token proof', op: 'entra.token' },
-  { step: 'Key Vault set', op: 'keyvault.setSecret' },
-  { step: 'Key Vault versions', op: 'keyvault.listVersions' },
-  { step: 'email send', op: 'acs.send' },
-  { step: 'removePassword', op: 'graph.removePassword' },
-];
-
 describe('process killed right after the step (CLI child, SIGKILL)', () => {
-  it.each(killSteps)('killed after $step', async ({ step, op }) => {
-    counters.faultCases++;
-    await expireLocks(storage, cloud);
-    cloud.faults.clear();
-    resetSmallTenant(cloud);
-    const emitted = new Emitted();
-    const mailFrom = cloud.mail.messages.length;
-    const persons = snapshotPersonCredentials(cloud);
-    const before = snapshotKeyIds(cloud);
+  it.each(STEPS)('killed after $step', async ({ step, op }) => {
+    const { emitted, mailFrom, persons, before } = await startCase(cloud);
 
     // The sim calls onCommitted only once the child is running and has reached the step.
     const fault = cloud.faults.add({

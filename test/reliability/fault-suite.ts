@@ -5,12 +5,10 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { GraphApi } from '../../src/azure/graph.js';
 import { Vault } from '../../src/azure/vault.js';
-import { main } from '../../src/cli.js';
 import { defaultSecretName } from '../../src/rotation/policy.js';
 import { runAndNotify } from '../../src/run.js';
 import { createServices } from '../../src/rotation/engine.js';
 import { loadSettings } from '../../src/settings.js';
-import type { Report } from '../../src/rotation/report.js';
 import { startSimCloud, type SimCloud } from '../sim/cloud.js';
 import type { FaultRule } from '../sim/http.js';
 import {
@@ -20,7 +18,7 @@ import {
   checkNothingLeaked,
   checkNothingLost,
   checkOneMailPerRecipient,
-  counters,
+  cliInProcess,
   DAY,
   Emitted,
   expireLocks,
@@ -30,6 +28,8 @@ import {
   resetSmallTenant,
   snapshotKeyIds,
   snapshotPersonCredentials,
+  startCase,
+  STEPS,
 } from './harness.js';
 
 export type FaultSuitePart = 'matrix-1' | 'matrix-2' | 'scenarios';
@@ -51,38 +51,22 @@ export function defineFaultSuite(part: FaultSuitePart): void {
     await cloud?.stop();
   });
 
-  /** Runs the CLI in process, keeping everything it printed. */
-  async function cli(args: string[], emitted: Emitted, label: string) {
-    let stdout = '';
-    let stderr = '';
-    const code = await main(args, env, {
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s) },
-    });
-    emitted.add(`${label} stdout`, stdout);
-    emitted.add(`${label} stderr`, stderr);
-    let report: Report | undefined;
-    try {
-      report = JSON.parse(stdout) as Report;
-    } catch {
-      report = undefined;
-    }
-    return { code, stdout, stderr, report };
-  }
+  const cli = (args: string[], emitted: Emitted, label: string) => cliInProcess(args, env, emitted, label);
 
   // The external steps of a run, with the status that "fails always" means for each (403: permission revoked).
   // `alwaysExit`: the CLI's exit code when the step never works (1: apps failed, e.g. a two-password app that cannot
   // make room; 0: only notification was affected, which never fails a rotation).
-  const steps = [
-    { step: 'list apps', op: 'graph.listOwnedObjects', always: 403, alwaysExit: 1 },
-    { step: 'owners', op: 'graph.batch', always: 500, alwaysExit: 0 },
-    { step: 'addPassword', op: 'graph.addPassword', always: 403, alwaysExit: 1 },
-    { step: 'token proof', op: 'entra.token', always: 500, alwaysExit: 1 },
-    { step: 'Key Vault set', op: 'keyvault.setSecret', always: 403, alwaysExit: 1 },
-    { step: 'Key Vault versions', op: 'keyvault.listVersions', always: 500, alwaysExit: 1 },
-    { step: 'email send', op: 'acs.send', always: 500, alwaysExit: 0 },
-    { step: 'removePassword', op: 'graph.removePassword', always: 500, alwaysExit: 1 },
-  ] as const;
+  const failsAlways: Record<(typeof STEPS)[number]['op'], { always: number; alwaysExit: number }> = {
+    'graph.listOwnedObjects': { always: 403, alwaysExit: 1 },
+    'graph.batch': { always: 500, alwaysExit: 0 },
+    'graph.addPassword': { always: 403, alwaysExit: 1 },
+    'entra.token': { always: 500, alwaysExit: 1 },
+    'keyvault.setSecret': { always: 403, alwaysExit: 1 },
+    'keyvault.listVersions': { always: 500, alwaysExit: 1 },
+    'acs.send': { always: 500, alwaysExit: 0 },
+    'graph.removePassword': { always: 500, alwaysExit: 1 },
+  };
+  const steps = STEPS.map((s) => ({ ...s, ...failsAlways[s.op] }));
 
   type Kind =
     | 'fails once (500)'
@@ -133,15 +117,7 @@ export function defineFaultSuite(part: FaultSuitePart): void {
   if (!scenarios)
     describe('fault matrix (in process)', () => {
       it.each(matrix)('$step × $kind', async ({ step, op, always, alwaysExit, kind }) => {
-        counters.faultCases++;
-        await expireLocks(inject('azuriteConnectionString'), cloud);
-        cloud.faults.clear();
-        resetSmallTenant(cloud);
-        const emitted = new Emitted();
-        const mailFrom = cloud.mail.messages.length;
-        const persons = snapshotPersonCredentials(cloud);
-        const before = snapshotKeyIds(cloud);
-        const seq = lastSeq(cloud);
+        const { emitted, mailFrom, persons, before, seq } = await startCase(cloud);
 
         const fault = cloud.faults.add(rule(op, kind, always));
         const faulted = await cli(['rotate', '--json'], emitted, 'faulted run');
@@ -195,15 +171,7 @@ export function defineFaultSuite(part: FaultSuitePart): void {
   if (scenarios)
     describe('compound faults (compensation fails)', () => {
       it.each(compound)('$name: the orphan is removed by the next run', async ({ faults }) => {
-        counters.faultCases++;
-        await expireLocks(inject('azuriteConnectionString'), cloud);
-        cloud.faults.clear();
-        resetSmallTenant(cloud);
-        const emitted = new Emitted();
-        const mailFrom = cloud.mail.messages.length;
-        const persons = snapshotPersonCredentials(cloud);
-        const before = snapshotKeyIds(cloud);
-        const seq = lastSeq(cloud);
+        const { emitted, mailFrom, persons, before, seq } = await startCase(cloud);
         // 403: the permission is taken away mid-run (quick to fail, unlike a 500 that is retried with backoff).
         for (const op of faults) cloud.faults.add({ op, status: 403 });
         const faulted = await cli(['rotate', '--json'], emitted, 'faulted run');
@@ -234,14 +202,13 @@ export function defineFaultSuite(part: FaultSuitePart): void {
   if (scenarios)
     describe('a Graph outage on addPassword for one app', () => {
       it('three 503s in a row (Retry-After 1): each is resolved by looking, and the app is still rotated once', async () => {
-        counters.faultCases++;
-        await expireLocks(inject('azuriteConnectionString'), cloud);
-        cloud.faults.clear();
-        const { due } = resetSmallTenant(cloud);
-        const emitted = new Emitted();
-        const mailFrom = cloud.mail.messages.length;
-        const persons = snapshotPersonCredentials(cloud);
-        const before = snapshotKeyIds(cloud);
+        const {
+          tenant: { due },
+          emitted,
+          mailFrom,
+          persons,
+          before,
+        } = await startCase(cloud);
         const fault = cloud.faults.add({
           op: 'graph.addPassword',
           status: 503,
@@ -280,14 +247,7 @@ export function defineFaultSuite(part: FaultSuitePart): void {
   if (scenarios)
     describe('hung connections to Graph and Key Vault', () => {
       it.each(hangs)('$op × $kind', async ({ op, kind }) => {
-        counters.faultCases++;
-        await expireLocks(inject('azuriteConnectionString'), cloud);
-        cloud.faults.clear();
-        resetSmallTenant(cloud);
-        const emitted = new Emitted();
-        const mailFrom = cloud.mail.messages.length;
-        const persons = snapshotPersonCredentials(cloud);
-        const before = snapshotKeyIds(cloud);
+        const { emitted, mailFrom, persons, before } = await startCase(cloud);
 
         const fault = cloud.faults.add({ op, kind, times: 1 });
         const settings = loadSettings(env, { requireKeyVault: true });

@@ -9,6 +9,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { expect, inject } from 'vitest';
 import { LOCK_CONTAINER } from '../../src/azure/locks.js';
+import { main } from '../../src/cli.js';
 import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
 import { defaultSecretName } from '../../src/rotation/policy.js';
 import type { Report } from '../../src/rotation/report.js';
@@ -461,4 +462,56 @@ export function recordResults(file: string, rows?: unknown[]): string {
   } finally {
     rmSync(LOCK, { recursive: true, force: true });
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Shared by the fault matrix and the crash cases
+
+/** The external steps of a rotation, and the simulator operation each one is. */
+export const STEPS = [
+  { step: 'list apps', op: 'graph.listOwnedObjects' },
+  { step: 'owners', op: 'graph.batch' },
+  { step: 'addPassword', op: 'graph.addPassword' },
+  { step: 'token proof', op: 'entra.token' },
+  { step: 'Key Vault set', op: 'keyvault.setSecret' },
+  { step: 'Key Vault versions', op: 'keyvault.listVersions' },
+  { step: 'email send', op: 'acs.send' },
+  { step: 'removePassword', op: 'graph.removePassword' },
+] as const;
+
+/** Starts a fault case: its own locks freed, no faults, the small tenant reset, and the snapshots the invariant
+ *  checks compare with afterwards. */
+export async function startCase(cloud: SimCloud) {
+  counters.faultCases++;
+  await expireLocks(inject('azuriteConnectionString'), cloud);
+  cloud.faults.clear();
+  const tenant = resetSmallTenant(cloud);
+  return {
+    tenant,
+    emitted: new Emitted(),
+    mailFrom: cloud.mail.messages.length,
+    persons: snapshotPersonCredentials(cloud),
+    before: snapshotKeyIds(cloud),
+    seq: lastSeq(cloud),
+  };
+}
+
+/** Runs the CLI in process with `env`, keeping everything it printed for the leak scan. */
+export async function cliInProcess(
+  args: string[],
+  env: Record<string, string>,
+  emitted: Emitted,
+  label: string,
+) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, env, {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+  });
+  emitted.add(`${label} stdout`, stdout);
+  emitted.add(`${label} stderr`, stderr);
+  // Exit 2 and a run that stopped print nothing; anything printed must be exactly one JSON report.
+  const report = stdout ? (JSON.parse(stdout) as Report) : undefined;
+  return { code, stdout, stderr, report };
 }
