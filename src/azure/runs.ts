@@ -15,6 +15,8 @@ const RUN_ROW = 'run';
 export interface RunRow {
   runId: string;
   trigger: 'timer' | 'http';
+  /** The run covered the whole scope (no appIds): only then does its digest carry REMIND_UNMANAGED reminders. */
+  wholeScope: boolean;
   startedAt: string;
   /** Apps the run listed. */
   scanned: number;
@@ -118,6 +120,7 @@ export class RunTable {
         rowKey: RUN_ROW,
         kind: 'run',
         trigger: run.trigger,
+        wholeScope: run.wholeScope,
         startedAt: run.startedAt,
         scanned: run.scanned,
         queued: run.queued,
@@ -137,6 +140,7 @@ export class RunTable {
       return {
         runId,
         trigger: e.trigger as RunRow['trigger'],
+        wholeScope: e.wholeScope === true,
         startedAt: String(e.startedAt),
         scanned: Number(e.scanned),
         queued: Number(e.queued),

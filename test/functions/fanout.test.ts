@@ -258,6 +258,44 @@ describe('a message without its run', () => {
   });
 });
 
+describe('a run over listed apps handed to workers', () => {
+  it('sends no REMIND_UNMANAGED reminders when its last worker completes it (only whole-scope runs do)', async () => {
+    process.env.REMIND_UNMANAGED = 'true';
+    const foreignOwner = cloud.tenant.addUser({
+      displayName: 'Foreign Owner',
+      mail: 'foreign.fanout@contoso.com',
+    });
+    cloud.tenant.addApplication({
+      displayName: 'Unmanaged, Expiring',
+      ownerIds: [foreignOwner.id],
+      passwords: [{ startDateTime: new Date(Date.now() - DAY), endDateTime: new Date(Date.now() + 4 * DAY) }],
+    });
+    const app = cloud.tenant.addApplication({
+      displayName: 'Handed To A Worker',
+      ownerIds: [cloud.rotator.id, demo.users.alice.id],
+      passwords: [
+        { startDateTime: new Date(Date.now() - 300 * DAY), endDateTime: new Date(Date.now() + 2 * DAY) },
+      ],
+    });
+    const settings = loadSettings(process.env, { requireKeyVault: true });
+    const services = createServices(settings);
+    const runId = randomUUID();
+    const message = { runId, appId: app.appId.toLowerCase(), force: false };
+    // As POST /api/rotate with appIds does once its time budget is spent: the app is handed to the queue.
+    const result = await runRotation(
+      settings,
+      { mode: 'rotate', appIds: [app.appId], runId, handOff: () => 'queued for a worker' },
+      services,
+    );
+    await fanOut(settings, services, 'http', result, [message]);
+    await queue.clearMessages(); // the test plays the worker itself
+    await rotateWorker(message, ctx('rotateWorker'));
+    expect(rotatorCreds(app)).toHaveLength(1);
+    expect((await runs.getRun(runId))?.digestSentAt).toBeTruthy();
+    expect(cloud.mail.to('foreign.fanout@contoso.com')).toHaveLength(0);
+  });
+});
+
 describe('queue unreachable at fan-out', () => {
   it('the owners of apps changed inline are still told, and the invocation fails', async () => {
     const app = cloud.tenant.addApplication({
@@ -309,6 +347,7 @@ describe('poison queue', () => {
     await runs.createRun({
       runId: poisonRun,
       trigger: 'timer',
+      wholeScope: true,
       startedAt: new Date().toISOString(),
       scanned: 1,
       queued: 1,

@@ -65,6 +65,7 @@ export async function fanOut(
   await runs.createRun({
     runId: report.runId,
     trigger,
+    wholeScope: result.wholeScope,
     startedAt: report.startedAt,
     scanned,
     queued: queued.length,
@@ -102,6 +103,7 @@ export async function recordInlineRun(
     .createRun({
       runId: report.runId,
       trigger,
+      wholeScope: result.wholeScope,
       startedAt: report.startedAt,
       scanned: report.summary.scanned,
       queued: 0,
@@ -141,9 +143,9 @@ export async function finishRunIfComplete(
     summary: summarize(apps),
   };
   const changed = rows.flatMap((r) => (r.changed ? [{ ...r.changed, report: r.report }] : []));
-  const notes = await notifyOwners(settings, services, report, changed, log).catch((err: unknown) => [
-    `notifications failed: ${describeError(err)}`,
-  ]);
+  const notes = await notifyOwners(settings, services, report, changed, log, undefined, {
+    fullRun: run.wholeScope,
+  }).catch((err: unknown) => [`notifications failed: ${describeError(err)}`]);
   const fresh = await runs.getRun(runId);
   if (fresh) await runs.updateRun(fresh, { digestSentAt: new Date().toISOString(), digestNotes: notes });
   log('run complete', {
