@@ -22,6 +22,7 @@ import {
   MAX_PENDING_AGE_DAYS,
   noticeKey,
   PENDING_SECRET_NAME,
+  pendingLockName,
   PendingStore,
   toNotifiable,
   type PendingItem,
@@ -86,7 +87,10 @@ async function openPending(
   if (services.locks) {
     try {
       // Two runs at once (timer and HTTP) would otherwise overwrite each other's held notices.
-      lock = await services.locks.acquire(PENDING_SECRET_NAME, settings.lockWaitSeconds * 1000);
+      lock = await services.locks.acquire(
+        pendingLockName(settings.keyVaultUrl),
+        settings.lockWaitSeconds * 1000,
+      );
     } catch (err) {
       return { items: [], unavailable: `the pending-notifications lock failed: ${describeError(err)}` };
     }
@@ -132,6 +136,8 @@ export async function notifyOwners(
   let reminders: Array<{ app: AppView; expiring: Expiring }> = [];
   if (settings.remindUnmanaged && opts.fullRun !== false) {
     try {
+      // findReminders works the scope out itself; the apps this report holds (with a streamed report, only the
+      // changed ones) are excluded besides, in case one left the scope during the run.
       const reported = new Set(report.apps.map((a) => a.appId.toLowerCase()));
       reminders = await findReminders(services.graph, settings, services.identity?.objectId, reported, now());
     } catch (err) {

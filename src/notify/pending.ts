@@ -8,6 +8,9 @@ import type { Settings } from '../settings.js';
 import { isEmailAddress, type NotifiableApp } from './digest.js';
 
 export const PENDING_SECRET_NAME = 'entra-secret-rotator-pending-notifications';
+
+/** The lock over one vault's held notices: rotators with other vaults may share the storage account. */
+export const pendingLockName = (keyVaultUrl: string) => `${PENDING_SECRET_NAME}@${new URL(keyVaultUrl).host}`;
 /** Key Vault refuses secret values over 25 KB. */
 export const MAX_PENDING_BYTES = 25 * 1024;
 /** A notice that could not be delivered for a month is dropped (said in a run note): its news is stale by then

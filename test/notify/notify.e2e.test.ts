@@ -4,7 +4,7 @@ import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { AppLocks } from '../../src/azure/locks.js';
 import { main } from '../../src/cli.js';
 import { NOTIFICATIONS_OFF_NOTE, notifyOwners } from '../../src/notify/notify.js';
-import { decodePending, PENDING_SECRET_NAME } from '../../src/notify/pending.js';
+import { decodePending, PENDING_SECRET_NAME, pendingLockName } from '../../src/notify/pending.js';
 import { createServices, runRotation, type RunOptions } from '../../src/rotation/engine.js';
 import { runAndNotify } from '../../src/run.js';
 import { loadSettings } from '../../src/settings.js';
@@ -265,7 +265,7 @@ describe('held notices', () => {
   it('does not touch the held notices while another run holds their lock', async () => {
     const settings = loadSettings(envFor(), { requireKeyVault: true });
     const other = await new AppLocks(settings.storage!, createServices(settings).credential).acquire(
-      PENDING_SECRET_NAME,
+      pendingLockName(settings.keyVaultUrl!),
       0,
     );
     expect(other).toBeDefined();
@@ -281,6 +281,24 @@ describe('held notices', () => {
       expect(delivered()).toHaveLength(5);
     } finally {
       await other?.release();
+    }
+  });
+
+  it('is not held up by the lock of another vault\'s notices in the same storage account', async () => {
+    const settings = loadSettings(envFor(), { requireKeyVault: true });
+    const locks = new AppLocks(settings.storage!, createServices(settings).credential);
+    const other = await locks.acquire(pendingLockName('https://another-rotator.vault.azure.net/'), 0);
+    expect(other).toBeDefined();
+    try {
+      cloud.mail.dropRecipients.add('alice@contoso.com');
+      const { report } = await run({ LOCK_WAIT_SECONDS: '1' });
+      expect(report.notes ?? []).not.toContainEqual(expect.stringMatching(/another run was updating/));
+      expect(pendingItems().map((i) => i.to)).toContainEqual(['alice@contoso.com']);
+    } finally {
+      await other?.release();
+      cloud.mail.dropRecipients.clear();
+      cloud.mail.clear();
+      await run(); // sends what was held, so the next test starts with none
     }
   });
 

@@ -10,6 +10,7 @@ import { QueueServiceClient } from '@azure/storage-queue';
 import { expect, inject } from 'vitest';
 import { LOCK_CONTAINER } from '../../src/azure/locks.js';
 import { main } from '../../src/cli.js';
+import { pendingLockName } from '../../src/notify/pending.js';
 import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
 import { defaultSecretName } from '../../src/rotation/policy.js';
 import type { Report } from '../../src/rotation/report.js';
@@ -135,6 +136,7 @@ export async function expireLocks(connectionString: string, cloud: SimCloud): Pr
     BlobServiceClient.fromConnectionString(connectionString).getContainerClient(LOCK_CONTAINER);
   if (!(await container.exists())) return;
   const mine = new Set([...cloud.tenant.applications.values()].map((a) => `${a.appId.toLowerCase()}.lock`));
+  mine.add(`${pendingLockName(cloud.env.KEY_VAULT_URL!).toLowerCase()}.lock`);
   for await (const b of container.listBlobsFlat()) {
     if (!mine.has(b.name) || b.properties.leaseState !== 'leased') continue;
     try {
