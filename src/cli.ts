@@ -5,9 +5,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describeError } from './errors.js';
+import { partialResultOf } from './rotation/engine.js';
 import { runAndNotify } from './run.js';
 import { loadSettings, SettingsError } from './settings.js';
-import { formatTable, type Report } from './rotation/report.js';
+import { JsonReportWriter, TableReportWriter } from './report-writer.js';
 
 export interface Io {
   stdout: { write(s: string): unknown };
@@ -86,6 +87,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
   const log = (msg: string, fields?: Record<string, unknown>) => {
     io.stderr.write(`[entra-secret-rotator] ${msg}${fields ? ` ${JSON.stringify(fields)}` : ''}\n`);
   };
+  // The report goes out while the run goes (see report-writer.ts); apps that were notified come last.
+  const out = (s: string) => io.stdout.write(s);
+  const writer = opts.json ? new JsonReportWriter(out) : new TableReportWriter(out);
   try {
     const { report } = await runAndNotify(settings, {
       mode: command,
@@ -93,37 +97,17 @@ export async function main(argv: string[], env: Record<string, string | undefine
       appIds: opts.app,
       force: !!opts.force,
       log,
+      stream: writer,
     });
-    if (opts.json) writeJsonReport(report, (s) => io.stdout.write(s));
-    else io.stdout.write(`${formatTable(report)}\n`);
+    writer.finish(report);
     return report.summary.failed > 0 ? 1 : 0;
   } catch (err) {
     // A run that cannot start (identity, Graph unreachable) fails as a whole: say what and where, no stack trace.
+    // One that fails part way has printed part of its report: that is closed, marked incomplete.
+    writer.fail(describeError(err), partialResultOf(err)?.report);
     io.stderr.write(`entra-secret-rotator: the run failed before it could finish: ${describeError(err)}\n`);
     return 1;
   }
-}
-
-/**
- * Writes exactly what `JSON.stringify(report, null, 2)` would, in pieces of about 64 KB: a large tenant's
- * report (about 13 MB at 50,000 apps) never exists as one string.
- */
-export function writeJsonReport(report: Report, write: (s: string) => unknown): void {
-  const shell = JSON.stringify({ ...report, apps: [] }, null, 2);
-  const at = shell.indexOf('\n  "apps": []');
-  if (report.apps.length === 0 || at < 0) {
-    write(`${JSON.stringify(report, null, 2)}\n`);
-    return;
-  }
-  let chunk = `${shell.slice(0, at)}\n  "apps": [`;
-  report.apps.forEach((app, i) => {
-    chunk += `${i ? ',' : ''}\n    ${JSON.stringify(app, null, 2).replace(/\n/g, '\n    ')}`;
-    if (chunk.length >= 65_536) {
-      write(chunk);
-      chunk = '';
-    }
-  });
-  write(`${chunk}\n  ]${shell.slice(at + '\n  "apps": []'.length)}\n`);
 }
 
 function invokedDirectly(): boolean {

@@ -3,6 +3,7 @@ import { describeError } from './errors.js';
 import { notifyOwners, type NotifyOptions } from './notify/notify.js';
 import {
   createServices,
+  partialResultOf,
   runRotation,
   type Logger,
   type RunOptions,
@@ -17,7 +18,23 @@ export async function runAndNotify(
   services: Services = createServices(settings),
   notify: Omit<NotifyOptions, 'fullRun'> = {},
 ): Promise<RunResult> {
-  const result = await runRotation(settings, opts, services);
+  let result: RunResult;
+  try {
+    result = await runRotation(settings, opts, services);
+  } catch (err) {
+    // A run cut short still tells the owners of what it rotated before it stopped.
+    const partial = partialResultOf(err);
+    if (partial && !partial.report.dryRun)
+      await notifyRun(
+        settings,
+        services,
+        { ...partial, wholeScope: false },
+        opts.log,
+        opts.now,
+        notify.mailer,
+      );
+    throw err;
+  }
   if (!result.report.dryRun) await notifyRun(settings, services, result, opts.log, opts.now, notify.mailer);
   return result;
 }

@@ -19,7 +19,7 @@ import {
   type RotationOutcome,
   type StepContext,
 } from './protocol.js';
-import { summarize, type AppReport, type Report } from './report.js';
+import { summarize, tally, type AppReport, type Report } from './report.js';
 
 export type Logger = (msg: string, fields?: Record<string, unknown>) => void;
 
@@ -38,6 +38,18 @@ export interface RunOptions {
    * with that reason and not touched.
    */
   handOff?: (app: AppView) => string | undefined;
+  /**
+   * Takes each app's entry as soon as it is final, so that a large tenant's report is never held whole (the CLI
+   * writes it out as it goes). Entries the notification step may still fill in (rotated, or failed while
+   * rotating: `notified`) stay in `report.apps`; `report.summary` counts every app either way.
+   */
+  stream?: ReportStream;
+}
+
+export interface ReportStream {
+  /** Once, before any entry. */
+  start(head: Pick<Report, 'runId' | 'startedAt' | 'dryRun'>): void;
+  app(entry: AppReport): void;
 }
 
 /** What the notification step receives for each app that changed (rotated or failed). */
@@ -92,8 +104,21 @@ export async function runRotation(
   const { graph, vault, locks } = services;
   if (!dryRun && !vault) throw new Error('KEY_VAULT_URL is required to rotate.');
 
-  const reports: Array<Promise<AppReport>> = [];
+  opts.stream?.start({ runId, startedAt, dryRun });
+  const summary = summarize([]);
+  /** Entries kept for the report: all of them, or with a stream, those of the changed apps. */
+  const apps: AppReport[] = [];
   const changed: ChangedApp[] = [];
+  const isChanged = new WeakSet<AppReport>();
+  /** Counts an app's entry and keeps or streams it. Without a stream, apps keep the order they were listed in. */
+  const record = (at: number, entry: AppReport) => {
+    tally(summary, entry.action);
+    if (opts.stream && !isChanged.has(entry)) opts.stream.app(entry);
+    else if (opts.stream) apps.push(entry);
+    else apps[at] = entry;
+  };
+  let listed = 0;
+  const pending: Array<Promise<void>> = [];
   const limit = pLimit(settings.concurrency);
   const ctxFor = (lockHeld: boolean): StepContext => ({
     settings,
@@ -228,6 +253,7 @@ export async function runRotation(
           }
         : { ...freshBase, action: 'failed', reason: [outcome.reason, ...outcome.notes].join('; '), ...extra };
       changed.push({ app, report, outcome, notify: policy.policy.notify });
+      isChanged.add(report);
       log(report.action === 'rotated' ? 'rotated' : 'rotation failed', {
         appId: app.appId,
         keyId: report.keyId,
@@ -241,8 +267,9 @@ export async function runRotation(
 
   if (opts.appIds?.length) {
     for (const appId of [...new Set(opts.appIds.map((a) => a.toLowerCase()))]) {
-      reports.push(
-        limit(async () => {
+      const at = listed++;
+      pending.push(
+        limit(async (): Promise<AppReport> => {
           let app: AppView | undefined;
           try {
             app = await graph.getApplication(appId);
@@ -260,7 +287,7 @@ export async function runRotation(
           return out
             ? { appId: app.appId, displayName: app.displayName, action: 'failed' as const, reason: out }
             : ((await settleQuickly(app).catch(() => undefined)) ?? processApp(app));
-        }),
+        }).then((entry) => record(at, entry)),
       );
     }
   } else {
@@ -269,12 +296,22 @@ export async function runRotation(
     // one is processed, and only once the page before this one is done. Apps settled at once never wait in the
     // queue behind rotations, so their objects die young.
     let previousPage: Promise<unknown> = Promise.resolve();
-    for await (const page of graph.applicationPages(source)) {
-      const queued = page.filter(inScope).map(handle);
-      reports.push(...queued);
-      await previousPage;
-      previousPage = Promise.all(queued);
+    try {
+      for await (const page of graph.applicationPages(source)) {
+        const queued = page.filter(inScope).map((app) => {
+          const at = listed++;
+          return handle(app).then((entry) => record(at, entry));
+        });
+        await previousPage;
+        previousPage = Promise.all(queued);
+      }
+    } catch (err) {
+      // The listing broke off (Graph kept failing). Apps already under way finish, since a rotation is never left
+      // half done, and what was done goes out with the error: their owners are still told.
+      await previousPage.catch(() => undefined);
+      throw withPartialResult(err, result());
     }
+    pending.push(previousPage.then(() => undefined));
   }
 
   async function outOfScope(app: AppView): Promise<string | undefined> {
@@ -286,16 +323,25 @@ export async function runRotation(
     return undefined;
   }
 
-  const apps = await Promise.all(reports);
-  const report: Report = {
-    runId,
-    startedAt,
-    finishedAt: now().toISOString(),
-    dryRun,
-    apps,
-    summary: summarize(apps),
-  };
-  return { report, changed, identity, wholeScope: !opts.appIds?.length };
+  function result(): RunResult {
+    const report: Report = { runId, startedAt, finishedAt: now().toISOString(), dryRun, apps, summary };
+    return { report, changed, identity, wholeScope: !opts.appIds?.length };
+  }
+
+  await Promise.all(pending);
+  return result();
+}
+
+const partialResults = new WeakMap<object, RunResult>();
+
+function withPartialResult(err: unknown, partial: RunResult): unknown {
+  if (typeof err === 'object' && err) partialResults.set(err, partial);
+  return err;
+}
+
+/** What a run that failed part way had done (reported and changed apps), when it got as far as listing apps. */
+export function partialResultOf(err: unknown): RunResult | undefined {
+  return typeof err === 'object' && err ? partialResults.get(err) : undefined;
 }
 
 function toReport(

@@ -36,44 +36,53 @@ export interface Report {
 }
 
 export function summarize(apps: readonly AppReport[]): Report['summary'] {
-  const count = (a: Action) => apps.filter((x) => x.action === a).length;
-  return {
-    scanned: apps.length,
-    rotated: count('rotated'),
-    upToDate: count('up-to-date'),
-    skipped: count('skipped'),
-    failed: count('failed'),
-    wouldRotate: count('would-rotate'),
-  };
+  const summary = { scanned: 0, rotated: 0, upToDate: 0, skipped: 0, failed: 0, wouldRotate: 0 };
+  for (const a of apps) tally(summary, a.action);
+  return summary;
+}
+
+const SUMMARY_KEY = {
+  rotated: 'rotated',
+  'up-to-date': 'upToDate',
+  skipped: 'skipped',
+  failed: 'failed',
+  'would-rotate': 'wouldRotate',
+} as const satisfies Record<Action, keyof Report['summary']>;
+
+/** Counts one more app in a summary. */
+export function tally(summary: Report['summary'], action: Action): void {
+  summary.scanned++;
+  summary[SUMMARY_KEY[action]]++;
 }
 
 /** Display names are tenant input: keep the table on one line per app whatever they contain. */
 const cell = (s: string, width: number) => oneLine(s, width).padEnd(width);
 
-export function formatTable(report: Report): string {
-  const lines = [
-    `${cell('APP', 28)} ${cell('APP ID', 36)} ${cell('ACTION', 12)} ${cell('NEW EXPIRY', 10)} DETAIL`,
-  ];
-  for (const a of report.apps) {
-    const detail = [
-      a.reason,
-      a.keyId ? `new keyId ${a.keyId}` : undefined,
-      a.retiredKeyIds?.length ? `retired ${a.retiredKeyIds.join(', ')}` : undefined,
-      a.orphansRemoved?.length ? `removed orphan ${a.orphansRemoved.join(', ')}` : undefined,
-      a.notified?.length ? `notified ${a.notified.join(', ')}` : undefined,
-    ]
-      .filter(Boolean)
-      .join('; ');
-    lines.push(
-      `${cell(a.displayName, 28)} ${cell(a.appId, 36)} ${cell(a.action, 12)} ${cell(a.action === 'rotated' ? (a.expiresOn ?? '').slice(0, 10) : '', 10)} ${oneLine(detail)}`,
-    );
-  }
+export const TABLE_HEADER = `${cell('APP', 28)} ${cell('APP ID', 36)} ${cell('ACTION', 12)} ${cell('NEW EXPIRY', 10)} DETAIL`;
+
+export function formatRow(a: AppReport): string {
+  const detail = [
+    a.reason,
+    a.keyId ? `new keyId ${a.keyId}` : undefined,
+    a.retiredKeyIds?.length ? `retired ${a.retiredKeyIds.join(', ')}` : undefined,
+    a.orphansRemoved?.length ? `removed orphan ${a.orphansRemoved.join(', ')}` : undefined,
+    a.notified?.length ? `notified ${a.notified.join(', ')}` : undefined,
+  ]
+    .filter(Boolean)
+    .join('; ');
+  return `${cell(a.displayName, 28)} ${cell(a.appId, 36)} ${cell(a.action, 12)} ${cell(a.action === 'rotated' ? (a.expiresOn ?? '').slice(0, 10) : '', 10)} ${oneLine(detail)}`;
+}
+
+/** The lines under the table: the counts, then the run's notes. */
+export function summaryLines(report: Pick<Report, 'dryRun' | 'summary' | 'notes'>): string[] {
   const s = report.summary;
-  lines.push(
-    '',
+  return [
     `${report.dryRun ? 'Dry run: no changes made. ' : ''}${s.scanned} apps: ${s.rotated} rotated, ${s.wouldRotate} would rotate, ` +
       `${s.upToDate} up to date, ${s.skipped} skipped, ${s.failed} failed.`,
-  );
-  for (const n of report.notes ?? []) lines.push(`Note: ${n}`);
-  return lines.join('\n');
+    ...(report.notes ?? []).map((n) => `Note: ${n}`),
+  ];
+}
+
+export function formatTable(report: Report): string {
+  return [TABLE_HEADER, ...report.apps.map(formatRow), '', ...summaryLines(report)].join('\n');
 }

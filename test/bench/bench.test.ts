@@ -5,9 +5,7 @@ import { lowerBound, WRITES_PER_SECOND } from '../../bench/model.js';
 import type { GraphApi } from '../../src/azure/graph.js';
 import type { Vault, VaultDetail } from '../../src/azure/vault.js';
 import type { AppView } from '../../src/rotation/checks.js';
-import { writeJsonReport } from '../../src/cli.js';
 import { runRotation } from '../../src/rotation/engine.js';
-import type { Report } from '../../src/rotation/report.js';
 import { loadSettings } from '../../src/settings.js';
 
 const latency = { graph: 50, entra: 30, mi: 30, keyvault: 30, acs: 50 };
@@ -91,36 +89,5 @@ describe('engine page backpressure', () => {
     expect(report.summary.scanned).toBe(pages * pageSize);
     expect(report.summary.wouldRotate).toBe(pages * pageSize);
     expect(maxWaiting).toBeLessThanOrEqual(2 * pageSize);
-  });
-});
-
-describe('CLI --json output in pieces', () => {
-  const report = (apps: Report['apps']): Report => ({
-    runId: 'r',
-    startedAt: '2026-01-01T00:00:00.000Z',
-    finishedAt: '2026-01-01T00:00:01.000Z',
-    dryRun: false,
-    apps,
-    summary: { scanned: apps.length, rotated: 1, upToDate: 0, skipped: 0, failed: 0, wouldRotate: 0 },
-    notes: ['a note with "quotes"\nand a newline'],
-  });
-  const many = Array.from({ length: 3000 }, (_, i) => ({
-    appId: `id-${i}`,
-    displayName: `app "${i}"\n  "apps": []`,
-    action: 'rotated' as const,
-    retiredKeyIds: ['k1', 'k2'],
-    notified: [],
-  }));
-
-  it.each([
-    ['no apps', []],
-    ['one app', many.slice(0, 1)],
-    ['3,000 apps', many],
-  ])('writes exactly JSON.stringify(report, null, 2) (%s)', (_, apps) => {
-    const r = report(apps);
-    const pieces: string[] = [];
-    writeJsonReport(r, (s) => pieces.push(s));
-    expect(pieces.join('')).toBe(`${JSON.stringify(r, null, 2)}\n`);
-    if (apps.length > 1000) expect(Math.max(...pieces.map((p) => p.length))).toBeLessThan(70_000);
   });
 });
