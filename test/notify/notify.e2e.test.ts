@@ -284,7 +284,7 @@ describe('held notices', () => {
     }
   });
 
-  it('is not held up by the lock of another vault\'s notices in the same storage account', async () => {
+  it("is not held up by the lock of another vault's notices in the same storage account", async () => {
     const settings = loadSettings(envFor(), { requireKeyVault: true });
     const locks = new AppLocks(settings.storage!, createServices(settings).credential);
     const other = await locks.acquire(pendingLockName('https://another-rotator.vault.azure.net/'), 0);
