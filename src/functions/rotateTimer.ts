@@ -20,9 +20,22 @@ export async function rotateTimer(timer: Timer, context: InvocationContext): Pro
     const settings = loadSettings(process.env, { requireKeyVault: true });
     const tuning = loadTuning(process.env);
     const base = createServices(settings);
-    const scan = await runRotation(settings, { mode: 'scan', runId, log }, base);
+    // The scan's report is streamed into the list of due apps: only they are kept, whatever the tenant's size.
+    const due: string[] = [];
+    const scan = await runRotation(
+      settings,
+      {
+        mode: 'scan',
+        runId,
+        log,
+        stream: {
+          start: () => undefined,
+          app: (a) => void (a.action === 'would-rotate' && due.push(a.appId.toLowerCase())),
+        },
+      },
+      base,
+    );
     const services = { ...base, identity: scan.identity };
-    const due = scan.report.apps.filter((a) => a.action === 'would-rotate').map((a) => a.appId.toLowerCase());
     // Without AzureWebJobsStorage there is no queue (never the case under the host): then everything runs here.
     const queue = settings.storage && due.length > tuning.inlineMax ? new Set(due) : new Set<string>();
     const reason = queuedReason(runId);
