@@ -22,17 +22,7 @@ export async function runAndNotify(
   try {
     result = await runRotation(settings, opts, services);
   } catch (err) {
-    // A run cut short still tells the owners of what it rotated before it stopped.
-    const partial = partialResultOf(err);
-    if (partial && !partial.report.dryRun)
-      await notifyRun(
-        settings,
-        services,
-        { ...partial, wholeScope: false },
-        opts.log,
-        opts.now,
-        notify.mailer,
-      );
+    await notifyCutShort(settings, services, err, opts.log, opts.now, notify.mailer);
     throw err;
   }
   if (!result.report.dryRun) await notifyRun(settings, services, result, opts.log, opts.now, notify.mailer);
@@ -59,4 +49,21 @@ export async function notifyRun(
   // HTTP functions return them, the timer logs them), not also in the progress log.
   if (notes.length) result.report.notes = [...(result.report.notes ?? []), ...notes];
   return notes;
+}
+
+/**
+ * A run cut short (Graph broke off the listing) still tells the owners of what it rotated before it stopped. No
+ * reminders: the scope was not all seen. Call with the error the run threw; anything else is left alone.
+ */
+export async function notifyCutShort(
+  settings: Settings,
+  services: Services,
+  err: unknown,
+  log?: Logger,
+  now?: () => Date,
+  mailer?: NotifyOptions['mailer'],
+): Promise<void> {
+  const partial = partialResultOf(err);
+  if (!partial || partial.report.dryRun || partial.changed.length === 0) return;
+  await notifyRun(settings, services, { ...partial, wholeScope: false }, log, now, mailer);
 }

@@ -6,7 +6,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { randomUUID } from 'node:crypto';
 import type { WorkMessage } from '../azure/queue.js';
 import { createServices, runRotation } from '../rotation/engine.js';
-import { notifyRun } from '../run.js';
+import { notifyCutShort, notifyRun } from '../run.js';
 import { loadSettings } from '../settings.js';
 import { contextLogger, fanOut, loadTuning, queuedReason, recordInlineRun } from './lib/fanout.js';
 import { errorResponse, json, parseRotateRequest, requireMethod } from './lib/http.js';
@@ -25,6 +25,7 @@ export async function rotateHttp(
     const services = createServices(settings);
     const queued: WorkMessage[] = [];
     const runId = randomUUID();
+    const mailWaits = { maxWaitMs: 20_000, pollTimeoutMs: 20_000 }; // mail waits must fit in the 230 s
     const result = await runRotation(
       settings,
       {
@@ -42,15 +43,14 @@ export async function rotateHttp(
         },
       },
       services,
-    );
+    ).catch(async (err: unknown) => {
+      await notifyCutShort(settings, services, err, log, undefined, mailWaits);
+      throw err;
+    });
     if (!body.dryRun) {
       if (queued.length) await fanOut(settings, services, 'http', result, queued);
       else {
-        // Mail waits must fit in the 230 s an HTTP answer has.
-        await notifyRun(settings, services, result, log, undefined, {
-          maxWaitMs: 20_000,
-          pollTimeoutMs: 20_000,
-        });
+        await notifyRun(settings, services, result, log, undefined, mailWaits);
         await recordInlineRun(settings, services, 'http', result, log);
       }
     }

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { WorkMessage } from '../azure/queue.js';
 import { describeError } from '../errors.js';
 import { createServices, runRotation } from '../rotation/engine.js';
-import { notifyRun } from '../run.js';
+import { notifyCutShort, notifyRun } from '../run.js';
 import { loadSettings } from '../settings.js';
 import { contextLogger, fanOut, loadTuning, queuedReason, recordInlineRun } from './lib/fanout.js';
 
@@ -48,7 +48,10 @@ export async function rotateTimer(timer: Timer, context: InvocationContext): Pro
         handOff: (a) => (queue.has(a.appId.toLowerCase()) ? reason : undefined),
       },
       services,
-    );
+    ).catch(async (err: unknown) => {
+      await notifyCutShort(settings, services, err, log);
+      throw err;
+    });
     const queued: WorkMessage[] = result.report.apps
       .filter((a) => a.action === 'skipped' && a.reason === reason)
       .map((a) => ({ runId, appId: a.appId.toLowerCase(), force: false }));
