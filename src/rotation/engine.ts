@@ -265,55 +265,6 @@ export async function runRotation(
     }
   };
 
-  if (opts.appIds?.length) {
-    for (const appId of [...new Set(opts.appIds.map((a) => a.toLowerCase()))]) {
-      const at = listed++;
-      pending.push(
-        limit(async (): Promise<AppReport> => {
-          let app: AppView | undefined;
-          try {
-            app = await graph.getApplication(appId);
-          } catch (err) {
-            return { appId, displayName: '', action: 'failed' as const, reason: describeError(err) };
-          }
-          if (!app)
-            return {
-              appId,
-              displayName: '',
-              action: 'failed' as const,
-              reason: `not found: no app registration with appId ${appId} in the tenant`,
-            };
-          const out = await outOfScope(app);
-          return out
-            ? { appId: app.appId, displayName: app.displayName, action: 'failed' as const, reason: out }
-            : ((await settleQuickly(app).catch(() => undefined)) ?? processApp(app));
-        }).then((entry) => record(at, entry)),
-      );
-    }
-  } else {
-    const source = settings.scope === 'owned' ? { ownedBy: identity.objectId } : { tag: settings.tag! };
-    // At most two pages of apps wait in memory, whatever the tenant's size: the next page is fetched while this
-    // one is processed, and only once the page before this one is done. Apps settled at once never wait in the
-    // queue behind rotations, so their objects die young.
-    let previousPage: Promise<unknown> = Promise.resolve();
-    try {
-      for await (const page of graph.applicationPages(source)) {
-        const queued = page.filter(inScope).map((app) => {
-          const at = listed++;
-          return handle(app).then((entry) => record(at, entry));
-        });
-        await previousPage;
-        previousPage = Promise.all(queued);
-      }
-    } catch (err) {
-      // The listing broke off (Graph kept failing). Apps already under way finish, since a rotation is never left
-      // half done, and what was done goes out with the error: their owners are still told.
-      await previousPage.catch(() => undefined);
-      throw withPartialResult(err, result());
-    }
-    pending.push(previousPage.then(() => undefined));
-  }
-
   async function outOfScope(app: AppView): Promise<string | undefined> {
     if (settings.scope === 'owned' && !(await graph.isOwner(app.id, identity.objectId))) {
       return "not an owner: the rotator's identity does not own this app registration, so it is outside ROTATION_SCOPE=owned (add the identity as an owner to enroll it)";
@@ -328,7 +279,55 @@ export async function runRotation(
     return { report, changed, identity, wholeScope: !opts.appIds?.length };
   }
 
-  await Promise.all(pending);
+  /** A listed app (--app): it may be missing or out of scope; whatever Graph says, it is reported on its own. */
+  const handleListed = async (appId: string): Promise<AppReport> => {
+    const failed = (reason: string, app?: AppView): AppReport => ({
+      appId: app?.appId ?? appId,
+      displayName: app?.displayName ?? '',
+      action: 'failed',
+      reason,
+    });
+    let app: AppView | undefined;
+    try {
+      app = await graph.getApplication(appId);
+      if (!app) return failed(`not found: no app registration with appId ${appId} in the tenant`);
+      const out = await outOfScope(app);
+      if (out) return failed(out, app);
+    } catch (err) {
+      return failed(describeError(err), app);
+    }
+    return (await settleQuickly(app).catch(() => undefined)) ?? processApp(app);
+  };
+
+  try {
+    if (opts.appIds?.length) {
+      for (const appId of [...new Set(opts.appIds.map((a) => a.toLowerCase()))]) {
+        const at = listed++;
+        pending.push(limit(() => handleListed(appId)).then((entry) => record(at, entry)));
+      }
+    } else {
+      const source = settings.scope === 'owned' ? { ownedBy: identity.objectId } : { tag: settings.tag! };
+      // At most two pages of apps wait in memory, whatever the tenant's size: the next page is fetched while this
+      // one is processed, and only once the page before this one is done. Apps settled at once never wait in the
+      // queue behind rotations, so their objects die young.
+      let previousPage: Promise<unknown> = Promise.resolve();
+      for await (const page of graph.applicationPages(source)) {
+        const queued = page.filter(inScope).map((app) => {
+          const at = listed++;
+          return handle(app).then((entry) => record(at, entry));
+        });
+        await previousPage;
+        previousPage = Promise.all(queued);
+        pending.push(previousPage.then(() => undefined));
+      }
+    }
+    await Promise.all(pending);
+  } catch (err) {
+    // The run broke off (Graph kept failing the listing). Apps already under way finish, since a rotation is never
+    // left half done, and what was done goes out with the error: their owners are still told.
+    await Promise.allSettled(pending);
+    throw withPartialResult(err, result());
+  }
   return result();
 }
 
@@ -339,7 +338,7 @@ function withPartialResult(err: unknown, partial: RunResult): unknown {
   return err;
 }
 
-/** What a run that failed part way had done (reported and changed apps), when it got as far as listing apps. */
+/** What a run that failed after it started had done (reported and changed apps); undefined if it never started. */
 export function partialResultOf(err: unknown): RunResult | undefined {
   return typeof err === 'object' && err ? partialResults.get(err) : undefined;
 }

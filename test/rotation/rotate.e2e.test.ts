@@ -165,6 +165,23 @@ describe('single-app behaviour', () => {
     expect(rotatorMade(app)).toHaveLength(0);
   });
 
+  it('with several --app, one whose owners Graph will not list fails alone; the others still rotate', async () => {
+    const blocked = addDueApp('Owners Unlisted');
+    const fine = addDueApp('Listed Alongside');
+    cloud.faults.fail('graph.listOwners', 403, undefined, {
+      code: 'Authorization_RequestDenied',
+      when: (req) => req.path.includes(blocked.id),
+    });
+    const r = await cli(['rotate', '--app', blocked.appId, '--app', fine.appId, '--json']);
+    expect(r.code).toBe(1);
+    expect(entry(r.report, blocked.appId)).toMatchObject({
+      action: 'failed',
+      reason: expect.stringMatching(/403/),
+    });
+    expect(entry(r.report, fine.appId)?.action).toBe('rotated');
+    expect(rotatorMade(blocked)).toHaveLength(0);
+  });
+
   it('removes the new credential again when Key Vault refuses it (compensation)', async () => {
     const app = addDueApp('Vault Refuses');
     cloud.faults.fail('keyvault.setSecret', 403, undefined, {
