@@ -104,7 +104,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return report.summary.failed > 0 ? 1 : 0;
   } catch (err) {
     // A run that cannot start (identity, Graph unreachable) fails as a whole: say what and where, no stack trace.
-    // One that fails part way has printed part of its report: that is closed, marked incomplete.
+    // One that fails after it started prints the report of what it did, marked incomplete.
     writer.fail(describeError(err), partialResultOf(err)?.report);
     io.stderr.write(`entra-secret-rotator: the run failed before it could finish: ${describeError(err)}\n`);
     return 1;

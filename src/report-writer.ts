@@ -2,15 +2,7 @@
 // never held whole, so the CLI's memory does not grow with the tenant. Output is buffered in pieces of about
 // 64 KB: a small run prints everything at the end, as if it had been written at once.
 import type { ReportStream } from './rotation/engine.js';
-import {
-  formatRow,
-  summarize,
-  summaryLines,
-  TABLE_HEADER,
-  tally,
-  type AppReport,
-  type Report,
-} from './rotation/report.js';
+import { formatRow, summaryLines, TABLE_HEADER, type AppReport, type Report } from './rotation/report.js';
 
 const PIECE = 65_536;
 
@@ -20,9 +12,8 @@ export interface ReportWriter extends ReportStream {
   /** The run's end: the entries it held back (see RunOptions.stream), then the summary and the notes. */
   finish(report: Report): void;
   /**
-   * The run failed part way. With what it had done (`partial`), or when part of the report is out already, the
-   * report is closed as one whole report that says it is incomplete; otherwise nothing is printed. Returns whether
-   * it printed.
+   * The run failed. With what it had done (`partial`: every run that started has one), the report is closed as one
+   * whole report that says it is incomplete; without, nothing is printed. Returns whether it printed.
    */
   fail(error: string, partial?: Report): boolean;
 }
@@ -35,8 +26,6 @@ abstract class BufferedWriter implements ReportWriter {
   private flushed = false;
   private closed = false;
   protected written = 0;
-  /** What the entries printed so far add up to (for a report cut short without a partial result). */
-  private counted = summarize([]);
 
   constructor(private readonly write: (s: string) => unknown) {}
 
@@ -57,20 +46,14 @@ abstract class BufferedWriter implements ReportWriter {
   }
 
   fail(error: string, partial?: Report): boolean {
-    if (partial) this.head ??= partial;
-    if (!this.head || (!partial && !this.flushed)) return false;
-    const cutShort = {
-      finishedAt: new Date().toISOString(),
-      summary: this.counted,
-      dryRun: this.head.dryRun,
-    };
-    this.close(partial?.apps ?? [], { ...cutShort, ...partial, error });
+    if (!partial) return false;
+    this.head ??= partial;
+    this.close(partial.apps, { ...partial, error });
     return true;
   }
 
   private add(entry: AppReport): void {
     this.buffer += this.entry(entry, this.written++ === 0);
-    tally(this.counted, entry.action);
   }
 
   private close(held: readonly AppReport[], tail: Tail): void {

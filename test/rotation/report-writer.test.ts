@@ -21,6 +21,14 @@ const rotated = (i: number): AppReport => ({
   notified: ['owner@contoso.com'],
 });
 
+/** What the engine attaches to the error of a run cut short after streaming `streamed` (none held back). */
+const cutShort = (streamed: AppReport[]): Report => ({
+  ...head,
+  finishedAt: '2026-01-01T00:00:05.000Z',
+  apps: [],
+  summary: summarize(streamed),
+});
+
 /** Streams `streamed`, then finishes with `held` as the engine leaves them in report.apps. */
 function run(writer: 'json' | 'table', streamed: AppReport[], held: AppReport[], notes?: string[]) {
   const pieces: string[] = [];
@@ -78,7 +86,7 @@ describe('JSON report writer', () => {
     expect(pieces).toHaveLength(1);
   });
 
-  it('prints nothing when the run fails before any of the report was out', () => {
+  it('prints nothing when the run failed before it started (no partial result)', () => {
     const pieces: string[] = [];
     const w = new JsonReportWriter((s) => pieces.push(s));
     w.start(head);
@@ -93,7 +101,7 @@ describe('JSON report writer', () => {
     w.start(head);
     const streamed = Array.from({ length: 1000 }, (_, i) => hostile(i));
     for (const e of streamed) w.app(e);
-    expect(w.fail('Graph answered 503 (ServiceUnavailable)')).toBe(true);
+    expect(w.fail('Graph answered 503 (ServiceUnavailable)', cutShort(streamed))).toBe(true);
     const doc = JSON.parse(pieces.join('')) as Report & { error: string };
     expect(doc.apps).toEqual(streamed);
     expect(doc.summary).toEqual(summarize(streamed));
@@ -137,8 +145,9 @@ describe('table report writer', () => {
     const pieces: string[] = [];
     const w = new TableReportWriter((s) => pieces.push(s));
     w.start(head);
-    for (let i = 0; i < 1000; i++) w.app(hostile(i));
-    expect(w.fail('boom')).toBe(true);
+    const streamed = Array.from({ length: 1000 }, (_, i) => hostile(i));
+    for (const e of streamed) w.app(e);
+    expect(w.fail('boom', cutShort(streamed))).toBe(true);
     expect(pieces.join('')).toMatch(
       /failed before it could finish.*only the apps settled until then \(1000 apps\): boom\n$/,
     );
