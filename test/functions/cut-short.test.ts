@@ -29,15 +29,11 @@ const ownersMail = (app: SimApplication) =>
   app.ownerIds.flatMap((id) => cloud.tenant.users.get(id)?.mail ?? []).map((m) => m.toLowerCase());
 
 /** Fails Graph's listing from its nth request on (pages are one request each). */
-function breakListingAt(nth: number) {
-  let seen = 0;
-  return cloud.faults.add({
-    op: 'graph.listOwnedObjects',
-    status: 403,
+const breakListingAt = (nth: number) =>
+  cloud.faults.fail('graph.listOwnedObjects', 403, undefined, {
     code: 'Authorization_RequestDenied',
-    when: () => ++seen >= nth,
+    after: nth - 1,
   });
-}
 
 /** The apps rotated since `before`, each of whose owners got an email. */
 function expectOwnersTold(before: Set<string>) {

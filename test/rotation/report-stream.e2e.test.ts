@@ -55,12 +55,9 @@ describe('the CLI report of a tenant of several pages', () => {
   });
 
   it('when Graph breaks off the listing, reports and notifies what was rotated, then fails with one whole report', async () => {
-    let listed = 0;
-    const fault = cloud.faults.add({
-      op: 'graph.listOwnedObjects',
-      status: 403,
+    const fault = cloud.faults.fail('graph.listOwnedObjects', 403, undefined, {
       code: 'Authorization_RequestDenied',
-      when: () => ++listed > 2, // the third page
+      after: 2, // the third page
     });
     cloud.mail.clear();
     try {

@@ -79,6 +79,8 @@ export interface FaultRule {
   message?: string;
   /** How many matching requests it affects; undefined = every one. */
   times?: number;
+  /** How many matching requests it lets through before it starts (say, the third page of a listing: 2). */
+  after?: number;
   /** Further narrowing, e.g. only requests about one app. It runs before the service handles the request, so
    *  `req.subject` is not set yet: match on `req.path` (Graph URLs name the app's object id). */
   when?: (req: SimRequest) => boolean;
@@ -88,6 +90,8 @@ export interface FaultRule {
 export interface ActiveFault extends FaultRule {
   id: number;
   hits: number;
+  /** Matching requests let through so far (see `after`). */
+  passed: number;
 }
 
 /** Fault and latency knobs shared by all services of one simulated cloud. */
@@ -101,7 +105,7 @@ export class Faults {
   random429RetryAfterSeconds = 1;
 
   add(rule: FaultRule): ActiveFault {
-    const active: ActiveFault = { kind: 'status', ...rule, id: this.nextId++, hits: 0 };
+    const active: ActiveFault = { kind: 'status', ...rule, id: this.nextId++, hits: 0, passed: 0 };
     this.rules.push(active);
     return active;
   }
@@ -123,12 +127,17 @@ export class Faults {
 
   /** Finds (and consumes one use of) the first rule that applies to this request. */
   take(req: SimRequest): ActiveFault | undefined {
-    const rule = this.rules.find(
-      (r) =>
+    const rule = this.rules.find((r) => {
+      const matches =
         (typeof r.op === 'string' ? r.op === req.op : r.op.test(req.op)) &&
         (r.times === undefined || r.hits < r.times) &&
-        (!r.when || r.when(req)),
-    );
+        (!r.when || r.when(req));
+      if (matches && r.passed < (r.after ?? 0)) {
+        r.passed++;
+        return false;
+      }
+      return matches;
+    });
     if (rule) rule.hits++;
     return rule;
   }

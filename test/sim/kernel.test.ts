@@ -44,6 +44,14 @@ describe('simulator kernel', () => {
     expect(a.headers.get('retry-after')).toBe('3');
   });
 
+  it('lets the first `after` matching requests through, then faults', async () => {
+    const fault = faults.fail('graph.ping', 503, 2, { after: 2 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await fetch(`${server.origin}/ping`)).status);
+    expect(statuses).toEqual([200, 200, 503, 503, 200]);
+    faults.remove(fault);
+  });
+
   it('resets the connection on a reset fault', async () => {
     faults.add({ op: 'graph.ping', kind: 'reset', times: 1 });
     await expect(fetch(`${server.origin}/ping`)).rejects.toThrow();
