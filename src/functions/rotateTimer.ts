@@ -30,7 +30,9 @@ export async function rotateTimer(timer: Timer, context: InvocationContext): Pro
         log,
         stream: {
           start: () => undefined,
-          app: (a) => void (a.action === 'would-rotate' && due.push(a.appId.toLowerCase())),
+          app: (a) => {
+            if (a.action === 'would-rotate') due.push(a.appId.toLowerCase());
+          },
         },
       },
       base,
