@@ -1,7 +1,6 @@
 // The HTTP rotate and the timer when Graph breaks off the listing part way (a tenant of three Graph pages): the
 // apps already under way finish, their owners are emailed, and the invocation fails with a clear error.
-import { HttpRequest, InvocationContext, type Timer } from '@azure/functions';
-import { randomUUID } from 'node:crypto';
+import type { Timer } from '@azure/functions';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rotateHttp } from '../../src/functions/rotateHttp.js';
 import { rotateTimer } from '../../src/functions/rotateTimer.js';
@@ -9,6 +8,7 @@ import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
 import { startSimCloud } from '../sim/cloud.js';
 import { seedLargeTenant } from '../sim/seed.js';
 import type { SimApplication } from '../sim/tenant.js';
+import { invocation, rotateRequest } from './host.js';
 
 const cloud = await startSimCloud({ graphThrottling: false });
 afterAll(() => cloud.stop());
@@ -17,12 +17,7 @@ Object.assign(process.env, cloud.env, { VERIFY_TIMEOUT_SECONDS: '5' });
 const tenant = seedLargeTenant(cloud, { apps: 2200, duePercent: 2, ownerPool: 30 });
 
 const logs: string[] = [];
-const ctx = (functionName: string) =>
-  new InvocationContext({
-    invocationId: randomUUID(),
-    functionName,
-    logHandler: (_level, ...args) => logs.push(args.map(String).join(' ')),
-  });
+const ctx = (functionName: string) => invocation(functionName, (_level, line) => logs.push(line));
 const rotated = () => tenant.apps.filter((a) => a.passwordCredentials.some(isRotatorMade));
 const isRotatorMade = (c: { displayName: string | null }) => (c.displayName ?? '').startsWith(ROTATOR_PREFIX);
 const ownersMail = (app: SimApplication) =>
@@ -50,15 +45,7 @@ describe('a run that Graph breaks off part way', () => {
     cloud.mail.clear();
     const fault = breakListingAt(2); // the first page is listed, the second refused
     try {
-      const res = await rotateHttp(
-        new HttpRequest({
-          method: 'POST',
-          url: 'https://rotator.example/api/rotate',
-          headers: { 'content-type': 'application/json' },
-          body: { string: '{}' },
-        }),
-        ctx('rotate'),
-      );
+      const res = await rotateHttp(rotateRequest(), ctx('rotate'));
       expect(res.status).toBe(500);
       expect(JSON.stringify(res.jsonBody)).not.toMatch(/Authorization_RequestDenied|stack/);
     } finally {

@@ -1,6 +1,6 @@
 // Timer → messages really on the Azurite queue → the worker handler → apps rotated, one digest per recipient,
 // sent once; duplicates, malformed messages, the poison queue, and the small-scope inline path.
-import { InvocationContext, type Timer } from '@azure/functions';
+import type { Timer } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
@@ -17,6 +17,7 @@ import { freePort } from '../sim/http.js';
 import { defaultSecretName } from '../../src/rotation/policy.js';
 import { startSimCloud } from '../sim/cloud.js';
 import { seedDemoTenant } from '../sim/seed.js';
+import { invocation } from './host.js';
 
 const DAY = 86_400_000;
 const cloud = await startSimCloud({ graphThrottling: false });
@@ -39,15 +40,7 @@ const queue = new QueueClient(storage, WORK_QUEUE);
 
 const logs: Array<{ level: string; line: string }> = [];
 const ctx = (functionName: string, triggerMetadata?: Record<string, unknown>) =>
-  new InvocationContext({
-    invocationId: randomUUID(),
-    functionName,
-    triggerMetadata,
-    logHandler: (level, ...args) => {
-      logs.push({ level, line: args.map(String).join(' ') });
-      if (process.env.DEBUG_FUNCTIONS) console.error(level, ...args);
-    },
-  });
+  invocation(functionName, (level, line) => logs.push({ level, line }), triggerMetadata);
 const timer: Timer = {
   isPastDue: false,
   schedule: { adjustForDST: true },

@@ -1,7 +1,7 @@
 // The HTTP functions (contract.md §6) called as the host would call them, against the simulated cloud and Azurite:
 // strict validation with no change on refusal, the report, the inventory, settings errors, unexpected errors,
 // and the time budget that hands unreached apps to the queue.
-import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
@@ -15,6 +15,7 @@ import { loadSettings } from '../../src/settings.js';
 import { startSimCloud } from '../sim/cloud.js';
 import { freePort } from '../sim/http.js';
 import { seedDemoTenant } from '../sim/seed.js';
+import { invocation } from './host.js';
 
 const cloud = await startSimCloud({ graphThrottling: false });
 afterAll(() => cloud.stop());
@@ -32,15 +33,7 @@ const demo = seedDemoTenant(cloud);
 
 const logs: string[] = [];
 const responses: string[] = [];
-const ctx = (functionName = 'rotate') =>
-  new InvocationContext({
-    invocationId: randomUUID(),
-    functionName,
-    logHandler: (_level, ...args) => {
-      logs.push(args.map(String).join(' '));
-      if (process.env.DEBUG_FUNCTIONS) console.error(...args);
-    },
-  });
+const ctx = (functionName = 'rotate') => invocation(functionName, (_level, line) => logs.push(line));
 
 const request = (
   body: string | Uint8Array | undefined,

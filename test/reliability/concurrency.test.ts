@@ -1,7 +1,5 @@
 // Concurrent runs: 2 and 4 CLI child processes at once over one tenant, with blob-lease locks in Azurite.
 // I3: each due app gets exactly one new credential; every other run reports it up to date or locked.
-import { HttpRequest, InvocationContext } from '@azure/functions';
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { rotateHttp } from '../../src/functions/rotateHttp.js';
 import type { Report } from '../../src/rotation/report.js';
@@ -22,6 +20,7 @@ import {
   snapshotPersonCredentials,
   startCli,
 } from './harness.js';
+import { invocation, rotateRequest } from '../functions/host.js';
 
 let cloud: SimCloud;
 let storage: string;
@@ -38,19 +37,7 @@ afterAll(async () => {
 
 /** The Functions app's POST /api/rotate, in this process, shaped like a CLI result. */
 async function httpRotate() {
-  const res = await rotateHttp(
-    new HttpRequest({
-      method: 'POST',
-      url: 'https://rotator.example/api/rotate',
-      headers: { 'content-type': 'application/json' },
-      body: { string: '{}' },
-    }),
-    new InvocationContext({
-      invocationId: randomUUID(),
-      functionName: 'rotate',
-      logHandler: () => undefined,
-    }),
-  );
+  const res = await rotateHttp(rotateRequest(), invocation('rotate'));
   return { code: res.status === 200 ? 0 : res.status, stdout: JSON.stringify(res.jsonBody), stderr: '' };
 }
 

@@ -1,6 +1,5 @@
 // Hostile input: generated malformed argv, settings and HTTP bodies are refused with no change (I5); hostile
 // display names and tag values flow through the table, the JSON report and the emails safely.
-import { HttpRequest, InvocationContext } from '@azure/functions';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -19,6 +18,7 @@ import {
   recordResults,
   resetSmallTenant,
 } from './harness.js';
+import { invocation, rotateRequest } from '../functions/host.js';
 
 let cloud: SimCloud;
 let env: Record<string, string>;
@@ -251,19 +251,7 @@ describe('POST /api/rotate with malformed bodies', () => {
     await fc.assert(
       fc.asyncProperty(malformedBody, async (body) => {
         n++;
-        const res = await rotateHttp(
-          new HttpRequest({
-            method: 'POST',
-            url: 'https://rotator.example/api/rotate',
-            headers: { 'content-type': 'application/json' },
-            body: { string: body },
-          }),
-          new InvocationContext({
-            invocationId: randomUUID(),
-            functionName: 'rotate',
-            logHandler: () => undefined,
-          }),
-        );
+        const res = await rotateHttp(rotateRequest(body), invocation('rotate'));
         emitted.add('http response', res.jsonBody);
         expect(res.status, `${body.slice(0, 200)} → ${JSON.stringify(res.jsonBody)}`).toBeGreaterThanOrEqual(
           400,

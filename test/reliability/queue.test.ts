@@ -1,6 +1,5 @@
 // The Functions app's queue fan-out under faults: a work message delivered several times at once, and the queue
 // unreachable when a run hands its apps to workers. Then a clean run, then I1-I5 over the tenant.
-import { HttpRequest, InvocationContext } from '@azure/functions';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { rotateHttp } from '../../src/functions/rotateHttp.js';
@@ -24,6 +23,7 @@ import {
   snapshotKeyIds,
   snapshotPersonCredentials,
 } from './harness.js';
+import { invocation, rotateRequest } from '../functions/host.js';
 
 let cloud: SimCloud;
 let storage: string;
@@ -44,22 +44,10 @@ afterAll(async () => {
 });
 
 const context = (functionName: string) =>
-  new InvocationContext({
-    invocationId: randomUUID(),
-    functionName,
-    logHandler: (_level, ...args) => emitted.add(`${functionName} log`, args.map(String).join(' ')),
-  });
+  invocation(functionName, (_level, line) => emitted.add(`${functionName} log`, line));
 
 async function postRotate(body = '{}') {
-  const res = await rotateHttp(
-    new HttpRequest({
-      method: 'POST',
-      url: 'https://rotator.example/api/rotate',
-      headers: { 'content-type': 'application/json' },
-      body: { string: body },
-    }),
-    context('rotate'),
-  );
+  const res = await rotateHttp(rotateRequest(body), context('rotate'));
   emitted.add('http response', res.jsonBody);
   return res;
 }
