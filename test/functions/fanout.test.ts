@@ -90,6 +90,27 @@ async function takeRun(runId: string, expected: number): Promise<unknown[]> {
   return found;
 }
 
+/**
+ * With REMIND_UNMANAGED on: an app outside the scope whose secret expires in 4 days, owned by `foreignMail`, and
+ * a due app in scope (owned by alice) that a run limited to it will rotate. Returns the due app.
+ */
+function reminderCase(foreignMail: string, displayName: string) {
+  process.env.REMIND_UNMANAGED = 'true';
+  const foreignOwner = cloud.tenant.addUser({ displayName: 'Foreign Owner', mail: foreignMail });
+  cloud.tenant.addApplication({
+    displayName: `Unmanaged, Expiring (${foreignMail})`,
+    ownerIds: [foreignOwner.id],
+    passwords: [{ startDateTime: new Date(Date.now() - DAY), endDateTime: new Date(Date.now() + 4 * DAY) }],
+  });
+  return cloud.tenant.addApplication({
+    displayName,
+    ownerIds: [cloud.rotator.id, demo.users.alice.id],
+    passwords: [
+      { startDateTime: new Date(Date.now() - 300 * DAY), endDateTime: new Date(Date.now() + 2 * DAY) },
+    ],
+  });
+}
+
 let runId = '';
 let messages: unknown[] = [];
 const due = [demo.apps.due, demo.apps.expired, demo.apps.customName, demo.apps.personal, demo.apps.hostile];
@@ -228,23 +249,7 @@ describe('a message without its run', () => {
   });
 
   it('a one-app worker run sends no REMIND_UNMANAGED reminders (only whole-scope runs do)', async () => {
-    process.env.REMIND_UNMANAGED = 'true';
-    const foreignOwner = cloud.tenant.addUser({
-      displayName: 'Foreign Owner',
-      mail: 'foreign.worker@contoso.com',
-    });
-    cloud.tenant.addApplication({
-      displayName: 'Not Managed, Expiring Soon',
-      ownerIds: [foreignOwner.id],
-      passwords: [{ startDateTime: new Date(Date.now() - DAY), endDateTime: new Date(Date.now() + 5 * DAY) }],
-    });
-    const app = cloud.tenant.addApplication({
-      displayName: 'Queued Without Run',
-      ownerIds: [cloud.rotator.id, demo.users.alice.id],
-      passwords: [
-        { startDateTime: new Date(Date.now() - 300 * DAY), endDateTime: new Date(Date.now() + 2 * DAY) },
-      ],
-    });
+    const app = reminderCase('foreign.worker@contoso.com', 'Queued Without Run');
     await rotateWorker({ runId: randomUUID(), appId: app.appId }, ctx('rotateWorker'));
     expect(rotatorCreds(app)).toHaveLength(1);
     expect(cloud.mail.to('foreign.worker@contoso.com')).toHaveLength(0);
@@ -253,23 +258,7 @@ describe('a message without its run', () => {
 
 describe('a run over listed apps handed to workers', () => {
   it('sends no REMIND_UNMANAGED reminders when its last worker completes it (only whole-scope runs do)', async () => {
-    process.env.REMIND_UNMANAGED = 'true';
-    const foreignOwner = cloud.tenant.addUser({
-      displayName: 'Foreign Owner',
-      mail: 'foreign.fanout@contoso.com',
-    });
-    cloud.tenant.addApplication({
-      displayName: 'Unmanaged, Expiring',
-      ownerIds: [foreignOwner.id],
-      passwords: [{ startDateTime: new Date(Date.now() - DAY), endDateTime: new Date(Date.now() + 4 * DAY) }],
-    });
-    const app = cloud.tenant.addApplication({
-      displayName: 'Handed To A Worker',
-      ownerIds: [cloud.rotator.id, demo.users.alice.id],
-      passwords: [
-        { startDateTime: new Date(Date.now() - 300 * DAY), endDateTime: new Date(Date.now() + 2 * DAY) },
-      ],
-    });
+    const app = reminderCase('foreign.fanout@contoso.com', 'Handed To A Worker');
     const settings = loadSettings(process.env, { requireKeyVault: true });
     const services = createServices(settings);
     const runId = randomUUID();
