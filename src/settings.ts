@@ -1,10 +1,23 @@
-// Every setting of the operator contract (contract.md §1), parsed and validated in one place.
+// Every setting the product reads (contract §1, §8, and the tuning ones), parsed and validated in one place.
 // A bad setting stops the run before any change, with one line naming the setting, what was wrong and what
-// is accepted.
+// is accepted. Imports nothing above the small utilities: everything else depends on this, not the reverse.
 
-import { isEmailAddress } from './notify/digest.js';
+import { isDomainName, isEmailAddress } from './util/email.js';
+import { isGuid } from './util/ids.js';
+import {
+  bool,
+  fail,
+  httpsUrl,
+  integerSetting,
+  list,
+  parseWholeNumber,
+  read,
+  SettingsError,
+  type Env,
+} from './util/setting-parsers.js';
+import { storageSetting, type StorageSettings } from './util/storage-setting.js';
 
-export { isEmailAddress };
+export { isEmailAddress, parseWholeNumber, SettingsError, type StorageSettings };
 
 export type RotationScope = 'owned' | 'tagged';
 
@@ -32,26 +45,21 @@ export interface Settings {
   concurrency: number;
   /** How long to wait for an app's lock held by another run before reporting it skipped. */
   lockWaitSeconds: number;
-}
-
-export type StorageSettings =
-  | { kind: 'connectionString'; connectionString: string }
-  | {
-      kind: 'identity';
-      blobServiceUri: string;
-      queueServiceUri: string;
-      tableServiceUri: string;
-      clientId?: string;
-    };
-
-export class SettingsError extends Error {
-  constructor(
-    readonly setting: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'SettingsError';
-  }
+  /** ROTATION_INLINE_MAX: the timer rotates at most this many due apps itself; more are fanned out to the queue. */
+  inlineMax: number;
+  /** HTTP_TIME_BUDGET_SECONDS: POST /api/rotate stops starting rotations after this long (HTTP answers within 230 s). */
+  httpTimeBudgetSeconds: number;
+  /**
+   * NOTIFY_ALLOWED_DOMAINS (§8), lowercased; `['*']` allows any domain. Undefined when unset: the default (the
+   * domains of NOTIFY_ALSO and of each app's owners) is computed where the recipients are known.
+   */
+  notifyAllowedDomains?: string[];
+  /** FORCE_MIN_INTERVAL_MINUTES: a forced rotation of an app rotated less than this long ago is refused. */
+  forceMinIntervalMinutes: number;
+  /** API_AUDIENCE: accepted audiences of HTTP callers' tokens (the rotator's own API); [] when unset. */
+  apiAudiences: string[];
+  /** ALLOW_CUSTOM_ENDPOINTS: endpoints outside the known Azure clouds (proxies, the simulated cloud) are allowed. */
+  allowCustomEndpoints: boolean;
 }
 
 export const BOUNDS = {
@@ -62,66 +70,6 @@ export const BOUNDS = {
 } as const;
 
 export const DEFAULT_SCHEDULE = '0 0 3 * * *';
-
-type Env = Record<string, string | undefined>;
-
-/** Values that are empty or only whitespace count as unset (Function App settings are often left empty). */
-function read(env: Env, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v.trim() === '' ? undefined : v.trim();
-}
-
-function fail(name: string, value: string | undefined, problem: string, accepted: string): never {
-  const shown =
-    value === undefined ? '' : ` ${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)}`;
-  throw new SettingsError(name, `Setting ${name}${shown} is invalid: ${problem}. ${accepted}`);
-}
-
-export function parseWholeNumber(value: string): number | undefined {
-  return /^[0-9]{1,9}$/.test(value) ? Number(value) : undefined;
-}
-
-function integerSetting(
-  env: Env,
-  name: string,
-  fallback: number,
-  bounds: { min: number; max: number },
-  unit: string,
-): number {
-  const raw = read(env, name);
-  if (raw === undefined) return fallback;
-  const n = parseWholeNumber(raw);
-  const accepted = `Use a whole number of ${unit} from ${bounds.min} to ${bounds.max}.`;
-  if (n === undefined) fail(name, raw, 'not a whole number', accepted);
-  if (n < bounds.min || n > bounds.max) fail(name, raw, 'out of range', accepted);
-  return n;
-}
-
-function httpsUrl(env: Env, name: string, fallback?: string, allowPath = false): string | undefined {
-  const raw = read(env, name);
-  if (raw === undefined) return fallback;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return fail(name, raw, 'not a URL', 'Use an https:// URL, e.g. https://kv-rotator.vault.azure.net.');
-  }
-  if (url.protocol !== 'https:')
-    fail(name, raw, 'not https', 'Azure SDKs send tokens only over https: use an https:// URL.');
-  if (url.search || url.hash) fail(name, raw, 'has a query or fragment', 'Use the bare https:// root URL.');
-  if (!allowPath && url.pathname !== '/')
-    fail(name, raw, 'has a path', 'Use the root URL only, e.g. https://host.');
-  return `${url.origin}${allowPath ? url.pathname.replace(/\/+$/, '') : ''}`;
-}
-
-function bool(env: Env, name: string, fallback: boolean): boolean {
-  const raw = read(env, name);
-  if (raw === undefined) return fallback;
-  const v = raw.toLowerCase();
-  if (['true', '1', 'yes'].includes(v)) return true;
-  if (['false', '0', 'no'].includes(v)) return false;
-  return fail(name, raw, 'not a boolean', 'Use true or false.');
-}
 
 /** NCRONTAB with six fields ({second} {minute} {hour} {day} {month} {day-of-week}) or a TimeSpan such as 01:00:00. */
 function schedule(env: Env): string {
@@ -139,61 +87,14 @@ function schedule(env: Env): string {
   );
 }
 
-function storage(env: Env): StorageSettings | undefined {
-  const conn = read(env, 'AzureWebJobsStorage');
-  if (conn !== undefined) {
-    if (
-      conn === 'UseDevelopmentStorage=true' ||
-      /AccountName=|BlobEndpoint=|SharedAccessSignature=/i.test(conn)
-    ) {
-      return { kind: 'connectionString', connectionString: conn };
-    }
-    return fail(
-      'AzureWebJobsStorage',
-      undefined,
-      'not a storage connection string',
-      'Use a connection string (AccountName=…;AccountKey=… or UseDevelopmentStorage=true), or identity-based settings AzureWebJobsStorage__accountName.',
-    );
-  }
-  const account = read(env, 'AzureWebJobsStorage__accountName');
-  const blob = read(env, 'AzureWebJobsStorage__blobServiceUri');
-  if (account === undefined && blob === undefined) return undefined;
-  const base = (svc: string) => {
-    const explicit = read(env, `AzureWebJobsStorage__${svc}ServiceUri`);
-    if (explicit) return explicit.replace(/\/+$/, '');
-    if (!account) {
-      return fail(
-        `AzureWebJobsStorage__${svc}ServiceUri`,
-        undefined,
-        'missing',
-        'Set AzureWebJobsStorage__accountName, or all of the blob, queue and table service URIs.',
-      );
-    }
-    if (!/^[a-z0-9]{3,24}$/.test(account)) {
-      fail(
-        'AzureWebJobsStorage__accountName',
-        account,
-        'not a storage account name',
-        'Use 3-24 lowercase letters and digits.',
-      );
-    }
-    return `https://${account}.${svc}.core.windows.net`;
-  };
-  return {
-    kind: 'identity',
-    blobServiceUri: base('blob'),
-    queueServiceUri: base('queue'),
-    tableServiceUri: base('table'),
-    clientId: read(env, 'AzureWebJobsStorage__clientId'),
-  };
-}
-
 export interface LoadOptions {
   /** `rotate` needs a vault; `scan` reads it when set. */
   requireKeyVault: boolean;
 }
 
-export function loadSettings(env: Env, opts: LoadOptions): Settings {
+type Endpoints = Pick<Settings, 'keyVaultUrl' | 'graphEndpoint' | 'authorityHost' | 'tenantId'>;
+
+function endpoints(env: Env, opts: LoadOptions): Endpoints {
   const keyVaultUrl = httpsUrl(env, 'KEY_VAULT_URL');
   if (opts.requireKeyVault && !keyVaultUrl) {
     fail(
@@ -213,16 +114,14 @@ export function loadSettings(env: Env, opts: LoadOptions): Settings {
     );
   }
   const authorityHost = httpsUrl(env, 'AZURE_AUTHORITY_HOST', 'https://login.microsoftonline.com', true)!;
-
   const tenantId = read(env, 'AZURE_TENANT_ID');
-  if (
-    tenantId !== undefined &&
-    !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(tenantId) &&
-    !/^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/.test(tenantId)
-  ) {
+  if (tenantId !== undefined && !isGuid(tenantId) && !/^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/.test(tenantId)) {
     fail('AZURE_TENANT_ID', tenantId, 'not a tenant id', 'Use the tenant GUID or its verified domain name.');
   }
+  return { keyVaultUrl, graphEndpoint, authorityHost, tenantId };
+}
 
+function scope(env: Env): Pick<Settings, 'scope' | 'tag'> {
   const scopeRaw = read(env, 'ROTATION_SCOPE') ?? 'owned';
   if (scopeRaw !== 'owned' && scopeRaw !== 'tagged') {
     fail(
@@ -249,7 +148,15 @@ export function loadSettings(env: Env, opts: LoadOptions): Settings {
       "Use at most 256 characters and no single quote (').",
     );
   }
+  return { scope: scopeRaw, tag };
+}
 
+type Lifetimes = Pick<
+  Settings,
+  'renewBeforeDays' | 'secretLifetimeDays' | 'retireAfterDays' | 'verifyTimeoutSeconds'
+>;
+
+function lifetimes(env: Env): Lifetimes {
   const renewBeforeDays = integerSetting(env, 'RENEW_BEFORE_DAYS', 30, BOUNDS.renewBeforeDays, 'days');
   const secretLifetimeDays = integerSetting(
     env,
@@ -274,7 +181,15 @@ export function loadSettings(env: Env, opts: LoadOptions): Settings {
     BOUNDS.verifyTimeoutSeconds,
     'seconds',
   );
+  return { renewBeforeDays, secretLifetimeDays, retireAfterDays, verifyTimeoutSeconds };
+}
 
+type Mail = Pick<
+  Settings,
+  'acsEndpoint' | 'acsConnectionString' | 'emailSender' | 'notifyAlso' | 'notifyAllowedDomains'
+>;
+
+function mail(env: Env): Mail {
   const acsEndpoint = httpsUrl(env, 'ACS_ENDPOINT');
   const acsConnectionString = read(env, 'ACS_CONNECTION_STRING');
   if (
@@ -305,10 +220,7 @@ export function loadSettings(env: Env, opts: LoadOptions): Settings {
       'Set the sender address, e.g. DoNotReply@<domain>.azurecomm.net.',
     );
   }
-  const notifyAlso = (read(env, 'NOTIFY_ALSO') ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const notifyAlso = list(env, 'NOTIFY_ALSO');
   for (const a of notifyAlso) {
     if (!isEmailAddress(a))
       fail(
@@ -318,31 +230,85 @@ export function loadSettings(env: Env, opts: LoadOptions): Settings {
         'Use comma-separated addresses, e.g. secops@contoso.com,iam@contoso.com.',
       );
   }
-
-  const concurrency = integerSetting(env, 'ROTATION_CONCURRENCY', 16, { min: 1, max: 256 }, 'apps');
-  const lockWaitSeconds = integerSetting(env, 'LOCK_WAIT_SECONDS', 30, { min: 0, max: 600 }, 'seconds');
-
   return {
-    keyVaultUrl,
-    graphEndpoint,
-    authorityHost,
-    tenantId,
-    scope: scopeRaw,
-    tag,
-    renewBeforeDays,
-    secretLifetimeDays,
-    retireAfterDays,
-    verifyTimeoutSeconds,
     acsEndpoint,
     acsConnectionString,
     emailSender,
     notifyAlso,
+    notifyAllowedDomains: allowedDomains(env),
+  };
+}
+
+function allowedDomains(env: Env): string[] | undefined {
+  if (read(env, 'NOTIFY_ALLOWED_DOMAINS') === undefined) return undefined;
+  const domains = list(env, 'NOTIFY_ALLOWED_DOMAINS').map((d) => d.toLowerCase());
+  for (const d of domains) {
+    if (d !== '*' && !isDomainName(d))
+      fail(
+        'NOTIFY_ALLOWED_DOMAINS',
+        d,
+        'contains something that is not a domain name',
+        'Use comma-separated domains, e.g. contoso.com,fabrikam.com, or * to allow any.',
+      );
+  }
+  return domains.includes('*') ? ['*'] : domains;
+}
+
+/** Audiences of the rotator's own API: its application ID URI (api://…, https://…) and/or its client id. */
+function apiAudiences(env: Env): string[] {
+  const audiences = list(env, 'API_AUDIENCE');
+  for (const a of audiences) {
+    if (!isGuid(a) && !/^(api|https):\/\/[^\s,]+$/i.test(a))
+      fail(
+        'API_AUDIENCE',
+        a,
+        'not an application ID URI or client id',
+        'Use comma-separated audiences of the rotator API, e.g. api://<clientId>,<clientId>.',
+      );
+  }
+  return audiences;
+}
+
+type Tuning = Pick<
+  Settings,
+  'concurrency' | 'lockWaitSeconds' | 'inlineMax' | 'httpTimeBudgetSeconds' | 'forceMinIntervalMinutes'
+>;
+
+function tuning(env: Env): Tuning {
+  return {
+    concurrency: integerSetting(env, 'ROTATION_CONCURRENCY', 16, { min: 1, max: 256 }, 'apps'),
+    lockWaitSeconds: integerSetting(env, 'LOCK_WAIT_SECONDS', 30, { min: 0, max: 600 }, 'seconds'),
+    inlineMax: integerSetting(env, 'ROTATION_INLINE_MAX', 10, { min: 0, max: 10_000 }, 'apps'),
+    httpTimeBudgetSeconds: integerSetting(
+      env,
+      'HTTP_TIME_BUDGET_SECONDS',
+      200,
+      { min: 0, max: 220 },
+      'seconds',
+    ),
+    forceMinIntervalMinutes: integerSetting(
+      env,
+      'FORCE_MIN_INTERVAL_MINUTES',
+      60,
+      { min: 0, max: 10_080 },
+      'minutes',
+    ),
+  };
+}
+
+export function loadSettings(env: Env, opts: LoadOptions): Settings {
+  return {
+    ...endpoints(env, opts),
+    ...scope(env),
+    ...lifetimes(env),
+    ...mail(env),
     remindUnmanaged: bool(env, 'REMIND_UNMANAGED', false),
     schedule: schedule(env),
-    storage: storage(env),
+    storage: storageSetting(env),
     keyVaultDisableChallengeVerification: bool(env, 'KEY_VAULT_DISABLE_CHALLENGE_VERIFICATION', false),
-    concurrency,
-    lockWaitSeconds,
+    ...tuning(env),
+    apiAudiences: apiAudiences(env),
+    allowCustomEndpoints: bool(env, 'ALLOW_CUSTOM_ENDPOINTS', false),
   };
 }
 

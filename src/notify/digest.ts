@@ -2,6 +2,9 @@
 // testable as tables and properties.
 
 import type { OwnerObject } from '../azure/graph.js';
+import { isEmailAddress } from '../util/email.js';
+
+export { isEmailAddress };
 
 export type { OwnerObject };
 
@@ -52,25 +55,6 @@ export interface DigestPlan {
 }
 
 const USER_TYPE = '#microsoft.graph.user';
-
-// RFC 5321 dot-atom local part (no quoted strings) and a DNS host name with at least two labels.
-// Display names ("Ann <a@b.c>"), IP literals and whitespace are refused: ACS wants a bare address.
-const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+";
-const LOCAL = new RegExp(`^${ATEXT}(?:\\.${ATEXT})*$`);
-const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
-const TLD = /^(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$/;
-
-export function isEmailAddress(s: string): boolean {
-  if (s.length > 254) return false;
-  const at = s.lastIndexOf('@');
-  if (at <= 0) return false;
-  const local = s.slice(0, at);
-  const domain = s.slice(at + 1);
-  if (local.length > 64 || !LOCAL.test(local)) return false;
-  const labels = domain.split('.');
-  if (labels.length < 2 || !labels.every((l) => LABEL.test(l))) return false;
-  return TLD.test(labels[labels.length - 1]!);
-}
 
 /** The address to write to for an owner: users only (service principals have no mailbox); `mail`, else a
  *  userPrincipalName that is an email address; undefined when neither (e.g. limited-information owners). */
