@@ -578,6 +578,12 @@ describe('contract settings (contract.md §1)', () => {
     AzureWebJobsStorage__blobServiceUri: 'derived from __accountName in the public cloud',
     ROTATION_CONCURRENCY: 'tuning outside the contract; the default fits',
     LOCK_WAIT_SECONDS: 'tuning outside the contract; the default fits',
+    ROTATION_INLINE_MAX: 'tuning outside the contract; the default fits',
+    HTTP_TIME_BUDGET_SECONDS: 'tuning outside the contract; the default fits',
+    FORCE_MIN_INTERVAL_MINUTES: 'the default (60) fits',
+    NOTIFY_ALLOWED_DOMAINS: "the default (NOTIFY_ALSO and owners' domains) fits",
+    ALLOW_CUSTOM_ENDPOINTS: 'only for proxies and the simulated cloud',
+    API_AUDIENCE: 'set once the rotator API app registration is deployed (HTTP callers, contract §8)',
   };
 
   it('reads the setting names', () => {
