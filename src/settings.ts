@@ -2,6 +2,7 @@
 // A bad setting stops the run before any change, with one line naming the setting, what was wrong and what
 // is accepted. Imports nothing above the small utilities: everything else depends on this, not the reverse.
 
+import { isKnownAzureHost, knownHostsText, type EndpointKind } from './util/clouds.js';
 import { isDomainName, isEmailAddress } from './util/email.js';
 import { isGuid } from './util/ids.js';
 import {
@@ -60,6 +61,8 @@ export interface Settings {
   apiAudiences: string[];
   /** ALLOW_CUSTOM_ENDPOINTS: endpoints outside the known Azure clouds (proxies, the simulated cloud) are allowed. */
   allowCustomEndpoints: boolean;
+  /** Settings that are accepted but weaken a protection: the run logs each line. */
+  warnings: string[];
 }
 
 export const BOUNDS = {
@@ -296,8 +299,43 @@ function tuning(env: Env): Tuning {
   };
 }
 
+const ENDPOINT_SETTINGS: Array<[string, EndpointKind, (s: Settings) => string | undefined]> = [
+  ['AZURE_AUTHORITY_HOST', 'authority', (s) => s.authorityHost],
+  ['GRAPH_ENDPOINT', 'graph', (s) => s.graphEndpoint],
+  ['KEY_VAULT_URL', 'keyVault', (s) => s.keyVaultUrl],
+  ['ACS_ENDPOINT', 'acs', (s) => s.acsEndpoint],
+];
+
+/**
+ * The authority receives every new client secret, Graph and Key Vault a bearer token (and Key Vault the secret),
+ * ACS a token for all of Communication Services: outside a known Azure cloud only with ALLOW_CUSTOM_ENDPOINTS.
+ */
+function checkEndpoints(settings: Settings): void {
+  for (const [name, kind, value] of ENDPOINT_SETTINGS) {
+    const url = value(settings);
+    if (url === undefined || isKnownAzureHost(kind, url)) continue;
+    if (settings.allowCustomEndpoints) {
+      settings.warnings.push(
+        `${name} ${url} is not a host of a known Azure cloud (allowed by ALLOW_CUSTOM_ENDPOINTS)`,
+      );
+      continue;
+    }
+    fail(
+      name,
+      url,
+      'not a host of a known Azure cloud (public, US Government, China)',
+      `Use one of ${knownHostsText(kind)}, or set ALLOW_CUSTOM_ENDPOINTS=true for a proxy you trust.`,
+    );
+  }
+  if (settings.keyVaultDisableChallengeVerification)
+    settings.warnings.push(
+      'KEY_VAULT_DISABLE_CHALLENGE_VERIFICATION is on: the Key Vault client does not check that the vault host ' +
+        'belongs to the authority that issues its token',
+    );
+}
+
 export function loadSettings(env: Env, opts: LoadOptions): Settings {
-  return {
+  const settings: Settings = {
     ...endpoints(env, opts),
     ...scope(env),
     ...lifetimes(env),
@@ -309,19 +347,13 @@ export function loadSettings(env: Env, opts: LoadOptions): Settings {
     ...tuning(env),
     apiAudiences: apiAudiences(env),
     allowCustomEndpoints: bool(env, 'ALLOW_CUSTOM_ENDPOINTS', false),
+    warnings: [],
   };
+  checkEndpoints(settings);
+  return settings;
 }
 
-/** Authority hosts of Microsoft's clouds; any other host (a proxy, the simulator) gets instance discovery off. */
-const MICROSOFT_AUTHORITY_HOSTS = [
-  'login.microsoftonline.com',
-  'login.microsoftonline.us',
-  'login.chinacloudapi.cn',
-  'login.microsoftonline.de',
-  'login.windows.net',
-  'login.partner.microsoftonline.cn',
-];
-
+/** Microsoft's own authority hosts; any other host (a proxy, the simulator) gets instance discovery off. */
 export function isMicrosoftAuthority(authorityHost: string): boolean {
-  return MICROSOFT_AUTHORITY_HOSTS.includes(new URL(authorityHost).hostname.toLowerCase());
+  return isKnownAzureHost('authority', authorityHost);
 }

@@ -73,7 +73,7 @@ describe('engine page backpressure', () => {
       },
     } as unknown as Vault;
     const settings = loadSettings(
-      { KEY_VAULT_URL: 'https://kv.example.net', ROTATION_CONCURRENCY: '4' },
+      { KEY_VAULT_URL: 'https://kv.vault.azure.net', ROTATION_CONCURRENCY: '4' },
       { requireKeyVault: false },
     );
     const { report } = await runRotation(

@@ -146,6 +146,7 @@ export async function startSimCloud(opts: SimCloudOptions = {}): Promise<SimClou
     GRAPH_ENDPOINT: ctx.origins.graph,
     KEY_VAULT_URL: ctx.origins.keyvault,
     KEY_VAULT_DISABLE_CHALLENGE_VERIFICATION: 'true',
+    ALLOW_CUSTOM_ENDPOINTS: 'true', // the simulated cloud's hosts are not Azure's
     ACS_ENDPOINT: ctx.origins.acs,
     EMAIL_SENDER: `DoNotReply@${ctx.emailDomain}`,
   };
