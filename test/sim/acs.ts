@@ -264,7 +264,7 @@ async function authenticate(
 ): Promise<{ auth: 'hmac' | 'entra'; oid?: string }> {
   const authorization = header(req, 'authorization') ?? '';
   if (/^Bearer\s/i.test(authorization)) {
-    const claims = await ctx.issuer.verify(req, ACS_AUDIENCE, 'Denied');
+    const claims = await ctx.issuer.verify(req, ACS_AUDIENCE, 'Denied', ctx.clock.now());
     if (claims.tid !== ctx.tenant.tenantId) {
       throw new SimHttpError(401, 'Denied', 'The token was issued by a tenant this resource does not trust.');
     }
@@ -296,6 +296,7 @@ function verifyHmac(ctx: SimContext, req: SimRequest, authorization: string): vo
   const dateMs = date ? Date.parse(date) : NaN;
   if (Number.isNaN(dateMs))
     throw deny('Denied by the resource provider: the x-ms-date header is missing or invalid.');
+  // Real time, not the cloud's clock: the SDK stamps x-ms-date from its own Date.now().
   if (Math.abs(Date.now() - dateMs) > MAX_CLOCK_SKEW_MS) {
     throw deny(
       'Denied by the resource provider: the request time (x-ms-date) is outside the allowed clock skew.',

@@ -2,6 +2,7 @@
 // ACS Email on 127.0.0.1, sharing one tenant, one token issuer, one request log and one set of faults.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createAcs, MailState } from './acs.js';
+import { SimClock } from './clock.js';
 import { createEntra } from './entra.js';
 import { createGraph } from './graph.js';
 import {
@@ -14,7 +15,7 @@ import {
 } from './http.js';
 import { createKeyVault, VaultState } from './keyvault.js';
 import { Tenant, type SimServicePrincipal, type TenantOptions } from './tenant.js';
-import { TokenIssuer } from './tokens.js';
+import { TokenIssuer, type CallerClaims } from './tokens.js';
 
 export interface SimService {
   routes: Route[];
@@ -31,6 +32,8 @@ export interface SimOrigins {
 
 /** What every service module receives. `origins` is filled in once all servers listen. */
 export interface SimContext {
+  /** The one clock of this cloud (also `tenant.clock`): every service reads time from it. */
+  clock: SimClock;
   tenant: Tenant;
   issuer: TokenIssuer;
   faults: Faults;
@@ -67,7 +70,33 @@ export interface SimCloudOptions extends TenantOptions {
   acsMessagesPerMinute?: number;
 }
 
+/** A caller of the rotator's own HTTP API, as `callerToken` mints it. */
+export interface CallerTokenOptions {
+  /** App roles (`Rotation.Read`, `Rotation.Rotate`, `Rotation.Force`); default none (no `roles` claim). */
+  roles?: string[];
+  /** Default `apiAudience`. */
+  audience?: string;
+  /** Default the tenant's v2 issuer, `${origins.entra}/${tenantId}/v2.0`. */
+  issuer?: string;
+  /** Default 3600 (Entra: 60-90 minutes); negative mints an already expired token. */
+  expiresInSeconds?: number;
+  /** Caller object id (default a new GUID per call). */
+  oid?: string;
+  /** Caller client id, the `azp` claim (default a new GUID per call). */
+  appId?: string;
+  /** A user's display name; a token without it is app-only (`idtyp: app`). */
+  name?: string;
+  /** 'stranger' signs with an unpublished key under the authority's kid (a forged token). */
+  signedBy?: 'authority' | 'stranger';
+  /** Tenant id claim (default this tenant). */
+  tenantId?: string;
+}
+
 export interface SimCloud extends SimContext {
+  /** The rotator's own API as a v2 access token names it in `aud`: the API app registration's client id. */
+  apiAudience: string;
+  /** A v2 access token for the rotator's own API, signed by the authority (times from the cloud's clock). */
+  callerToken(opts?: CallerTokenOptions): Promise<string>;
   /** Environment for the product: managed identity (App Service style) and every endpoint. */
   env: Record<string, string>;
   /** The same, but the rotator authenticates as a service principal with a client secret (on-premises). */
@@ -82,11 +111,14 @@ export interface SimCloud extends SimContext {
 // the tokens the first one issued, as the same identity in the same tenant would.
 const PROCESS_TENANT_ID = randomUUID();
 const PROCESS_ROTATOR = { id: randomUUID(), appId: randomUUID() };
+/** The client id of the rotator's API app registration (v2 tokens carry it as `aud`). */
+export const SIM_API_AUDIENCE = '6f1d2c8e-5a47-4f0e-9b3a-2d7c4e8a1b90';
 let processIssuer: Promise<TokenIssuer> | undefined;
 
 export async function startSimCloud(opts: SimCloudOptions = {}): Promise<SimCloud> {
   const issuer = await (processIssuer ??= TokenIssuer.create());
-  const tenant = new Tenant({ tenantId: PROCESS_TENANT_ID, ...opts });
+  const clock = opts.clock ?? new SimClock();
+  const tenant = new Tenant({ tenantId: PROCESS_TENANT_ID, ...opts, clock });
   const rotator = tenant.addServicePrincipal({
     displayName: 'entra-secret-rotator (managed identity)',
     appId: PROCESS_ROTATOR.appId,
@@ -103,6 +135,7 @@ export async function startSimCloud(opts: SimCloudOptions = {}): Promise<SimClou
   if (vaultRole) vaultRoles.set(rotator.id, new Set([vaultRole]));
 
   const ctx: SimContext = {
+    clock,
     tenant,
     issuer,
     faults: new Faults(),
@@ -114,8 +147,8 @@ export async function startSimCloud(opts: SimCloudOptions = {}): Promise<SimClou
     acsSenders: new Set(opts.rotatorCanSendMail === false ? [] : [rotator.id]),
     acsAccessKey: randomBytes(32).toString('base64'),
     emailDomain: `${randomUUID()}.azurecomm.net`,
-    vault: new VaultState(),
-    mail: new MailState({ messagesPerMinute: opts.acsMessagesPerMinute }),
+    vault: new VaultState(clock),
+    mail: new MailState({ messagesPerMinute: opts.acsMessagesPerMinute, now: () => clock.nowMs() }),
   };
 
   const entra = createEntra(ctx);
@@ -149,6 +182,9 @@ export async function startSimCloud(opts: SimCloudOptions = {}): Promise<SimClou
     ALLOW_CUSTOM_ENDPOINTS: 'true', // the simulated cloud's hosts are not Azure's
     ACS_ENDPOINT: ctx.origins.acs,
     EMAIL_SENDER: `DoNotReply@${ctx.emailDomain}`,
+    API_AUDIENCE: SIM_API_AUDIENCE,
+    // The product refuses hosts outside the known Azure clouds without it; the simulators listen on 127.0.0.1.
+    ALLOW_CUSTOM_ENDPOINTS: 'true',
   };
   const env = {
     ...common,
@@ -156,8 +192,34 @@ export async function startSimCloud(opts: SimCloudOptions = {}): Promise<SimClou
     IDENTITY_HEADER: ctx.identityHeader,
   };
 
+  const callerToken = (o: CallerTokenOptions = {}): Promise<string> => {
+    const tid = o.tenantId ?? tenant.tenantId;
+    const oid = o.oid ?? randomUUID();
+    const claims: Omit<CallerClaims, 'iss' | 'iat' | 'nbf' | 'exp'> = {
+      aud: o.audience ?? SIM_API_AUDIENCE,
+      tid,
+      oid,
+      sub: oid,
+      azp: o.appId ?? randomUUID(),
+      azpacr: '1',
+      // Entra leaves the claim out when the caller holds no app role.
+      ...(o.roles?.length ? { roles: o.roles } : {}),
+      ver: '2.0',
+      idtyp: o.name === undefined ? 'app' : 'user',
+      ...(o.name === undefined ? {} : { name: o.name }),
+    };
+    return issuer.mint(claims, {
+      lifetimeSeconds: o.expiresInSeconds ?? 3600,
+      nowSeconds: clock.nowSeconds(),
+      issuer: o.issuer ?? `${ctx.origins.entra}/${tid}/v2.0`,
+      signedBy: o.signedBy,
+    });
+  };
+
   return {
     ...ctx,
+    apiAudience: SIM_API_AUDIENCE,
+    callerToken,
     env,
     servicePrincipalEnv() {
       // The rotator as an app registration's service principal with a client secret (on-premises hosting).

@@ -27,7 +27,7 @@ async function mintFor(ctx: SimContext, sp: SimServicePrincipal, audience: strin
       appid: sp.appId,
       ...(isGraph ? { roles: [...sp.graphRoles] } : {}),
     },
-    TOKEN_LIFETIME,
+    { lifetimeSeconds: TOKEN_LIFETIME, nowSeconds: ctx.clock.nowSeconds() },
   );
 }
 
@@ -35,7 +35,7 @@ async function mintFor(ctx: SimContext, sp: SimServicePrincipal, audience: strin
 // Token authority (https)
 
 /** Entra's timestamp format in error bodies: "2024-05-01 10:20:30Z". */
-function entraTimestamp(d = new Date()): string {
+function entraTimestamp(d: Date): string {
   return d
     .toISOString()
     .replace('T', ' ')
@@ -51,13 +51,13 @@ function oauthCode(status: number, code: string): string {
   return 'invalid_request';
 }
 
-const entraErrors: ErrorShape = {
+const entraErrors = (ctx: SimContext): ErrorShape => ({
   body(status, code, message, req) {
     const n = /^AADSTS(\d+)/.exec(message)?.[1];
     const traceId = randomUUID();
     const correlationId =
       req.query.get('client-request-id') ?? headerValue(req, 'client-request-id') ?? randomUUID();
-    const timestamp = entraTimestamp();
+    const timestamp = entraTimestamp(ctx.clock.now());
     return {
       error: oauthCode(status, code),
       error_description: `${message}\r\nTrace ID: ${traceId}\r\nCorrelation ID: ${correlationId}\r\nTimestamp: ${timestamp}`,
@@ -68,7 +68,7 @@ const entraErrors: ErrorShape = {
       ...(n ? { error_uri: `https://login.microsoftonline.com/error?code=${n}` } : {}),
     };
   },
-};
+});
 
 function headerValue(req: SimRequest, name: string): string | undefined {
   const v = req.headers[name];
@@ -106,8 +106,7 @@ function authority(ctx: SimContext): SimService {
         jwks_uri: `${base}/discovery/v2.0/keys`,
         response_modes_supported: ['query', 'fragment', 'form_post'],
         subject_types_supported: ['pairwise'],
-        // Honest about the simulator's key type (real Entra signs with RS256).
-        id_token_signing_alg_values_supported: ['ES256'],
+        id_token_signing_alg_values_supported: ['RS256'],
         response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
         scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
         issuer: `${base}/v2.0`,
@@ -216,7 +215,7 @@ function authority(ctx: SimContext): SimService {
   };
 
   return {
-    errors: entraErrors,
+    errors: entraErrors(ctx),
     routes: [
       {
         method: 'GET',
@@ -292,6 +291,7 @@ function managedIdentity(ctx: SimContext): SimService {
       status: 200,
       body: {
         access_token: await mintFor(ctx, ctx.rotator, resource),
+        // In real time, not the cloud's: the SDK caches the token by this against its own Date.now().
         expires_on: String(Math.floor(Date.now() / 1000) + TOKEN_LIFETIME),
         resource,
         token_type: 'Bearer',

@@ -4,6 +4,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { SimContext, SimService, VaultRole } from './cloud.js';
 import { jsonBody, SimHttpError, type ErrorShape, type SimRequest, type SimResponse } from './http.js';
+import { SimClock } from './clock.js';
 import type { AccessClaims } from './tokens.js';
 
 const VAULT_RESOURCE = 'https://vault.azure.net';
@@ -66,7 +67,6 @@ export interface SeedVersion {
 }
 
 const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
-const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /** The vault's contents: every secret with all its versions, including soft-deleted ones. */
 export class VaultState {
@@ -75,6 +75,13 @@ export class VaultState {
   private readonly everStored: string[] = [];
   /** Origin for ids; bound by createKeyVault because the server's port is known only after it listens. */
   private originOf: () => string = () => 'https://vault.invalid';
+
+  /** `clock`: the cloud's clock (created/updated, exp/nbf checks, purge times). */
+  constructor(private readonly clock: SimClock = new SimClock()) {}
+
+  private nowSeconds(): number {
+    return this.clock.nowSeconds();
+  }
 
   bindOrigin(origin: () => string): void {
     this.originOf = origin;
@@ -113,7 +120,7 @@ export class VaultState {
 
   /** Stores a version directly, bypassing HTTP, auth and limits (test setup). */
   seed(name: string, value: string, opts: SeedVersion = {}): SecretVersionView {
-    const created = opts.createdOn ? seconds(opts.createdOn) : nowSeconds();
+    const created = opts.createdOn ? seconds(opts.createdOn) : this.nowSeconds();
     const v = this.put(name, {
       value,
       tags: opts.tags,
@@ -240,7 +247,7 @@ export function createKeyVault(ctx: SimContext): SimService {
     }
     let claims: AccessClaims;
     try {
-      claims = await ctx.issuer.verify(req, VAULT_RESOURCE, 'Unauthorized');
+      claims = await ctx.issuer.verify(req, VAULT_RESOURCE, 'Unauthorized', ctx.clock.now());
     } catch (err) {
       if (err instanceof SimHttpError) throw new SimHttpError(401, 'Unauthorized', err.message, www);
       throw err;
@@ -392,7 +399,7 @@ export function createKeyVault(ctx: SimContext): SimService {
           'in this state, the secret can only be recovered or purged.',
       );
     }
-    const now = nowSeconds();
+    const now = ctx.clock.nowSeconds();
     const v = state.put(existing?.name ?? name, {
       value: body.value,
       tags,
@@ -442,7 +449,7 @@ export function createKeyVault(ctx: SimContext): SimService {
     if (enabled !== undefined) v.enabled = enabled;
     if (nbf !== undefined) v.nbf = nbf;
     if (exp !== undefined) v.exp = exp;
-    v.updated = nowSeconds();
+    v.updated = ctx.clock.nowSeconds();
     return { status: 200, body: bundle(s, v, false) };
   };
 
@@ -501,7 +508,7 @@ export function createKeyVault(ctx: SimContext): SimService {
     const s = state.live(name);
     if (!s) throw secretNotFound(name);
     // Soft delete is immediate here (the real one can take a few seconds; the SDK polls either way).
-    const now = nowSeconds();
+    const now = ctx.clock.nowSeconds();
     s.deleted = { deletedDate: now, scheduledPurgeDate: now + RECOVERABLE_DAYS * 86_400 };
     return { status: 200, body: { ...deletedInfo(s), ...bundle(s, s.versions.at(-1)!, false) } };
   };

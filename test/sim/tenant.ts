@@ -1,6 +1,7 @@
 // The directory of the simulated tenant: users, service principals, app registrations and their
 // credentials. The Entra token endpoints and Microsoft Graph both read and write this one model.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { SimClock } from './clock.js';
 
 export interface SimPasswordCredential {
   keyId: string;
@@ -59,6 +60,8 @@ export interface SimServicePrincipal {
 
 export interface TenantOptions {
   tenantId?: string;
+  /** The cloud's clock (default: a new one following real time). */
+  clock?: SimClock;
   /** ms before a new password authenticates (Entra replication; real: seconds to minutes). */
   replicationDelayMs?: number;
   /** App-management policy: maximum password lifetime in days (undefined = no policy). */
@@ -101,6 +104,7 @@ export type AuthFailure =
 
 export class Tenant {
   readonly tenantId: string;
+  readonly clock: SimClock;
   replicationDelayMs: number;
   passwordLifetimeMaxDays?: number;
   throttlingTier: 'S' | 'M' | 'L';
@@ -115,6 +119,7 @@ export class Tenant {
 
   constructor(opts: TenantOptions = {}) {
     this.tenantId = opts.tenantId ?? randomUUID();
+    this.clock = opts.clock ?? new SimClock();
     this.replicationDelayMs = opts.replicationDelayMs ?? 0;
     this.passwordLifetimeMaxDays = opts.passwordLifetimeMaxDays;
     this.throttlingTier = opts.throttlingTier ?? 'L';
@@ -161,7 +166,7 @@ export class Tenant {
       displayName: a.displayName,
       tags: a.tags ?? [],
       signInAudience: a.signInAudience ?? 'AzureADMyOrg',
-      createdDateTime: graphTime(new Date()),
+      createdDateTime: graphTime(this.clock.now()),
       passwordCredentials: [],
       keyCredentials: [],
       ownerIds: a.ownerIds ?? [],
@@ -200,7 +205,7 @@ export class Tenant {
     app: SimApplication,
     p: { displayName: string | null; startDateTime?: Date; endDateTime?: Date; replicated?: boolean },
   ): SimPasswordCredential {
-    const start = p.startDateTime ?? new Date();
+    const start = p.startDateTime ?? this.clock.now();
     const end = p.endDateTime ?? new Date(start.getTime() + 2 * 365 * DAY);
     const secretText = newSecretText();
     const cred: SimPasswordCredential = {
@@ -211,7 +216,7 @@ export class Tenant {
       hint: secretText.slice(0, 3),
       customKeyIdentifier: null,
       secretText,
-      createdAt: p.replicated ? 0 : Date.now(),
+      createdAt: p.replicated ? 0 : this.clock.nowMs(),
     };
     app.passwordCredentials.push(cred);
     this.issuedSecrets.push(secretText);
@@ -230,7 +235,7 @@ export class Tenant {
   authenticate(
     clientId: string,
     secret: string,
-    now = Date.now(),
+    now = this.clock.nowMs(),
   ): AuthFailure | { ok: true; appId: string } {
     const spSecret = this.spSecrets.get(clientId);
     if (spSecret !== undefined) {
