@@ -183,8 +183,6 @@ export async function startSimCloud(opts: SimCloudOptions = {}): Promise<SimClou
     ACS_ENDPOINT: ctx.origins.acs,
     EMAIL_SENDER: `DoNotReply@${ctx.emailDomain}`,
     API_AUDIENCE: SIM_API_AUDIENCE,
-    // The product refuses hosts outside the known Azure clouds without it; the simulators listen on 127.0.0.1.
-    ALLOW_CUSTOM_ENDPOINTS: 'true',
   };
   const env = {
     ...common,
