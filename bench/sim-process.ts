@@ -1,6 +1,7 @@
 // The simulated cloud as a child process (test/sim/main.ts), as the bench drives it: start, read its ready
 // line, ask its control API for statistics, stop.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 export interface Ready {
@@ -22,6 +23,8 @@ export interface SimStats {
 
 export interface SimProcess {
   ready: Ready;
+  /** CPU seconds the simulator process has used so far. */
+  cpuSeconds(): number;
   stats(): Promise<SimStats>;
   /** Distinct addresses the sent messages went to. */
   distinctRecipients(): Promise<number>;
@@ -54,6 +57,7 @@ export async function startSim(cwd: string, args: string[]): Promise<SimProcess>
   };
   return {
     ready,
+    cpuSeconds: () => processCpuSeconds(child.pid),
     stats: () => get<SimStats>('/stats'),
     async distinctRecipients() {
       const mail = await get<Array<{ to: string[]; dropped: boolean }>>('/mail');
@@ -67,3 +71,19 @@ export async function startSim(cwd: string, args: string[]): Promise<SimProcess>
     },
   };
 }
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux; 0 elsewhere). */
+export function processCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+// Linux's USER_HZ, what /proc counts CPU time in; 100 on every mainstream kernel build.
+const CLOCK_TICKS = 100;

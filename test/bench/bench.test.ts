@@ -1,30 +1,11 @@
-// The bench's yardstick (bench/model.ts), and the engine's page backpressure that keeps a large tenant's run in
+// The engine's page backpressure that keeps a large tenant's run in
 // constant memory. No timings here: the bench itself measures those.
 import { describe, expect, it } from 'vitest';
-import { lowerBound, WRITES_PER_SECOND } from '../../bench/model.js';
 import type { GraphApi } from '../../src/azure/graph.js';
 import type { Vault, VaultDetail } from '../../src/azure/vault.js';
 import type { AppView } from '../../src/rotation/checks.js';
 import { runRotation } from '../../src/rotation/engine.js';
 import { loadSettings } from '../../src/settings.js';
-
-const latency = { graph: 50, entra: 30, mi: 30, keyvault: 30, acs: 50 };
-
-describe('lower bound', () => {
-  it('is the write budget as a rate when writes dominate', () => {
-    expect(WRITES_PER_SECOND).toBe(20);
-    const lb = lowerBound({ pages: 11, latency, entraRequestsPerProof: 2, graphWrites: 500 });
-    expect(lb.chainMs).toBe(50 + 2 * 30 + 30);
-    expect(lb.latencySeconds).toBeCloseTo((11 * 50 + 140) / 1000);
-    expect(lb.writeBudgetSeconds).toBe(25);
-    expect(lb.seconds).toBe(25);
-  });
-
-  it('is pages plus one chain when there are few writes', () => {
-    const lb = lowerBound({ pages: 51, latency, entraRequestsPerProof: 2, graphWrites: 10 });
-    expect(lb.seconds).toBeCloseTo((51 * 50 + 140) / 1000);
-  });
-});
 
 describe('engine page backpressure', () => {
   it('never holds more than two pages of apps that are listed but not yet decided', async () => {

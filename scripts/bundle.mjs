@@ -1,0 +1,106 @@
+// npm run bundle: the deployable Functions app in dist/package/, one ESM file instead of the compiled tree and
+// its ~99 MB of node_modules (issue 15 §4). Every src/functions/*.ts that registers a trigger (app.http,
+// app.timer, app.storageQueue, ...) is found here, at bundle time, and imported by one entry; esbuild bundles
+// it with every dependency, @azure/functions included (the v4 programming model ships it in the app, not in the
+// host). What is left outside is what the host's Node worker provides itself: `@azure/functions-core`, which
+// the worker serves by intercepting require(), hence a real `require` in the bundle (createRequire banner).
+//   node scripts/bundle.mjs [--out dir] [--quiet]
+// Writes: <out>/index.mjs, index.mjs.map (linked: stack traces map back with node --enable-source-maps),
+// package.json {"type":"module","main":"index.mjs"}, host.json; and <out>/../bundle-meta.json (esbuild's
+// metafile, outside the package) for finding what makes the bundle big.
+import { build } from 'esbuild';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The trigger modules: src/functions/*.ts that import `app` from @azure/functions and call app.<trigger>(. */
+export function functionEntryPoints(dir = join(root, 'src', 'functions')) {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+    .filter((f) => {
+      const text = readFileSync(join(dir, f), 'utf8');
+      return (
+        /import\s*\{[^}]*\bapp\b[^}]*\}\s*from\s*'@azure\/functions'/.test(text) && /\bapp\.\w+\(/.test(text)
+      );
+    })
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+/** Bundles into `out` (emptied first); returns the entry points and the package's files with their sizes. */
+export async function bundle(out = join(root, 'dist', 'package')) {
+  const entries = functionEntryPoints();
+  if (entries.length === 0) throw new Error('no src/functions/*.ts registers a trigger with app.*');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const result = await build({
+    stdin: {
+      contents: entries.map((f) => `import ${JSON.stringify(`./${relative(root, f)}`)};`).join('\n'),
+      resolveDir: root,
+      sourcefile: 'functions-entry.ts',
+      loader: 'ts',
+    },
+    outfile: join(out, 'index.mjs'),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    // Provided by the Functions Node worker at run time (it intercepts require), never installed.
+    external: ['@azure/functions-core'],
+    // CommonJS dependencies require() Node's built-ins (and the worker's core module): give them a require.
+    banner: {
+      js: "import { createRequire as __bundleCreateRequire } from 'node:module';\nconst require = __bundleCreateRequire(import.meta.url);",
+    },
+    // Whitespace and syntax only: function names stay as written, so a stack trace reads even without the map.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
+    sourcesContent: false,
+    legalComments: 'linked',
+    metafile: true,
+    logLevel: 'warning',
+  });
+  writeFileSync(
+    join(out, 'package.json'),
+    `${JSON.stringify({ type: 'module', main: 'index.mjs' }, null, 2)}\n`,
+  );
+  copyFileSync(join(root, 'host.json'), join(out, 'host.json'));
+  writeFileSync(join(out, '..', 'bundle-meta.json'), JSON.stringify(result.metafile));
+  const files = readdirSync(out).map((f) => ({ file: f, bytes: statSync(join(out, f)).size }));
+  return { out, entries: entries.map((f) => relative(root, f)), files, metafile: result.metafile };
+}
+
+/** The packages that put the most bytes into the bundle (for the question "what makes it big?"). */
+export function largestPackages(metafile, top = 10) {
+  const byPackage = new Map();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs ?? {})) {
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+      const name = m ? m[1] : '(src)';
+      byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, top);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: { out: { type: 'string' }, quiet: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  const r = await bundle(values.out ? resolve(values.out) : undefined);
+  if (!values.quiet) {
+    const total = r.files.reduce((a, f) => a + f.bytes, 0);
+    console.log(
+      `bundled ${r.entries.length} trigger modules (${r.entries.join(', ')}) into ${relative(root, r.out)}/`,
+    );
+    for (const f of r.files) console.log(`  ${f.file.padEnd(24)} ${f.bytes.toLocaleString('en')} bytes`);
+    console.log(`  total                    ${total.toLocaleString('en')} bytes`);
+    console.log('largest packages in index.mjs:');
+    for (const [name, bytes] of largestPackages(r.metafile))
+      console.log(`  ${name.padEnd(40)} ${bytes.toLocaleString('en')}`);
+  }
+}
