@@ -53,11 +53,27 @@ param rotationSchedule string = '0 0 3 * * *'
 @description('Where Communication Services stores email data at rest.')
 param emailDataLocation string = 'United States'
 
-@description('Send mail with a custom role (no key listing) instead of the built-in Communication and Email Service Owner.')
-param useCustomEmailSenderRole bool = false
+@description('Custom roles holding only what the code calls (vault: set, tag and read secrets; mail: send) instead of Key Vault Secrets Officer and Communication and Email Service Owner. Needs Microsoft.Authorization/roleDefinitions/write (Owner or User Access Administrator).')
+param useCustomRoles bool = true
 
 @description('Grant the Microsoft Graph app roles in this deployment (needs Privileged Role Administrator). false: an administrator grants them later, see docs/deploy.md.')
 param grantGraphPermissions bool = true
+
+@description('Comma-separated addresses that receive the rotator\'s own alerts: a run reported failures, no successful timer run for 26 hours.')
+param operatorEmails string
+
+@description('Appended to the Key Vault name (up to 7 letters or digits). Purge protection keeps a deleted vault\'s name for 90 days: after azd down, set a new salt to deploy again under the same environment name.')
+@maxLength(7)
+param keyVaultNameSalt string = ''
+
+@description('Custom sender domain for notifications, e.g. notify.contoso.com. Production needs one: the Azure-managed domain sends 5 mails a minute and 10 an hour per subscription.')
+param customEmailDomain string = ''
+
+@description('Set true once the custom domain\'s DNS records are verified: the domain is then linked and becomes the sender.')
+param customEmailDomainVerified bool = false
+
+@description('Deployment time; the silence alert stays quiet for 26 hours after a deployment.')
+param deployedAt string = utcNow('o')
 
 var tags = { 'azd-env-name': environmentName }
 
@@ -84,8 +100,13 @@ module resources 'resources.bicep' = {
     remindUnmanaged: remindUnmanaged
     rotationSchedule: rotationSchedule
     emailDataLocation: emailDataLocation
-    useCustomEmailSenderRole: useCustomEmailSenderRole
+    useCustomRoles: useCustomRoles
     grantGraphPermissions: grantGraphPermissions
+    operatorEmails: operatorEmails
+    keyVaultNameSalt: keyVaultNameSalt
+    customEmailDomain: customEmailDomain
+    customEmailDomainVerified: customEmailDomainVerified
+    deployedAt: deployedAt
   }
 }
 
@@ -101,3 +122,9 @@ output ACS_ENDPOINT string = resources.outputs.acsEndpoint
 output EMAIL_SENDER string = resources.outputs.emailSender
 output ROTATOR_PRINCIPAL_ID string = resources.outputs.principalId
 output ROTATOR_CLIENT_ID string = resources.outputs.clientId
+// The rotator's API: callers ask for a token for API_IDENTIFIER_URI (or API_APP_ID) with a Rotation.* role.
+output API_APP_ID string = resources.outputs.apiAppId
+output API_IDENTIFIER_URI string = resources.outputs.apiIdentifierUri
+output API_SERVICE_PRINCIPAL_ID string = resources.outputs.apiServicePrincipalId
+// DNS records to create for customEmailDomain (empty without one).
+output EMAIL_DNS_RECORDS object = resources.outputs.emailDnsRecords

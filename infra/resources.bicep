@@ -41,18 +41,58 @@ param rotationSchedule string = '0 0 3 * * *'
 
 param emailDataLocation string = 'United States'
 
-param useCustomEmailSenderRole bool = false
+param useCustomRoles bool = true
 
 param grantGraphPermissions bool = true
+
+@description('Comma-separated addresses that receive the rotator\'s own alerts (failures, no timer run for 26 h).')
+param operatorEmails string
+
+@description('Appended to the Key Vault name. A purged-protected vault keeps its name for 90 days after deletion; change the salt to deploy a new vault in that time.')
+@maxLength(7)
+param keyVaultNameSalt string = ''
+
+@description('Custom sender domain for notification email (production: the Azure-managed domain sends 10 mails an hour).')
+param customEmailDomain string = ''
+
+@description('true once customEmailDomain\'s DNS records are verified: link it and send from it.')
+param customEmailDomainVerified bool = false
+
+@description('Deployment time; the silence alert stays quiet for 26 hours after it.')
+param deployedAt string = utcNow('o')
 
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var tags = { 'azd-env-name': environmentName }
 var useUserAssigned = identityType == 'UserAssigned'
 
+// A tagged scope without a tag would deploy an app that fails every run: stop the deployment instead.
+var checkedRotationTag = rotationScope == 'tagged' && empty(rotationTag)
+  ? fail('rotationScope=tagged needs rotationTag (azd env set ROTATION_TAG <value>): only apps carrying that tag are rotated.')
+  : rotationTag
+
+var keyVaultName = empty(keyVaultNameSalt) ? 'kv-${resourceToken}' : 'kv-${resourceToken}-${keyVaultNameSalt}'
+
 resource userIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = if (useUserAssigned) {
   name: 'id-rotator-${resourceToken}'
   location: location
   tags: tags
+}
+
+// Used by the platform for the deployment package only (see package-storage.bicep).
+resource deploymentIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-deploy-${resourceToken}'
+  location: location
+  tags: tags
+}
+
+module packageStorage 'modules/package-storage.bicep' = {
+  name: 'package-storage'
+  params: {
+    name: 'stpkg${resourceToken}'
+    location: location
+    tags: tags
+    deploymentPrincipalId: deploymentIdentity.properties.principalId
+  }
 }
 
 module storage 'modules/storage.bicep' = {
@@ -77,9 +117,10 @@ module monitoring 'modules/monitoring.bicep' = {
 module vault 'modules/keyvault.bicep' = {
   name: 'keyvault'
   params: {
-    name: 'kv-${resourceToken}'
+    name: keyVaultName
     location: location
     tags: tags
+    workspaceId: monitoring.outputs.workspaceId
   }
 }
 
@@ -90,6 +131,16 @@ module email 'modules/email.bicep' = {
     emailServiceName: 'ecs-${resourceToken}'
     dataLocation: emailDataLocation
     tags: tags
+    customDomain: customEmailDomain
+    customDomainVerified: customEmailDomainVerified
+  }
+}
+
+module apiApp 'modules/api-app.bicep' = {
+  name: 'api-app'
+  params: {
+    uniqueName: 'entra-secret-rotator-api-${resourceToken}'
+    displayName: 'Entra secret rotator API (${environmentName})'
   }
 }
 
@@ -107,8 +158,10 @@ var rotatorSettings = union(
     // string(bool) would give 'True'; the contract's values are lower case.
     REMIND_UNMANAGED: remindUnmanaged ? 'true' : 'false'
     ROTATION_SCHEDULE: rotationSchedule
+    // Accepted token audiences for the HTTP endpoints: the API's appId (v2 tokens) and its identifier URI.
+    API_AUDIENCE: '${apiApp.outputs.appId},${apiApp.outputs.identifierUri}'
   },
-  empty(rotationTag) ? {} : { ROTATION_TAG: rotationTag },
+  empty(checkedRotationTag) ? {} : { ROTATION_TAG: checkedRotationTag },
   empty(notifyAlso) ? {} : { NOTIFY_ALSO: notifyAlso }
 )
 
@@ -120,7 +173,9 @@ module functionApp 'modules/functionapp.bicep' = {
     location: location
     tags: tags
     storageAccountName: storage.outputs.name
-    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    deploymentContainerUrl: packageStorage.outputs.containerUrl
+    deploymentIdentityId: deploymentIdentity.id
+    workspaceId: monitoring.outputs.workspaceId
     appInsightsName: monitoring.outputs.appInsightsName
     identityType: identityType
     userAssignedIdentityId: useUserAssigned ? userIdentity.id : ''
@@ -139,12 +194,29 @@ module roles 'modules/role-assignments.bicep' = {
     keyVaultName: vault.outputs.name
     communicationServiceName: email.outputs.communicationServiceName
     appInsightsName: monitoring.outputs.appInsightsName
-    useCustomEmailSenderRole: useCustomEmailSenderRole
+    useCustomRoles: useCustomRoles
+    resourceToken: resourceToken
   }
 }
 
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    namePrefix: 'rotator-${resourceToken}'
+    location: location
+    tags: tags
+    appInsightsId: monitoring.outputs.appInsightsId
+    operatorEmails: operatorEmails
+    deployedAt: deployedAt
+  }
+}
+
+// Last, so the new identity has had the whole deployment to replicate in Entra: a grant to a just-created
+// identity can still fail with "Not a valid reference update" (msgraph-bicep-types#193); deploying again
+// then succeeds (docs/deploy.md#if-the-first-deployment-fails-at-the-graph-step).
 module graph 'modules/graph-permissions.bicep' = if (grantGraphPermissions) {
   name: 'graph-permissions'
+  dependsOn: [roles, alerts, vault, email]
   params: {
     principalId: principalId
     rotationScope: rotationScope
@@ -157,5 +229,9 @@ output keyVaultName string = vault.outputs.name
 output keyVaultUrl string = vault.outputs.uri
 output acsEndpoint string = email.outputs.endpoint
 output emailSender string = email.outputs.senderAddress
+output emailDnsRecords object = email.outputs.customDomainDnsRecords
+output apiAppId string = apiApp.outputs.appId
+output apiIdentifierUri string = apiApp.outputs.identifierUri
+output apiServicePrincipalId string = apiApp.outputs.servicePrincipalId
 output principalId string = principalId
 output clientId string = useUserAssigned ? userIdentity!.properties.clientId : ''

@@ -1,9 +1,21 @@
-// Communication Services + Email Service with the free Azure-managed domain (DoNotReply@<guid>.azurecomm.net).
-// Managed domains are limited to a few mails per minute; link a custom domain for more (docs/deploy.md).
+// Communication Services + Email Service. The Azure-managed domain (DoNotReply@<guid>.azurecomm.net) works at
+// once but is limited to 5 emails a minute and 10 an hour per subscription, not raisable: fine for a trial,
+// not for production. A custom domain (customDomain) starts at 30 a minute and 100 an hour, raisable on
+// request. Adding one takes two deployments: the first creates the domain and outputs the DNS records to
+// create; once they verify, the second (customDomainVerified=true) links it and sends from it.
 param communicationServiceName string
 param emailServiceName string
 param dataLocation string
 param tags object
+
+@description('Custom sender domain, e.g. notify.contoso.com. Empty: only the Azure-managed domain.')
+param customDomain string
+
+@description('true once the custom domain\'s DNS records are verified: link it and send from it.')
+param customDomainVerified bool
+
+var useCustomDomain = !empty(customDomain)
+var sendFromCustomDomain = useCustomDomain && customDomainVerified
 
 resource emailService 'Microsoft.Communication/emailServices@2023-04-01' = {
   name: emailServiceName
@@ -23,16 +35,33 @@ resource managedDomain 'Microsoft.Communication/emailServices/domains@2023-04-01
   }
 }
 
+resource customEmailDomain 'Microsoft.Communication/emailServices/domains@2023-04-01' = if (useCustomDomain) {
+  parent: emailService
+  name: useCustomDomain ? customDomain : 'unused'
+  location: 'global'
+  tags: tags
+  properties: {
+    domainManagement: 'CustomerManaged'
+    userEngagementTracking: 'Disabled'
+  }
+}
+
 resource communicationService 'Microsoft.Communication/communicationServices@2023-04-01' = {
   name: communicationServiceName
   location: 'global'
   tags: tags
   properties: {
     dataLocation: dataLocation
-    linkedDomains: [managedDomain.id]
+    // An unverified domain cannot be linked; the managed domain stays linked as a fallback sender.
+    linkedDomains: sendFromCustomDomain ? [managedDomain.id, customEmailDomain.id] : [managedDomain.id]
   }
 }
 
 output communicationServiceName string = communicationService.name
 output endpoint string = 'https://${communicationService.properties.hostName}'
-output senderAddress string = 'DoNotReply@${managedDomain.properties.mailFromSenderDomain}'
+output senderAddress string = sendFromCustomDomain
+  ? 'DoNotReply@${customDomain}'
+  : 'DoNotReply@${managedDomain.properties.mailFromSenderDomain}'
+// The records to create at the DNS host of customDomain (Domain and SPF as TXT, DKIM and DKIM2 as CNAME);
+// each entry has type, name, value and ttl. Empty without a custom domain.
+output customDomainDnsRecords object = useCustomDomain ? customEmailDomain!.properties.verificationRecords : {}

@@ -1,5 +1,7 @@
 // Flex Consumption (FC1) Linux app on Node 22. It reaches storage, Key Vault, Graph, ACS and
 // Application Insights with its managed identity only: no keys or connection secrets in settings.
+// The platform stores and fetches the deployment package with a separate deployment identity; basic-auth
+// publishing (FTP, SCM with user name and password) is off, so deployments need an Entra identity.
 param name string
 param planName string
 param location string
@@ -8,6 +10,12 @@ param storageAccountName string
 
 @description('Blob container URL that holds the deployment package.')
 param deploymentContainerUrl string
+
+@description('Resource id of the user-assigned identity that writes and reads the deployment package, nothing else.')
+param deploymentIdentityId string
+
+@description('Resource id of the Log Analytics workspace that receives the function logs.')
+param workspaceId string
 
 param appInsightsName string
 
@@ -54,12 +62,17 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   // azd finds the app to deploy `rotator` to by this tag.
   tags: union(tags, { 'azd-service-name': 'rotator' })
   kind: 'functionapp,linux'
+  // The deployment identity is attached only so the platform can use it for the package; the rotator's
+  // code signs in as the system-assigned identity, or as the one named by AZURE_CLIENT_ID.
   identity: userAssigned
     ? {
         type: 'UserAssigned'
-        userAssignedIdentities: { '${userAssignedIdentityId}': {} }
+        userAssignedIdentities: { '${userAssignedIdentityId}': {}, '${deploymentIdentityId}': {} }
       }
-    : { type: 'SystemAssigned' }
+    : {
+        type: 'SystemAssigned, UserAssigned'
+        userAssignedIdentities: { '${deploymentIdentityId}': {} }
+      }
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
@@ -73,12 +86,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         storage: {
           type: 'blobContainer'
           value: deploymentContainerUrl
-          authentication: userAssigned
-            ? {
-                type: 'UserAssignedIdentity'
-                userAssignedIdentityResourceId: userAssignedIdentityId
-              }
-            : { type: 'SystemAssignedIdentity' }
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: deploymentIdentityId
+          }
         }
       }
       scaleAndConcurrency: {
@@ -110,6 +121,24 @@ var monitoringSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: userAssigned
     ? 'ClientId=${userAssignedClientId};Authorization=AAD'
     : 'Authorization=AAD'
+}
+
+// Deployments go through Entra (azd, az, func use tokens); no publishing user name and password exists.
+resource basicAuthPolicies 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = [
+  for policy in ['ftp', 'scm']: {
+    parent: site
+    name: policy
+    properties: { allow: false }
+  }
+]
+
+resource functionLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'function-logs-to-log-analytics'
+  scope: site
+  properties: {
+    workspaceId: workspaceId
+    logs: [{ category: 'FunctionAppLogs', enabled: true }]
+  }
 }
 
 resource settings 'Microsoft.Web/sites/config@2024-04-01' = {

@@ -1,8 +1,12 @@
 // The vault that receives every rotated secret. RBAC only (no access policies); purge protection keeps
 // a deleted secret recoverable for the whole retention period, even from someone holding Owner.
+// Every data-plane access (AuditEvent: who read or wrote which secret) goes to the Log Analytics workspace.
 param name string
 param location string
 param tags object
+
+@description('Resource id of the Log Analytics workspace that receives the audit log.')
+param workspaceId string
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
@@ -16,6 +20,15 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     softDeleteRetentionInDays: 90
     enablePurgeProtection: true
     publicNetworkAccess: 'Enabled'
+  }
+}
+
+resource audit 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'audit-to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: workspaceId
+    logs: [{ category: 'AuditEvent', enabled: true }]
   }
 }
 

@@ -8,7 +8,7 @@ param tags object
 
 @minValue(30)
 @maxValue(730)
-param retentionInDays int = 30
+param retentionInDays int = 90
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: logAnalyticsName
@@ -33,3 +33,5 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 }
 
 output appInsightsName string = appInsights.name
+output appInsightsId string = appInsights.id
+output workspaceId string = workspace.id

@@ -1,10 +1,16 @@
 // Azure RBAC for the rotator's identity, each role scoped to the one resource that needs it.
+// By default the vault and the mail service get custom roles holding only what the code calls; creating a
+// role definition needs Microsoft.Authorization/roleDefinitions/write (Owner or User Access Administrator,
+// not Role Based Access Control Administrator). useCustomRoles=false falls back to the built-in roles.
 param principalId string
 param storageAccountName string
 param keyVaultName string
 param communicationServiceName string
 param appInsightsName string
-param useCustomEmailSenderRole bool
+param useCustomRoles bool
+
+@description('Makes the custom role names unique in the tenant (role names are tenant-wide, resource groups are not).')
+param resourceToken string
 
 // Built-in role definition ids (same in every tenant).
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
@@ -64,24 +70,61 @@ resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-// Writes new secret versions and reads their tags; Secrets User would only allow reading.
-resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, principalId, keyVaultSecretsOfficer)
+// What the code does in the vault: write a new version of a secret (setSecret), list secrets and versions
+// and read their tags (readMetadata), update a version's tags (update), and read a value (getSecret) only
+// to adopt a hand-kept secret whose value signs in as the app, and to read its own pending-notification
+// secret. Not granted, unlike Key Vault Secrets Officer: delete, purge, recover, backup, restore.
+// Scope: the vault. Key Vault RBAC could scope to single secrets, but the rotator creates the secrets it
+// writes, so no narrower scope exists when the roles are assigned.
+var secretWriterDataActions = [
+  'Microsoft.KeyVault/vaults/secrets/getSecret/action'
+  'Microsoft.KeyVault/vaults/secrets/readMetadata/action'
+  'Microsoft.KeyVault/vaults/secrets/setSecret/action'
+  'Microsoft.KeyVault/vaults/secrets/update/action'
+]
+
+// Role definitions are stored per subscription but their names must be unique in the tenant: the guid
+// includes the subscription (through resourceGroup().id) and the role name includes the resource token.
+resource secretWriterRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (useCustomRoles) {
+  name: guid(resourceGroup().id, 'entra-secret-rotator-secret-writer')
+  properties: {
+    roleName: 'Entra secret rotator secret writer (${resourceToken})'
+    description: 'Write, tag and read secrets in the rotator\'s vault (${resourceGroup().id}). No delete, purge, recover, backup or restore.'
+    type: 'CustomRole'
+    assignableScopes: [resourceGroup().id]
+    permissions: [
+      {
+        actions: []
+        notActions: []
+        dataActions: secretWriterDataActions
+        notDataActions: []
+      }
+    ]
+  }
+}
+
+var vaultRoleDefinitionId = useCustomRoles
+  ? secretWriterRole.id
+  : subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
+
+// The role is part of the name: ARM refuses to change the role of an existing assignment.
+resource secretWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, principalId, useCustomRoles ? 'custom-secret-writer' : keyVaultSecretsOfficer)
   scope: vault
   properties: {
     principalId: principalId
     principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
+    roleDefinitionId: vaultRoleDefinitionId
   }
 }
 
-// Optional narrower sender role: Microsoft documents these actions for sending with an Entra
-// identity (SMTP guide); unlike the built-in owner role they exclude listing or regenerating keys.
-resource emailSenderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (useCustomEmailSenderRole) {
+// Sender role: Microsoft documents these actions for sending with an Entra identity (SMTP guide); unlike
+// the built-in owner role they exclude listing or regenerating the resource's access keys.
+resource emailSenderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (useCustomRoles) {
   name: guid(resourceGroup().id, 'entra-secret-rotator-email-sender')
   properties: {
-    roleName: 'Entra secret rotator email sender (${resourceGroup().name})'
-    description: 'Send email through Azure Communication Services with an Entra identity. Nothing else.'
+    roleName: 'Entra secret rotator email sender (${resourceToken})'
+    description: 'Send email through Azure Communication Services with an Entra identity (${resourceGroup().id}). Nothing else.'
     type: 'CustomRole'
     assignableScopes: [resourceGroup().id]
     permissions: [
@@ -99,7 +142,7 @@ resource emailSenderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = 
   }
 }
 
-var emailRoleDefinitionId = useCustomEmailSenderRole
+var emailRoleDefinitionId = useCustomRoles
   ? emailSenderRole.id
   : subscriptionResourceId('Microsoft.Authorization/roleDefinitions', communicationAndEmailServiceOwner)
 
@@ -108,7 +151,7 @@ resource emailSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(
     communicationService.id,
     principalId,
-    useCustomEmailSenderRole ? 'custom-email-sender' : communicationAndEmailServiceOwner
+    useCustomRoles ? 'custom-email-sender' : communicationAndEmailServiceOwner
   )
   scope: communicationService
   properties: {

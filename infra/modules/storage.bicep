@@ -1,11 +1,10 @@
 // The Functions runtime's storage account, also holding the rotator's locks, work queue and run table.
-// Shared keys are off: only Entra identities reach the data.
+// Shared keys are off: only Entra identities reach the data. The deployment package is NOT here (see
+// package-storage.bicep): the rotator's identity is Blob Data Owner on this account, and whoever can write
+// the package replaces the code that holds the Graph permissions.
 param name string
 param location string
 param tags object
-
-@description('Blob container for the Flex Consumption deployment package.')
-param deploymentContainerName string = 'app-package'
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -26,12 +25,6 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
   parent: account
   name: 'default'
-}
-
-resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
-  parent: blobService
-  name: deploymentContainerName
-  properties: { publicAccess: 'None' }
 }
 
 // Per-app rotation locks are blob leases in this container.
@@ -65,4 +58,3 @@ resource runsTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-
 }
 
 output name string = account.name
-output deploymentContainerUrl string = '${account.properties.primaryEndpoints.blob}${deploymentContainer.name}'
