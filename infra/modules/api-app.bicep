@@ -38,7 +38,7 @@ var identifierUri = 'api://${tenantId}/${uniqueName}'
 // Lets a signed-in operator get a token for the API from the Azure CLI (az account get-access-token);
 // the roles claim, not this scope, decides what the caller may do.
 var userImpersonationScopeId = guid(tenantId, uniqueName, 'user_impersonation')
-var azureCliAppId = '04b07795-8ddb-461a-bbee-02f9e1bf7b46'
+var azureCliAppId = '04b07795-8ddb-461a-bbee-02f9e1bf7b46' // Azure CLI
 
 resource api 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: uniqueName

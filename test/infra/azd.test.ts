@@ -60,24 +60,20 @@ describe('azure.yaml', () => {
     expect(read('infra/modules/functionapp.bicep')).toMatch(/'azd-service-name':\s*'rotator'/);
   });
 
-  it('builds remotely; a .funcignore, when present, keeps node_modules out and the sources in', () => {
-    expect(yaml.get('services.rotator.remoteBuild')).toBe('true');
-    const ignorePath = join(root, '.funcignore');
-    if (!existsSync(ignorePath)) return;
-    const ignored = read('.funcignore')
-      .split('\n')
-      .map((l) => l.trim().replace(/\/$/, ''));
-    expect(ignored).toContain('node_modules');
-    for (const needed of [
-      'src',
-      '*.ts',
-      'tsconfig.json',
-      'tsconfig.build.json',
-      'package.json',
-      'package-lock.json',
-      'host.json',
-    ]) {
-      expect(ignored, needed).not.toContain(needed);
+  it('deploys the bundle in dist/package, built locally by a prepackage hook, with no remote build', () => {
+    expect(yaml.get('services.rotator.dist')).toBe('dist/package');
+    expect(yaml.get('services.rotator.remoteBuild')).toBe('false');
+    for (const os of ['posix', 'windows']) {
+      expect(yaml.get(`services.rotator.hooks.prepackage.${os}.run`), os).toBe('npm run bundle');
+    }
+    // azd refuses remoteBuild: false while the project's .funcignore excludes node_modules, and a
+    // .funcignore at the root would only describe the remote-build upload this replaces.
+    expect(existsSync(join(root, '.funcignore'))).toBe(false);
+    // Nothing in the Bicep asks Flex Consumption for a build either.
+    for (const rel of ['infra/resources.bicep', 'infra/modules/functionapp.bicep']) {
+      expect(read(rel), rel).not.toMatch(
+        /SCM_DO_BUILD_DURING_DEPLOYMENT|ENABLE_ORYX_BUILD|WEBSITE_RUN_FROM_PACKAGE/,
+      );
     }
   });
 
@@ -85,6 +81,13 @@ describe('azure.yaml', () => {
     const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string>; main: string };
     expect(pkg.scripts.build).toBeTruthy();
     expect(pkg.main).toMatch(/^dist\//);
+  });
+
+  // The bundle script comes with the bench's packaging work (issue 15 §4); until it lands this test is
+  // reported as skipped (azd's hook would have nothing to run), not passed.
+  const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+  it.skipIf(!scripts.bundle)('package.json has the bundle script the prepackage hook runs', () => {
+    expect(scripts.bundle, 'npm run bundle (dist/package)').toBeTruthy();
   });
 });
 
@@ -122,33 +125,95 @@ describe('infra/main.parameters.json', () => {
   });
 });
 
-describe("README's Deploy section", () => {
-  const readme = read('README.md');
-  const start = readme.indexOf('## Deploy to Azure');
-  const end = readme.indexOf('\n## ', start + 1);
-  const doc = start < 0 ? '' : readme.slice(start, end < 0 ? undefined : end);
+describe('docs/deploy.md', () => {
+  const doc = existsSync(join(root, 'docs/deploy.md')) ? read('docs/deploy.md') : '';
 
-  it('covers deploy, grant, enroll, consume and remove', () => {
+  it('covers deploy, grant, enroll, callers, mail domain, alerts, consume and remove', () => {
     for (const needle of [
       'azd up',
       'az deployment group create',
-      'func azure functionapp publish',
+      'az functionapp deployment source config-zip',
+      'npm run bundle',
       'Privileged Role Administrator',
+      'Microsoft.Authorization/roleDefinitions/write',
+      'User Access Administrator',
       'Application.ReadWrite.All',
       'az ad app owner add',
+      'az ad sp create',
       'infra/examples/enroll-app.bicep',
+      'appRoleAssignedTo',
+      'Rotation.Read',
+      'Rotation.Rotate',
+      'Rotation.Force',
+      'EMAIL_DNS_RECORDS',
+      'initiate-verification',
+      'OPERATOR_EMAILS',
+      'rotation-run',
+      'AuditEvent',
       '@Microsoft.KeyVault(SecretUri=',
       'azd down --purge',
       'purge protection',
+      'KEY_VAULT_NAME_SALT',
+      'msgraph-bicep-types/issues/193',
     ]) {
       expect(doc, needle).toContain(needle);
     }
+  });
+
+  it('gives the email limits with their figures and says production needs a custom domain', () => {
+    expect(doc).toMatch(/Production needs a custom email domain/);
+    expect(doc).toMatch(/5 emails a minute and 10 an hour per subscription/);
+    expect(doc).toMatch(/30 emails a minute and 100 an hour per\s+(?:>\s*)?subscription/);
+  });
+
+  it('does not tell azd users to run az bicep upgrade', () => {
+    for (const line of doc.split('\n').filter((l) => l.includes('az bicep upgrade'))) {
+      expect(line, line).toMatch(/az deployment|Azure CLI|without azd|Graph extension needs/);
+    }
+    const azdSection = doc.slice(doc.indexOf('## Deploy with azd'), doc.indexOf('## Deploy without azd'));
+    expect(azdSection).not.toContain('az bicep upgrade');
   });
 
   it('every parameter it names exists in main.bicep', () => {
     const params = bicepParams('infra/main.bicep');
     for (const m of doc.matchAll(/`(\w+)=/g)) {
       if (/^[a-z]/.test(m[1]!)) expect([...params.keys()], m[1]).toContain(m[1]);
+    }
+  });
+
+  it('every azd env value it sets is mapped in main.parameters.json or is an azd output', () => {
+    const file = read('infra/main.parameters.json');
+    const outputs = [...read('infra/main.bicep').matchAll(/^output\s+(\w+)\s/gm)].map((m) => m[1]);
+    for (const m of doc.matchAll(/azd env (?:set|get-value) ([A-Z][A-Z0-9_]*)/g)) {
+      expect(file.includes(`\${${m[1]}`) || outputs.includes(m[1]), m[1]).toBe(true);
+    }
+  });
+
+  it('every relative link points to a file that exists', () => {
+    for (const m of doc.matchAll(/\]\((\.\.?\/[^)#\s]+)(?:#[^)]*)?\)/g)) {
+      expect(existsSync(resolve(root, 'docs', m[1]!)), m[1]).toBe(true);
+    }
+  });
+
+  it('every in-page link points to a heading of the page', () => {
+    const slugs = new Set(
+      [...doc.matchAll(/^#{2,3} (.+)$/gm)].map((m) =>
+        m[1]!
+          .toLowerCase()
+          .replace(/[^\w\s-]/g, '')
+          .trim()
+          .replace(/\s/g, '-'),
+      ),
+    );
+    for (const m of doc.matchAll(/\]\(#([^)]+)\)/g)) expect([...slugs], m[1]).toContain(m[1]);
+  });
+});
+
+describe('README links into the deploy guide', () => {
+  it('every docs/ or infra/ path the README names exists', () => {
+    const readme = read('README.md');
+    for (const m of readme.matchAll(/\]\(((?:docs|infra)\/[^)#\s]+)(?:#[^)]*)?\)/g)) {
+      expect(existsSync(join(root, m[1]!)), m[1]).toBe(true);
     }
   });
 });

@@ -193,7 +193,9 @@ function valueOf(body: string, key: string): string {
 
 /** Identifier used somewhere other than its declaration, an object key, or after a dot. */
 function uses(f: BicepFile, name: string): number {
-  return [...f.bare.matchAll(new RegExp(`(?<![.\\w])${name}\\b(?!\\s*:)`, 'g'))].length;
+  // `for x in name:` reads name although a colon follows it.
+  return [...f.bare.matchAll(new RegExp(`(?<![.\\w])${name}\\b(?!\\s*:)|(?<=\\bin\\s+)${name}\\b`, 'g'))]
+    .length;
 }
 
 function guidLines(f: BicepFile): { guid: string; line: string }[] {
@@ -208,6 +210,7 @@ function guidLines(f: BicepFile): { guid: string; line: string }[] {
 // Built-in Azure role definition ids (identical in every tenant).
 const ROLE_IDS: Record<string, string> = {
   'Storage Blob Data Owner': 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+  'Storage Blob Data Contributor': 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
   'Storage Queue Data Contributor': '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
   'Storage Table Data Contributor': '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
   'Key Vault Secrets Officer': 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
@@ -215,6 +218,7 @@ const ROLE_IDS: Record<string, string> = {
   'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb',
 };
 const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
+const AZURE_CLI_APP_ID = '04b07795-8ddb-461a-bbee-02f9e1bf7b46';
 
 describe('Bicep files are well formed', () => {
   it('finds the templates', () => {
@@ -229,6 +233,9 @@ describe('Bicep files are well formed', () => {
         'modules/monitoring.bicep',
         'modules/role-assignments.bicep',
         'modules/graph-permissions.bicep',
+        'modules/package-storage.bicep',
+        'modules/alerts.bicep',
+        'modules/api-app.bicep',
         'examples/enroll-app.bicep',
       ]),
     );
@@ -289,7 +296,9 @@ describe('Bicep files are well formed', () => {
     for (const r of all) {
       const [type, version] = r.target.split('@');
       expect(type, r.symbol).toMatch(/^Microsoft\.\w+\/[\w/]+$/);
-      expect(version, `${r.rel}: ${r.target}`).toMatch(/^(\d{4}-\d{2}-\d{2}|v1\.0)$/);
+      // Diagnostic settings have no newer non-preview version; 2021-05-01-preview is the one in use everywhere.
+      if (type === 'Microsoft.Insights/diagnosticSettings') expect(version).toBe('2021-05-01-preview');
+      else expect(version, `${r.rel}: ${r.target}`).toMatch(/^(\d{4}-\d{2}-\d{2}|v1\.0)$/);
     }
   });
 
@@ -320,6 +329,10 @@ describe('least privilege', () => {
           expect(line, f.rel).toMatch(/Microsoft Graph/);
           continue;
         }
+        if (guid === AZURE_CLI_APP_ID) {
+          expect(line, f.rel).toMatch(/Azure CLI/);
+          continue;
+        }
         expect(known.has(guid), `${f.rel}: unknown GUID ${guid}`).toBe(true);
         expect(line, `${f.rel}: ${guid}`).toContain(known.get(guid));
       }
@@ -346,7 +359,7 @@ describe('least privilege', () => {
         { scopeType: 'Microsoft.Storage/storageAccounts', def: ROLE_IDS['Storage Blob Data Owner'] },
         { scopeType: 'Microsoft.Storage/storageAccounts', def: ROLE_IDS['Storage Queue Data Contributor'] },
         { scopeType: 'Microsoft.Storage/storageAccounts', def: ROLE_IDS['Storage Table Data Contributor'] },
-        { scopeType: 'Microsoft.KeyVault/vaults', def: ROLE_IDS['Key Vault Secrets Officer'] },
+        { scopeType: 'Microsoft.KeyVault/vaults', def: 'vaultRoleDefinitionId' },
         { scopeType: 'Microsoft.Insights/components', def: ROLE_IDS['Monitoring Metrics Publisher'] },
         { scopeType: 'Microsoft.Communication/communicationServices', def: 'emailRoleDefinitionId' },
       ]),
@@ -354,10 +367,10 @@ describe('least privilege', () => {
     expect(assigned).toHaveLength(6);
   });
 
-  it('mail is sent with the built-in ACS role, or a custom role limited to the documented actions', () => {
+  it('mail is sent with a custom role limited to the documented actions, or the built-in ACS role', () => {
     const emailVar = /^var\s+emailRoleDefinitionId\s*=([\s\S]*?)\n\n/m.exec(roles.code)?.[1] ?? '';
     expect(emailVar).toMatch(
-      /useCustomEmailSenderRole\s*\?\s*emailSenderRole\.id\s*:\s*subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions',\s*communicationAndEmailServiceOwner\)/,
+      /useCustomRoles\s*\?\s*emailSenderRole\.id\s*:\s*subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions',\s*communicationAndEmailServiceOwner\)/,
     );
     expect(guidVar('communicationAndEmailServiceOwner')).toBe(
       ROLE_IDS['Communication and Email Service Owner'],
@@ -394,9 +407,11 @@ describe('least privilege', () => {
   it('Graph app roles: OwnedBy + User.ReadBasic.All, Application.ReadWrite.All only for tagged scope', () => {
     expect(graphRolesFor('owned').sort()).toEqual(['Application.ReadWrite.OwnedBy', 'User.ReadBasic.All']);
     expect(graphRolesFor('tagged').sort()).toEqual(['Application.ReadWrite.All', 'User.ReadBasic.All']);
-    // No other Graph permission name appears in the deployed templates.
+    // No other Graph permission name appears in the deployed templates (Rotation.* are the API's own roles).
     const names = deployed.flatMap((f) =>
-      [...f.code.matchAll(/'([A-Z]\w+\.[A-Z]\w+(?:\.[A-Z]\w+)*)'/g)].map((m) => m[1]),
+      [...f.code.matchAll(/'([A-Z]\w+\.[A-Z]\w+(?:\.[A-Z]\w+)*)'/g)]
+        .map((m) => m[1])
+        .filter((n) => !n!.startsWith('Rotation.')),
     );
     expect([...new Set(names)].sort()).toEqual([
       'Application.ReadWrite.All',
@@ -506,8 +521,6 @@ describe('hardening', () => {
     expect(site).toMatch(/minTlsVersion:\s*'1\.2'/);
     expect(site).toMatch(/ftpsState:\s*'Disabled'/);
     expect(site).toMatch(/type:\s*'blobContainer'/);
-    expect(site).toMatch(/type:\s*'SystemAssignedIdentity'/);
-    expect(site).toMatch(/type:\s*'UserAssignedIdentity'/);
     expect(site).toMatch(/runtime:\s*\{\s*name:\s*'node'\s*version:\s*'22'\s*\}/);
     expect(site).not.toMatch(/FUNCTIONS_WORKER_RUNTIME|WEBSITE_RUN_FROM_PACKAGE|linuxFxVersion/);
   });
@@ -558,6 +571,7 @@ describe('contract settings (contract.md §1)', () => {
     'NOTIFY_ALSO',
     'REMIND_UNMANAGED',
     'ROTATION_SCHEDULE',
+    'API_AUDIENCE',
     'AZURE_CLIENT_ID',
     'AzureWebJobsStorage__accountName',
     'AzureWebJobsStorage__credential',
@@ -583,7 +597,6 @@ describe('contract settings (contract.md §1)', () => {
     FORCE_MIN_INTERVAL_MINUTES: 'the default (60) fits',
     NOTIFY_ALLOWED_DOMAINS: "the default (NOTIFY_ALSO and owners' domains) fits",
     ALLOW_CUSTOM_ENDPOINTS: 'only for proxies and the simulated cloud',
-    API_AUDIENCE: 'set once the rotator API app registration is deployed (HTTP callers, contract §8)',
   };
 
   it('reads the setting names', () => {
@@ -647,5 +660,248 @@ describe('contract settings (contract.md §1)', () => {
       if (!resParams.includes(p.name)) continue;
       expect(forwarded, p.name).toMatch(new RegExp(`^\\s*${p.name}:\\s*${p.name}\\s*$`, 'm'));
     }
+  });
+});
+
+describe('least authority and deployment traps (issues 13 §6, 14 §3–5)', () => {
+  const res = (rel: string, type: string) =>
+    resources(file(rel)).filter((d) => d.target.startsWith(`${type}@`) && !d.existing);
+  const one = (rel: string, type: string) => {
+    const r = res(rel, type);
+    expect(r, `${rel}: ${type}`).toHaveLength(1);
+    return r[0]!;
+  };
+  const roles = file('modules/role-assignments.bicep');
+  const resourcesBicep = file('resources.bicep');
+  const mainBicep = file('main.bicep');
+
+  it('the deployment package is in its own account, writable only by the deployment identity, on its container', () => {
+    expect(file('modules/storage.bicep').code).not.toMatch(/app-package|deploymentContainer/);
+    const pkg = file('modules/package-storage.bicep');
+    const writers = res('modules/package-storage.bicep', 'Microsoft.Authorization/roleAssignments');
+    expect(writers).toHaveLength(1);
+    expect(writers[0]!.body).toMatch(/^\s*scope:\s*container\s*$/m);
+    expect(writers[0]!.body).toMatch(/principalId:\s*deploymentPrincipalId/);
+    expect(pkg.code).toMatch(/var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'/);
+    expect(one('modules/package-storage.bicep', 'Microsoft.Storage/storageAccounts').body).toMatch(
+      /allowSharedKeyAccess:\s*false/,
+    );
+    // The rotator's identity has no role on the package account; the site reads the package as the deployment identity.
+    expect(roles.code).not.toMatch(/package/i);
+    const site = one('modules/functionapp.bicep', 'Microsoft.Web/sites').body;
+    expect(site).toMatch(
+      /authentication:\s*\{\s*type:\s*'UserAssignedIdentity'\s*userAssignedIdentityResourceId:\s*deploymentIdentityId\s*\}/,
+    );
+    const fa = modules(resourcesBicep).find((m) => m.target === 'modules/functionapp.bicep')!;
+    expect(fa.body).toMatch(/deploymentContainerUrl:\s*packageStorage\.outputs\.containerUrl/);
+    expect(fa.body).toMatch(/deploymentIdentityId:\s*deploymentIdentity\.id/);
+    // The rotator's own credential stays the system-assigned identity unless AZURE_CLIENT_ID names another.
+    expect(site).toMatch(/type:\s*'SystemAssigned, UserAssigned'/);
+  });
+
+  it('Key Vault: a custom role with exactly the data actions the code needs, at the vault, by default', () => {
+    const actions = /^var\s+secretWriterDataActions\s*=\s*\[([\s\S]*?)^\]/m.exec(roles.code)?.[1] ?? '';
+    expect([...actions.matchAll(/'([^']+)'/g)].map((m) => m[1]).sort()).toEqual([
+      'Microsoft.KeyVault/vaults/secrets/getSecret/action',
+      'Microsoft.KeyVault/vaults/secrets/readMetadata/action',
+      'Microsoft.KeyVault/vaults/secrets/setSecret/action',
+      'Microsoft.KeyVault/vaults/secrets/update/action',
+    ]);
+    const def = resources(roles).find((r) => r.symbol === 'secretWriterRole')!;
+    expect(def.body).toMatch(/actions:\s*\[\]/);
+    expect(def.body).toMatch(/dataActions:\s*secretWriterDataActions/);
+    expect(roles.code).toMatch(
+      /var vaultRoleDefinitionId = useCustomRoles\s*\?\s*secretWriterRole\.id\s*:\s*subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions',\s*keyVaultSecretsOfficer\)/,
+    );
+    const assignment = resources(roles).find((r) => r.symbol === 'secretWriter')!;
+    expect(assignment.body).toMatch(/^\s*scope:\s*vault\s*$/m);
+    for (const f of [mainBicep, resourcesBicep]) {
+      expect(params(f).find((p) => p.name === 'useCustomRoles')?.defaultValue, f.rel).toBe('true');
+    }
+  });
+
+  it('custom role definitions: tenant-unique names, guid per subscription and group, assignable to the group only', () => {
+    const defs = resources(roles).filter((r) =>
+      r.target.startsWith('Microsoft.Authorization/roleDefinitions@'),
+    );
+    expect(defs.map((d) => d.symbol).sort()).toEqual(['emailSenderRole', 'secretWriterRole']);
+    for (const d of defs) {
+      expect(d.body, d.symbol).toMatch(
+        /name:\s*guid\(resourceGroup\(\)\.id,\s*'entra-secret-rotator-[\w-]+'\)/,
+      );
+      // Role names are unique per tenant; a resource group name is not (same name in two subscriptions).
+      expect(valueOf(d.body, 'roleName'), d.symbol).toContain('${resourceToken}');
+      expect(valueOf(d.body, 'roleName'), d.symbol).not.toContain('resourceGroup().name');
+      expect(d.body, d.symbol).toMatch(/assignableScopes:\s*\[resourceGroup\(\)\.id\]/);
+      expect(d.body, d.symbol).toMatch(/type:\s*'CustomRole'/);
+    }
+    const mod = modules(resourcesBicep).find((m) => m.target === 'modules/role-assignments.bicep')!;
+    expect(mod.body).toMatch(/resourceToken:\s*resourceToken/);
+    // The deploying account needs roleDefinitions/write: the guide says which roles have it.
+    expect(readFileSync(join(root, 'docs/deploy.md'), 'utf8')).toMatch(
+      /Microsoft\.Authorization\/roleDefinitions\/write[\s\S]{0,200}Owner[\s\S]{0,100}User Access Administrator/,
+    );
+  });
+
+  it('diagnostic settings: Key Vault AuditEvent and FunctionAppLogs to the workspace', () => {
+    const kv = one('modules/keyvault.bicep', 'Microsoft.Insights/diagnosticSettings').body;
+    expect(kv).toMatch(/scope:\s*vault/);
+    expect(kv).toMatch(/workspaceId:\s*workspaceId/);
+    expect(kv).toMatch(/category:\s*'AuditEvent',\s*enabled:\s*true/);
+    const fa = one('modules/functionapp.bicep', 'Microsoft.Insights/diagnosticSettings').body;
+    expect(fa).toMatch(/scope:\s*site/);
+    expect(fa).toMatch(/category:\s*'FunctionAppLogs',\s*enabled:\s*true/);
+    for (const target of ['modules/keyvault.bicep', 'modules/functionapp.bicep']) {
+      const mod = modules(resourcesBicep).find((m) => m.target === target)!;
+      expect(mod.body, target).toMatch(/workspaceId:\s*monitoring\.outputs\.workspaceId/);
+    }
+  });
+
+  it('basic-auth publishing credentials are off for FTP and SCM', () => {
+    const policy = one('modules/functionapp.bicep', 'Microsoft.Web/sites/basicPublishingCredentialsPolicies');
+    expect(file('modules/functionapp.bicep').code).toMatch(
+      /basicPublishingCredentialsPolicies@[\d-]+'\s*=\s*\[\s*for\s+policy\s+in\s+\['ftp',\s*'scm'\]\s*:/,
+    );
+    expect(policy.body).toMatch(/parent:\s*site/);
+    expect(policy.body).toMatch(/properties:\s*\{\s*allow:\s*false\s*\}/);
+  });
+
+  it('the rotator API: app roles Read/Rotate/Force for users and apps, v2 tokens, SP requiring assignment, API_AUDIENCE', () => {
+    const api = file('modules/api-app.bicep');
+    expect(api.code).toMatch(/^extension\s+microsoftGraphV1\s*$/m);
+    const app = one('modules/api-app.bicep', 'Microsoft.Graph/applications').body;
+    expect(app).toMatch(/requestedAccessTokenVersion:\s*2/);
+    expect(app).toMatch(/identifierUris:\s*\[identifierUri\]/);
+    expect(api.code).toMatch(/var identifierUri = 'api:\/\/\$\{tenantId\}\/\$\{uniqueName\}'/);
+    expect(app).toMatch(/allowedMemberTypes:\s*\['User',\s*'Application'\]/);
+    expect(app).toMatch(/id:\s*guid\(tenantId,\s*uniqueName,\s*role\.value\)/);
+    const values = [...api.code.matchAll(/value:\s*'(Rotation\.\w+)'/g)].map((m) => m[1]);
+    expect(values).toEqual(['Rotation.Read', 'Rotation.Rotate', 'Rotation.Force']);
+    const sp = one('modules/api-app.bicep', 'Microsoft.Graph/servicePrincipals').body;
+    expect(sp).toMatch(/appId:\s*api\.appId/);
+    expect(sp).toMatch(/appRoleAssignmentRequired:\s*true/);
+    expect(resourcesBicep.code).toMatch(
+      /API_AUDIENCE:\s*'\$\{apiApp\.outputs\.appId\},\$\{apiApp\.outputs\.identifierUri\}'/,
+    );
+  });
+
+  it('alerts: an action group emailing the operators, a failures rule and a 26-hour silence rule on the rotation-run event', () => {
+    const alerts = file('modules/alerts.bicep');
+    const group = one('modules/alerts.bicep', 'Microsoft.Insights/actionGroups').body;
+    expect(group).toMatch(/emailAddress:\s*address/);
+    expect(alerts.code).toMatch(/split\(operatorEmails,\s*','\)/);
+    const rules = res('modules/alerts.bicep', 'Microsoft.Insights/scheduledQueryRules');
+    expect(rules.map((r) => r.symbol).sort()).toEqual(['failures', 'silence']);
+    for (const r of rules) {
+      expect(r.body, r.symbol).toMatch(/scopes:\s*\[appInsightsId\]/);
+      expect(r.body, r.symbol).toMatch(/actionGroups:\s*\[operators\.id\]/);
+      expect(r.body, r.symbol).toMatch(/enabled:\s*true/);
+    }
+    const failures = rules.find((r) => r.symbol === 'failures')!.body;
+    expect(failures).toMatch(/loadTextContent\('\.\.\/alerts\/rotation-failures\.kql'\)/);
+    expect(failures).toMatch(/operator:\s*'GreaterThan'\s*threshold:\s*0/);
+    const silence = rules.find((r) => r.symbol === 'silence')!.body;
+    expect(silence).toMatch(/loadTextContent\('\.\.\/alerts\/timer-silent\.kql'\)/);
+    expect(silence).toMatch(/operator:\s*'LessThan'\s*threshold:\s*1/);
+    expect(silence).toMatch(/datetime\(\$\{deployedAt\}\) \+ 26h/);
+
+    const kql = (name: string) => readFileSync(join(infraDir, 'alerts', name), 'utf8');
+    const silent = kql('timer-silent.kql');
+    expect(silent).toMatch(/ago\(26h\)/);
+    expect(silent).toContain(`tostring(e.event) == 'rotation-run'`);
+    expect(silent).toMatch(/operation_Name == 'rotateTimer' and success == true/);
+    const failed = kql('rotation-failures.kql');
+    expect(failed).toMatch(/event == 'rotation-run' and toint\(e\.failed\) > 0/);
+    for (const ev of ['rotation-run-failed', 'rotation-app-poisoned']) expect(failed).toContain(`'${ev}'`);
+    expect(failed).toMatch(/event == 'rotation-app' and tostring\(e\.action\) == 'failed'/);
+  });
+
+  it('the alert queries match the events the functions log', () => {
+    const src = (rel: string) => readFileSync(join(root, 'src', 'functions', rel), 'utf8');
+    expect(src('rotateTimer.ts')).toMatch(/event: 'rotation-run',/);
+    expect(src('rotateTimer.ts')).toMatch(/failed: s\.failed/);
+    expect(src('rotateTimer.ts')).toMatch(/event: 'rotation-run-failed'/);
+    expect(src('rotateWorker.ts')).toMatch(/event: 'rotation-app', runId, appId, action: report\.action/);
+    expect(src('rotatePoison.ts')).toMatch(/event: 'rotation-app-poisoned'/);
+    // The timer's summary carries no trigger field (HTTP runs log trigger 'http'): the silence query relies on it.
+    const timerRun = /JSON\.stringify\(\{\s*event: 'rotation-run',([\s\S]*?)\}\)/.exec(
+      src('rotateTimer.ts'),
+    )?.[1];
+    expect(timerRun).toBeDefined();
+    expect(timerRun!).not.toMatch(/trigger:\s*'(?!timer')/);
+  });
+
+  it("operators' addresses are required, mapped from OPERATOR_EMAILS, and reach the alerts module", () => {
+    for (const f of [mainBicep, resourcesBicep]) {
+      const p = params(f).find((x) => x.name === 'operatorEmails');
+      expect(p, f.rel).toBeDefined();
+      expect(p!.defaultValue, f.rel).toBeUndefined();
+    }
+    const mod = modules(resourcesBicep).find((m) => m.target === 'modules/alerts.bicep')!;
+    expect(mod.body).toMatch(/operatorEmails:\s*operatorEmails/);
+    expect(mod.body).toMatch(/appInsightsId:\s*monitoring\.outputs\.appInsightsId/);
+  });
+
+  it('custom email domain: a CustomerManaged domain, linked only once verified, DNS records as an output', () => {
+    const email = file('modules/email.bicep');
+    const domains = res('modules/email.bicep', 'Microsoft.Communication/emailServices/domains');
+    const custom = domains.find((d) => d.symbol === 'customEmailDomain')!;
+    expect(email.code).toMatch(/resource customEmailDomain '[^']+' = if \(useCustomDomain\)/);
+    expect(custom.body).toMatch(/domainManagement:\s*'CustomerManaged'/);
+    expect(email.code).toMatch(
+      /linkedDomains:\s*sendFromCustomDomain\s*\?\s*\[managedDomain\.id,\s*customEmailDomain\.id\]\s*:\s*\[managedDomain\.id\]/,
+    );
+    expect(email.code).toMatch(/var sendFromCustomDomain = useCustomDomain && customDomainVerified/);
+    expect(email.code).toMatch(/'DoNotReply@\$\{customDomain\}'/);
+    expect(email.code).toMatch(
+      /output customDomainDnsRecords object = useCustomDomain \? customEmailDomain!\.properties\.verificationRecords : \{\}/,
+    );
+    expect(mainBicep.code).toMatch(
+      /^output EMAIL_DNS_RECORDS object = resources\.outputs\.emailDnsRecords$/m,
+    );
+    for (const f of [mainBicep, resourcesBicep]) {
+      expect(params(f).find((p) => p.name === 'customEmailDomain')?.defaultValue, f.rel).toBe("''");
+      expect(params(f).find((p) => p.name === 'customEmailDomainVerified')?.defaultValue, f.rel).toBe(
+        'false',
+      );
+    }
+  });
+
+  it('Key Vault name salt: appended to the vault name, empty by default (existing vaults keep their name)', () => {
+    for (const f of [mainBicep, resourcesBicep]) {
+      const p = params(f).find((x) => x.name === 'keyVaultNameSalt')!;
+      expect(p.defaultValue, f.rel).toBe("''");
+      // kv- (3) + resource token (13) + - (1) + salt: at most 24 characters.
+      expect(p.decorators, f.rel).toContain('@maxLength(7)');
+    }
+    expect(resourcesBicep.code).toMatch(
+      /var keyVaultName = empty\(keyVaultNameSalt\) \? 'kv-\$\{resourceToken\}' : 'kv-\$\{resourceToken\}-\$\{keyVaultNameSalt\}'/,
+    );
+    const vault = modules(resourcesBicep).find((m) => m.target === 'modules/keyvault.bicep')!;
+    expect(vault.body).toMatch(/name:\s*keyVaultName/);
+  });
+
+  it('rotationScope=tagged without a tag stops the deployment; the app setting uses the checked value', () => {
+    expect(resourcesBicep.code).toMatch(
+      /var checkedRotationTag = rotationScope == 'tagged' && empty\(rotationTag\)\s*\?\s*fail\('rotationScope=tagged needs rotationTag[^']*'\)\s*:\s*rotationTag/,
+    );
+    expect(resourcesBicep.code).toMatch(
+      /empty\(checkedRotationTag\) \? \{\} : \{ ROTATION_TAG: checkedRotationTag \}/,
+    );
+  });
+
+  it('the Graph grant comes last, after every other module (msgraph-bicep-types#193)', () => {
+    const graph = modules(resourcesBicep).find((m) => m.target === 'modules/graph-permissions.bicep')!;
+    expect(graph.body).toMatch(/dependsOn:\s*\[roles,\s*alerts,\s*vault,\s*email\]/);
+  });
+
+  it("enroll-app.bicep leaves the app's tags alone and creates its service principal", () => {
+    const enroll = file('examples/enroll-app.bicep');
+    const app = one('examples/enroll-app.bicep', 'Microsoft.Graph/applications').body;
+    expect(topLevelKeys(app)).not.toContain('tags');
+    expect(enroll.code).not.toMatch(/tags/);
+    expect(app).toMatch(/relationshipSemantics:\s*'append'/);
+    const sp = one('examples/enroll-app.bicep', 'Microsoft.Graph/servicePrincipals').body;
+    expect(sp).toMatch(/^\s*appId:\s*app\.appId\s*$/m);
   });
 });
