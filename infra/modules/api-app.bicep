@@ -35,10 +35,11 @@ var tenantId = tenant().tenantId
 // asked for, so API_AUDIENCE lists both.
 var identifierUri = 'api://${tenantId}/${uniqueName}'
 
-// Lets a signed-in operator get a token for the API from the Azure CLI (az account get-access-token);
-// the roles claim, not this scope, decides what the caller may do.
+// Lets a signed-in operator get a token for the API (e.g. from the Azure CLI, after consent); the roles
+// claim, not this scope, decides what the caller may do. No preAuthorizedApplications: Graph refuses a
+// pre-authorization that names a scope created in the same request (microsoft-graph-docs#20177), and a
+// template sends the application in one request. docs/deploy.md gives the one-time consent command.
 var userImpersonationScopeId = guid(tenantId, uniqueName, 'user_impersonation')
-var azureCliAppId = '04b07795-8ddb-461a-bbee-02f9e1bf7b46' // Azure CLI
 
 resource api 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: uniqueName
@@ -57,12 +58,6 @@ resource api 'Microsoft.Graph/applications@v1.0' = {
         adminConsentDescription: 'Call the secret rotator\'s HTTP endpoints as the signed-in user; what is allowed depends on the user\'s Rotation.* roles.'
         userConsentDisplayName: 'Call the secret rotator'
         userConsentDescription: 'Call the secret rotator\'s HTTP endpoints as you; what is allowed depends on your Rotation.* roles.'
-      }
-    ]
-    preAuthorizedApplications: [
-      {
-        appId: azureCliAppId
-        delegatedPermissionIds: [userImpersonationScopeId]
       }
     ]
   }

@@ -771,6 +771,8 @@ describe('least authority and deployment traps (issues 13 §6, 14 §3–5)', () 
     expect(api.code).toMatch(/^extension\s+microsoftGraphV1\s*$/m);
     const app = one('modules/api-app.bicep', 'Microsoft.Graph/applications').body;
     expect(app).toMatch(/requestedAccessTokenVersion:\s*2/);
+    // Graph refuses a pre-authorization naming a scope created in the same request (one request here).
+    expect(app).not.toMatch(/preAuthorizedApplications/);
     expect(app).toMatch(/identifierUris:\s*\[identifierUri\]/);
     expect(api.code).toMatch(/var identifierUri = 'api:\/\/\$\{tenantId\}\/\$\{uniqueName\}'/);
     expect(app).toMatch(/allowedMemberTypes:\s*\['User',\s*'Application'\]/);
