@@ -5,9 +5,10 @@
 // host). What is left outside is what the host's Node worker provides itself: `@azure/functions-core`, which
 // the worker serves by intercepting require(), hence a real `require` in the bundle (createRequire banner).
 //   node scripts/bundle.mjs [--out dir] [--quiet]
-// Writes: <out>/index.mjs, index.mjs.map (linked: stack traces map back with node --enable-source-maps),
-// package.json {"type":"module","main":"index.mjs"}, host.json; and <out>/../bundle-meta.json (esbuild's
-// metafile, outside the package) for finding what makes the bundle big.
+// Writes: <out>/app.mjs (the bundle) and app.mjs.map (linked); index.mjs, the entry the host loads, which turns
+// source maps on (process.setSourceMapsEnabled) before it imports app.mjs, so stack traces name the .ts files
+// without any node flag or app setting; package.json {"type":"module","main":"index.mjs"}; host.json; and
+// <out>/../bundle-meta.json (esbuild's metafile, outside the package) for finding what makes the bundle big.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -43,7 +44,7 @@ export async function bundle(out = join(root, 'dist', 'package')) {
       sourcefile: 'functions-entry.ts',
       loader: 'ts',
     },
-    outfile: join(out, 'index.mjs'),
+    outfile: join(out, 'app.mjs'),
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -63,6 +64,8 @@ export async function bundle(out = join(root, 'dist', 'package')) {
     metafile: true,
     logLevel: 'warning',
   });
+  // Maps are read as a module loads: enabling them in the bundle itself would be too late for the bundle.
+  writeFileSync(join(out, 'index.mjs'), "process.setSourceMapsEnabled(true);\nawait import('./app.mjs');\n");
   writeFileSync(
     join(out, 'package.json'),
     `${JSON.stringify({ type: 'module', main: 'index.mjs' }, null, 2)}\n`,
@@ -99,7 +102,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     );
     for (const f of r.files) console.log(`  ${f.file.padEnd(24)} ${f.bytes.toLocaleString('en')} bytes`);
     console.log(`  total                    ${total.toLocaleString('en')} bytes`);
-    console.log('largest packages in index.mjs:');
+    console.log('largest packages in app.mjs:');
     for (const [name, bytes] of largestPackages(r.metafile))
       console.log(`  ${name.padEnd(40)} ${bytes.toLocaleString('en')}`);
   }

@@ -30,7 +30,12 @@ const core = {
 Module.prototype.require = new Proxy(Module.prototype.require, {
   apply(target, self, args) { return args[0] === '@azure/functions-core' ? core : Reflect.apply(target, self, args); },
 });
-process.on('exit', () => process.stdout.write('\\n${MARK}' + JSON.stringify(registered) + '\\n'));
+process.on('exit', () => {
+  const { findSourceMap } = require('node:module');
+  const app = require('node:path').resolve('package/app.mjs');
+  registered.push({ name: '@@source maps', bindings: { loaded: !!findSourceMap(app) } });
+  process.stdout.write('\\n${MARK}' + JSON.stringify(registered) + '\\n');
+});
 `,
 );
 
@@ -65,25 +70,26 @@ it(
     });
     expect(build.status, build.stderr).toBe(0);
     expect(readdirSync(out).sort()).toEqual(
-      expect.arrayContaining(['host.json', 'index.mjs', 'index.mjs.map', 'package.json']),
+      expect.arrayContaining(['app.mjs', 'app.mjs.map', 'host.json', 'index.mjs', 'package.json']),
     );
     expect(JSON.parse(readFileSync(join(out, 'package.json'), 'utf8'))).toEqual({
       type: 'module',
       main: 'index.mjs',
     });
     expect(readFileSync(join(out, 'host.json'), 'utf8')).toBe(readFileSync(join(root, 'host.json'), 'utf8'));
-    expect(readFileSync(join(out, 'index.mjs'), 'utf8')).toMatch(
-      /\/\/# sourceMappingURL=index\.mjs\.map\s*$/,
-    );
+    expect(readFileSync(join(out, 'app.mjs'), 'utf8')).toMatch(/\/\/# sourceMappingURL=app\.mjs\.map\s*$/);
     // Nothing is left to node_modules: the package has none, and the entry loads from a folder without one.
     expect(existsSync(join(out, 'node_modules'))).toBe(false);
 
-    const bundled = registrations(['--enable-source-maps'], [join(out, 'index.mjs')], tmp);
+    // No node flags: the entry turns source maps on itself, before the bundle loads.
+    const bundled = registrations([], [join(out, 'index.mjs')], tmp);
     const sources = readdirSync(join(root, 'src/functions'))
       .filter((f) => f.endsWith('.ts'))
       .map((f) => join(root, 'src/functions', f));
     const fromSource = registrations(['--import', 'tsx'], sources, root);
 
+    expect(bundled.shift()).toEqual({ name: '@@source maps', bindings: { loaded: true } });
+    expect(fromSource.shift()?.name).toBe('@@source maps');
     expect(bundled.map((r) => r.name)).toEqual([
       'rotate',
       'rotatePoison',
