@@ -46,6 +46,16 @@ resource customEmailDomain 'Microsoft.Communication/emailServices/domains@2023-0
   }
 }
 
+// The sender address DoNotReply@<customDomain>; declared so it exists whatever the domain was created with.
+resource customSender 'Microsoft.Communication/emailServices/domains/senderUsernames@2023-04-01' = if (useCustomDomain) {
+  parent: customEmailDomain
+  name: 'donotreply'
+  properties: {
+    username: 'DoNotReply'
+    displayName: 'Entra secret rotator'
+  }
+}
+
 resource communicationService 'Microsoft.Communication/communicationServices@2023-04-01' = {
   name: communicationServiceName
   location: 'global'
@@ -60,8 +70,8 @@ resource communicationService 'Microsoft.Communication/communicationServices@202
 output communicationServiceName string = communicationService.name
 output endpoint string = 'https://${communicationService.properties.hostName}'
 output senderAddress string = sendFromCustomDomain
-  ? 'DoNotReply@${customDomain}'
+  ? '${customSender!.properties.username}@${customEmailDomain!.properties.mailFromSenderDomain}'
   : 'DoNotReply@${managedDomain.properties.mailFromSenderDomain}'
-// The records to create at the DNS host of customDomain (Domain and SPF as TXT, DKIM and DKIM2 as CNAME);
-// each entry has type, name, value and ttl. Empty without a custom domain.
+// The records to create at the DNS host of customDomain (Domain, SPF and DMARC as TXT, DKIM and DKIM2 as
+// CNAME); each entry has type, name, value and ttl. Empty without a custom domain.
 output customDomainDnsRecords object = useCustomDomain ? customEmailDomain!.properties.verificationRecords : {}

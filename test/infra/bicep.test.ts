@@ -854,7 +854,16 @@ describe('least authority and deployment traps (issues 13 §6, 14 §3–5)', () 
       /linkedDomains:\s*sendFromCustomDomain\s*\?\s*\[managedDomain\.id,\s*customEmailDomain\.id\]\s*:\s*\[managedDomain\.id\]/,
     );
     expect(email.code).toMatch(/var sendFromCustomDomain = useCustomDomain && customDomainVerified/);
-    expect(email.code).toMatch(/'DoNotReply@\$\{customDomain\}'/);
+    const sender = res(
+      'modules/email.bicep',
+      'Microsoft.Communication/emailServices/domains/senderUsernames',
+    );
+    expect(sender).toHaveLength(1);
+    expect(sender[0]!.body).toMatch(/parent:\s*customEmailDomain/);
+    expect(sender[0]!.body).toMatch(/username:\s*'DoNotReply'/);
+    expect(email.code).toMatch(
+      /sendFromCustomDomain\s*\?\s*'\$\{customSender!\.properties\.username\}@\$\{customEmailDomain!\.properties\.mailFromSenderDomain\}'/,
+    );
     expect(email.code).toMatch(
       /output customDomainDnsRecords object = useCustomDomain \? customEmailDomain!\.properties\.verificationRecords : \{\}/,
     );
