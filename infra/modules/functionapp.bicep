@@ -141,14 +141,10 @@ resource functionLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview'
   }
 }
 
-// The deployed code is one esbuild bundle with a linked source map (npm run bundle): stack traces in the
-// logs point at src/*.ts lines only when Node applies the map.
-var nodeSettings = { NODE_OPTIONS: '--enable-source-maps' }
-
 resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'appsettings'
-  properties: union(appSettings, storageSettings, identitySettings, monitoringSettings, nodeSettings)
+  properties: union(appSettings, storageSettings, identitySettings, monitoringSettings)
 }
 
 output name string = site.name

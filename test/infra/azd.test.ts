@@ -69,8 +69,6 @@ describe('azure.yaml', () => {
     // azd refuses remoteBuild: false while the project's .funcignore excludes node_modules, and a
     // .funcignore at the root would only describe the remote-build upload this replaces.
     expect(existsSync(join(root, '.funcignore'))).toBe(false);
-    // The bundle's source map is applied to stack traces in Azure.
-    expect(read('infra/modules/functionapp.bicep')).toMatch(/NODE_OPTIONS: '--enable-source-maps'/);
     // Nothing in the Bicep asks Flex Consumption for a build either.
     for (const rel of ['infra/resources.bicep', 'infra/modules/functionapp.bicep']) {
       expect(read(rel), rel).not.toMatch(
