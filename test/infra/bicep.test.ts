@@ -813,9 +813,9 @@ describe('least authority and deployment traps (issues 13 §6, 14 §3–5)', () 
     expect(silent).toContain(`tostring(e.event) == 'rotation-run'`);
     expect(silent).toMatch(/operation_Name == 'rotateTimer' and success == true/);
     const failed = kql('rotation-failures.kql');
-    expect(failed).toMatch(/event == 'rotation-run' and toint\(e\.failed\) > 0/);
+    expect(failed).toMatch(/eventName == 'rotation-run' and toint\(e\.failed\) > 0/);
     for (const ev of ['rotation-run-failed', 'rotation-app-poisoned']) expect(failed).toContain(`'${ev}'`);
-    expect(failed).toMatch(/event == 'rotation-app' and tostring\(e\.action\) == 'failed'/);
+    expect(failed).toMatch(/eventName == 'rotation-app' and tostring\(e\.action\) == 'failed'/);
   });
 
   it('the alert queries match the events the functions log', () => {
