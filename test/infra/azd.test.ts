@@ -174,6 +174,17 @@ describe('docs/deploy.md', () => {
     expect(azdSection).not.toContain('az bicep upgrade');
   });
 
+  it('shows the alert queries exactly as deployed (infra/alerts/*.kql without comments)', () => {
+    for (const name of ['rotation-failures.kql', 'timer-silent.kql']) {
+      const body = read(`infra/alerts/${name}`)
+        .split('\n')
+        .filter((l) => !l.startsWith('//'))
+        .join('\n')
+        .trim();
+      expect(doc, name).toContain(body);
+    }
+  });
+
   it('every parameter it names exists in main.bicep', () => {
     const params = bicepParams('infra/main.bicep');
     for (const m of doc.matchAll(/`(\w+)=/g)) {
