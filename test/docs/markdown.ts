@@ -105,13 +105,13 @@ export function anchorsIn(markdown: string): Set<string> {
 function unblank(markdown: string): string {
   return markdown
     .split('\n')
-    .map((l) => (/^\s{0,3}#{1,6}\s/.test(l) ? l.replace(/`/g, '\u0000') : l))
+    .map((l) => (/^\s{0,3}#{1,6}\s/.test(l) ? l.replace(/`/g, '\uE000') : l))
     .join('\n');
 }
 
 export function githubSlug(heading: string): string {
   const text = heading
-    .replace(/\u0000/g, '')
+    .replace(/\uE000/g, '')
     .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1') // links and images: their text
     .replace(/<[^>]+>/g, '') // inline HTML
     .replace(/[*_~`]/g, (c) => (c === '_' ? '_' : '')); // emphasis marks (underscores are kept, as GitHub does)
