@@ -109,6 +109,8 @@ export interface RunResult {
   cpuSeconds: { rotator: number; simulator: number };
   /** (rotator + simulator CPU) ÷ cores: the machine's floor under this run. */
   cpuFloorSeconds: number;
+  /** wall ÷ max(lower bound, CPU floor): how far the run is from what bounds it on this machine. */
+  wallOverFloor: number;
   /** What bounds the run: 'cpu' when the CPU floor is above the lower bound, else the bound's binding term. */
   boundBy: string;
   /** The machine's 1-minute load average when the run started (other work shares the cores). */
@@ -273,6 +275,7 @@ async function measure(mode: Mode, apps: number, concurrency: number, sim: SimPr
     wallOverLowerBound: round(wallSeconds / lb.seconds, 2),
     cpuSeconds,
     cpuFloorSeconds: round(cpuFloor, 2),
+    wallOverFloor: round(wallSeconds / Math.max(lb.seconds, cpuFloor), 2),
     boundBy: boundBy(lb, cpuFloor),
     loadAverage,
     phases: Object.fromEntries(Object.entries(run.phases).map(([k, v]) => [k, round(v, 2)])),
@@ -327,6 +330,7 @@ function table(results: RunResult[]): string {
     ['CPU sim s', (r) => r.cpuSeconds.simulator.toFixed(1)],
     ['CPU floor s', (r) => r.cpuFloorSeconds.toFixed(2)],
     ['bound by', (r) => r.boundBy],
+    ['wall/floor', (r) => r.wallOverFloor.toFixed(2)],
     ['load', (r) => r.loadAverage.toFixed(1)],
     ['rotated by s', (r) => (r.phases['last rotated'] ?? 0).toFixed(1)],
     ['notify s', (r) => notifySeconds(r).toFixed(1)],
