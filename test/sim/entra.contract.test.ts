@@ -88,9 +88,8 @@ describe('Entra authority: metadata', () => {
 });
 
 describe('Entra authority: client credentials through ClientSecretCredential', () => {
-  it("issues a token for an app's own secret: audience, tenant, lazily created service principal", async () => {
+  it("issues a token for an app's own secret: audience, tenant, the app's service principal", async () => {
     const { app, secret } = appWithPassword();
-    expect(cloud.tenant.servicePrincipalByAppId(app.appId)).toBeUndefined();
     const token = await credential(app.appId, secret).getToken(graphScope);
     const claims = decodeJwt(token!.token);
     const sp = cloud.tenant.servicePrincipalByAppId(app.appId)!;

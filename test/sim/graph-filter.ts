@@ -1,10 +1,19 @@
-// The slice of OData $filter that Graph accepts on /applications without advanced query headers:
-// `appId eq`, `appId in (...)`, `displayName eq`, `tags/any(x:x eq ...)`, joined with and/or and
-// parentheses. Everything else is refused the way Graph refuses an unsupported clause.
+// The slice of OData $filter that Graph accepts on /applications and /servicePrincipals without advanced
+// query headers: `appId eq`, `appId in (...)`, `displayName eq`, `tags/any(x:x eq ...)`, joined with and/or
+// and parentheses. Everything else is refused the way Graph refuses an unsupported clause.
+// `in` and or-chains hold at most 15 values ("limited to 15 expressions in the filter clause by default",
+// Graph known issues, query parameters; the error text is the one users report, docs-contrib issue #1238).
 import { SimHttpError } from './http.js';
-import type { SimApplication } from './tenant.js';
+import type { SimApplication, SimServicePrincipal } from './tenant.js';
 
-export type AppPredicate = (app: SimApplication) => boolean;
+/** What a filter can read of a directory object. */
+interface Filterable {
+  appId: string;
+  displayName: string;
+  tags: string[];
+}
+export type Predicate<T> = (item: T) => boolean;
+export type AppPredicate = Predicate<SimApplication>;
 
 type Token =
   | { kind: 'word'; text: string; at: number }
@@ -70,6 +79,16 @@ const eqi = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 /** Parses a $filter for /applications into a predicate, or throws Graph's 400. */
 export function parseApplicationFilter(filter: string): AppPredicate {
+  return parseFilter(filter, 'Application');
+}
+
+/** Parses a $filter for /servicePrincipals (the same clauses; service principals carry no tags here). */
+export function parseServicePrincipalFilter(filter: string): Predicate<SimServicePrincipal> {
+  const p = parseFilter(filter, 'ServicePrincipal');
+  return (sp) => p({ appId: sp.appId, displayName: sp.displayName, tags: [] });
+}
+
+function parseFilter(filter: string, resource: 'Application' | 'ServicePrincipal'): Predicate<Filterable> {
   const tokens = tokenize(filter);
   let pos = 0;
   const peek = () => tokens[pos];
@@ -89,7 +108,7 @@ export function parseApplicationFilter(filter: string): AppPredicate {
   };
   const isWord = (t: Token | undefined, w: string) => t?.kind === 'word' && eqi(t.text, w);
 
-  function orExpr(): AppPredicate {
+  function orExpr(): Predicate<Filterable> {
     let left = andExpr();
     let children = 1;
     while (isWord(peek(), 'or')) {
@@ -103,7 +122,7 @@ export function parseApplicationFilter(filter: string): AppPredicate {
     return left;
   }
 
-  function andExpr(): AppPredicate {
+  function andExpr(): Predicate<Filterable> {
     let left = primary();
     while (isWord(peek(), 'and')) {
       pos++;
@@ -114,7 +133,7 @@ export function parseApplicationFilter(filter: string): AppPredicate {
     return left;
   }
 
-  function primary(): AppPredicate {
+  function primary(): Predicate<Filterable> {
     const t = next();
     if (t.kind === 'punct' && t.text === '(') {
       const inner = orExpr();
@@ -133,10 +152,10 @@ export function parseApplicationFilter(filter: string): AppPredicate {
     const canonical = ['appId', 'displayName'].find((p) => eqi(p, property));
     if (!canonical || !(eqi(op.text, 'eq') || (eqi(op.text, 'in') && canonical === 'appId'))) {
       throw unsupported(
-        `Unsupported or invalid query filter clause specified for property '${property}' of resource 'Application'.`,
+        `Unsupported or invalid query filter clause specified for property '${property}' of resource '${resource}'.`,
       );
     }
-    const get = (app: SimApplication) => (canonical === 'appId' ? app.appId : app.displayName);
+    const get = (app: Filterable) => (canonical === 'appId' ? app.appId : app.displayName);
     if (eqi(op.text, 'eq')) {
       const value = stringLiteral();
       return (app) => eqi(get(app), value);
@@ -154,7 +173,7 @@ export function parseApplicationFilter(filter: string): AppPredicate {
   }
 
   // tags/any(t:t eq 'x'): any lambda variable name, but it must be used consistently.
-  function tagsAny(): AppPredicate {
+  function tagsAny(): Predicate<Filterable> {
     expectPunct('(');
     const variable = next();
     if (variable.kind !== 'word') throw invalidClause(filter);
@@ -164,7 +183,7 @@ export function parseApplicationFilter(filter: string): AppPredicate {
     const op = next();
     if (op.kind !== 'word' || !eqi(op.text, 'eq')) {
       throw unsupported(
-        `Unsupported or invalid query filter clause specified for property 'tags' of resource 'Application'.`,
+        `Unsupported or invalid query filter clause specified for property 'tags' of resource '${resource}'.`,
       );
     }
     const value = stringLiteral();

@@ -13,7 +13,7 @@ import {
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSimCloud } from './cloud.js';
-import { graphControl } from './graph.js';
+import { graphControl, REMOVE_UNKNOWN_KEY_DEFAULT } from './graph.js';
 import type { SimApplication } from './tenant.js';
 
 const DAY = 86_400_000;
@@ -106,6 +106,7 @@ beforeEach(() => {
   graph.throttle.reset();
   graph.concurrency.enabled = true;
   graph.concurrency.holdMs = 5;
+  graph.removePasswordUnknownKeyId = REMOVE_UNKNOWN_KEY_DEFAULT;
   tenant.passwordLifetimeMaxDays = undefined;
 });
 
@@ -329,17 +330,24 @@ describe('Graph simulator: addPassword and removePassword', () => {
     await client.api(`/applications/${notOwned.id}/removePassword`).post({ keyId: cred.keyId });
   });
 
-  it('removePassword: 204, then unknown keyId, then missing keyId', async () => {
+  it('removePassword: 204, then unknown keyId (400 or 404 as configured), then missing keyId', async () => {
     const cred = (await rotator.api(`/applications/${owned.id}/addPassword`).post({})) as { keyId: string };
     const res = await rotator
       .api(`/applications/${owned.id}/removePassword`)
       .responseType('raw' as never)
       .post({ keyId: cred.keyId });
     expect((res as Response).status).toBe(204);
+    graph.removePasswordUnknownKeyId = 400;
     const again = await graphError(
       rotator.api(`/applications/${owned.id}/removePassword`).post({ keyId: cred.keyId }),
     );
-    expect([again.statusCode, again.code]).toEqual([404, 'Request_ResourceNotFound']);
+    expect([again.statusCode, again.code]).toEqual([400, 'Request_BadRequest']);
+    expect(again.message).toBe(`No password credential found with keyId ${cred.keyId}.`);
+    graph.removePasswordUnknownKeyId = 404;
+    const as404 = await graphError(
+      rotator.api(`/applications/${owned.id}/removePassword`).post({ keyId: cred.keyId }),
+    );
+    expect([as404.statusCode, as404.code]).toEqual([404, 'Request_ResourceNotFound']);
     const missing = await graphError(rotator.api(`/applications/${owned.id}/removePassword`).post({}));
     expect([missing.statusCode, missing.code]).toEqual([400, 'Request_BadRequest']);
   });
@@ -427,6 +435,109 @@ describe('Graph simulator: addPassword and removePassword', () => {
     for (const c of both as Array<{ keyId: string }>) {
       await rotator.api(`/applications/${owned.id}/removePassword`).post({ keyId: c.keyId });
     }
+  });
+});
+
+describe('Graph simulator: service principals (is each app able to sign in here?)', () => {
+  // Registered without a service principal (az ad app create, plain Graph, Bicep): cannot sign in here.
+  const bare = tenant.addApplication({
+    displayName: 'no service principal',
+    ownerIds: [alice.id],
+    servicePrincipal: false,
+  });
+  const withSp = bulk.slice(0, 14);
+  const inFilter = (appIds: string[]) => `appId in (${appIds.map((a) => `'${a}'`).join(',')})`;
+
+  it('creates a service principal with each app unless servicePrincipal: false', () => {
+    expect(tenant.servicePrincipalByAppId(owned.appId)).toMatchObject({
+      appId: owned.appId,
+      displayName: 'Payroll API',
+      servicePrincipalType: 'Application',
+    });
+    expect(tenant.servicePrincipalByAppId(bare.appId)).toBeUndefined();
+  });
+
+  it('lists them with $filter=appId in (...) up to 15 values; the app without one is simply absent', async () => {
+    const appIds = [...withSp.map((a) => a.appId), bare.appId];
+    const res = (await rotator
+      .api('/servicePrincipals')
+      .filter(inFilter(appIds))
+      .select(['id', 'appId'])
+      .top(999)
+      .get()) as PageCollection;
+    expect(res['@odata.context']).toBe(`${cloud.origins.graph}/v1.0/$metadata#servicePrincipals(id,appId)`);
+    expect(res.value.map((sp: { appId: string }) => sp.appId).sort()).toEqual(
+      withSp.map((a) => a.appId).sort(),
+    );
+    expect(Object.keys(res.value[0] as object).sort()).toEqual(['appId', 'id']);
+    const eq = (await rotator
+      .api('/servicePrincipals')
+      .filter(`appId eq '${owned.appId}'`)
+      .get()) as PageCollection;
+    expect(eq.value).toHaveLength(1);
+    expect(eq.value[0]).toMatchObject({ appId: owned.appId, servicePrincipalType: 'Application' });
+  });
+
+  it('refuses 16 values in an `in` with 400 Request_UnsupportedQuery, as real Graph does', async () => {
+    const sixteen = bulk.slice(0, 16).map((a) => a.appId);
+    const err = await graphError(rotator.api('/servicePrincipals').filter(inFilter(sixteen)).get());
+    expect([err.statusCode, err.code]).toEqual([400, 'Request_UnsupportedQuery']);
+    expect(err.message).toBe(
+      "Too many child clauses specified in search filter expression containing 'OR' operators: 16. Max allowed: 15.",
+    );
+  });
+
+  it("gets one by servicePrincipals(appId='...'), and 404s Request_ResourceNotFound when the app has none", async () => {
+    const sp = (await rotator.api(`/servicePrincipals(appId='${owned.appId}')`).get()) as Record<
+      string,
+      unknown
+    >;
+    expect(sp).toMatchObject({ appId: owned.appId, id: tenant.servicePrincipalByAppId(owned.appId)!.id });
+    const err = await graphError(rotator.api(`/servicePrincipals(appId='${bare.appId}')`).get());
+    expect([err.statusCode, err.code]).toEqual([404, 'Request_ResourceNotFound']);
+  });
+
+  it('answers both forms inside $batch', async () => {
+    const res = (await rotator.api('/$batch').post({
+      requests: [
+        {
+          id: '1',
+          method: 'GET',
+          url: `/servicePrincipals?$filter=${encodeURIComponent(inFilter([owned.appId, bare.appId]))}&$select=appId`,
+        },
+        { id: '2', method: 'GET', url: `/servicePrincipals(appId='${owned.appId}')?$select=id,appId` },
+        { id: '3', method: 'GET', url: `/servicePrincipals(appId='${bare.appId}')?$select=id,appId` },
+      ],
+    })) as { responses: Array<{ id: string; status: number; body: Record<string, unknown> }> };
+    const byId = new Map(res.responses.map((r) => [r.id, r]));
+    expect(byId.get('1')).toMatchObject({ status: 200, body: { value: [{ appId: owned.appId }] } });
+    expect(byId.get('2')).toMatchObject({ status: 200, body: { appId: owned.appId } });
+    expect(byId.get('3')).toMatchObject({
+      status: 404,
+      body: { error: { code: 'Request_ResourceNotFound' } },
+    });
+  });
+
+  it('lets Application.Read.All and OwnedBy read them, refuses a caller without either, but lets an SP read itself', async () => {
+    const reader = caller(['Application.Read.All']);
+    const listed = (await reader.client
+      .api('/servicePrincipals')
+      .filter(`appId eq '${owned.appId}'`)
+      .get()) as PageCollection;
+    expect(listed.value).toHaveLength(1);
+    const none = caller(['User.ReadBasic.All']);
+    const err = await graphError(
+      none.client.api('/servicePrincipals').filter(`appId eq '${owned.appId}'`).get(),
+    );
+    expect([err.statusCode, err.code]).toEqual([403, 'Authorization_RequestDenied']);
+    const denied = await graphError(none.client.api(`/servicePrincipals(appId='${owned.appId}')`).get());
+    expect(denied.statusCode).toBe(403);
+    // "A service principal can retrieve its own application and service principal details without being
+    // granted any application permissions."
+    const self = (await none.client.api(`/servicePrincipals(appId='${none.sp.appId}')`).get()) as {
+      id: string;
+    };
+    expect(self.id).toBe(none.sp.id);
   });
 });
 

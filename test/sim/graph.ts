@@ -4,7 +4,7 @@
 // and the per-app write rules follow the documented (or observed) behaviour. See azure-contracts.md §A.
 import { randomUUID } from 'node:crypto';
 import type { SimContext, SimService } from './cloud.js';
-import { parseApplicationFilter } from './graph-filter.js';
+import { parseApplicationFilter, parseServicePrincipalFilter } from './graph-filter.js';
 import { GraphThrottle, resourceUnitCost } from './graph-throttle.js';
 import { SimHttpError, type Handler, type Route, type SimRequest, type SimResponse } from './http.js';
 import type { SimApplication, SimServicePrincipal, SimUser, Tenant } from './tenant.js';
@@ -37,6 +37,15 @@ const PERSONAL_AUDIENCES = new Set(['AzureADandPersonalMicrosoftAccount', 'Perso
 const WRITE_OPS = new Set(['graph.addPassword', 'graph.removePassword']);
 const MAX_PERSONAL_PASSWORDS = 2;
 const BATCH_LIMIT = 20;
+/**
+ * removePassword of a keyId the app does not hold. The documentation promises only 204. Clients that run
+ * against real Graph match the message "No password credential found with keyId <guid>" (HashiCorp's Azure
+ * secrets engine, others) and one of them records the status as 400; so the real answer is most likely
+ * 400 `Request_BadRequest`. The default stays 404 `Request_ResourceNotFound` (this simulator's old answer)
+ * only until the product decides removals from the app's state (issue 14 §2): today it reads 404 as "gone"
+ * and would report a retried removal as failed. Flip it to 400 then; tests set `removePasswordUnknownKeyId`.
+ */
+export const REMOVE_UNKNOWN_KEY_DEFAULT: 400 | 404 = 404;
 
 /** Knobs tests and the benchmark reach through `graphControl(cloud)`. */
 export interface GraphControl {
@@ -44,6 +53,8 @@ export interface GraphControl {
   throttle: GraphThrottle;
   /** A write that arrives while another write on the same app is in flight gets 400 (§I). */
   concurrency: { enabled: boolean; holdMs: number };
+  /** The status of removePassword for a keyId the app does not hold (see REMOVE_UNKNOWN_KEY_DEFAULT). */
+  removePasswordUnknownKeyId: 400 | 404;
 }
 
 export interface GraphService extends SimService {
@@ -299,7 +310,11 @@ function rejectUnmodelled(req: SimRequest, allowed: string[]): void {
 
 export function createGraph(ctx: SimContext, opts: { throttling: boolean }): GraphService {
   const throttle = new GraphThrottle(opts.throttling);
-  const control: GraphControl = { throttle, concurrency: { enabled: true, holdMs: 5 } };
+  const control: GraphControl = {
+    throttle,
+    concurrency: { enabled: true, holdMs: 5 },
+    removePasswordUnknownKeyId: REMOVE_UNKNOWN_KEY_DEFAULT,
+  };
   controls.set(ctx.tenant, control);
   const inFlightWrites = new Set<string>();
   const tenant = ctx.tenant;
@@ -495,11 +510,13 @@ export function createGraph(ctx: SimContext, opts: { throttling: boolean }): Gra
   };
 
   const getApplication: GraphHandler = (call) => {
-    requireAny(call, APP_READ);
     rejectUnmodelled(call.req, ['$select', '$expand']);
     const select = parseSelect(call.req, Object.keys(APP_PROPERTIES), 'microsoft.graph.application');
     const expand = parseExpand(call.req, 'microsoft.graph.application');
     const app = resolveApp(call);
+    // "A service principal can retrieve its own application and service principal details without being
+    // granted any application permissions" (servicePrincipal get / application get, Permissions).
+    if (lower(app.appId) !== lower(call.claims.appid)) requireAny(call, APP_READ);
     return ok({
       '@odata.context': context(selectFragment('applications', select, '/$entity')),
       ...appOut(app, select, call, expand),
@@ -573,11 +590,9 @@ export function createGraph(ctx: SimContext, opts: { throttling: boolean }): Gra
     return exclusiveWrite(app, () => {
       const index = app.passwordCredentials.findIndex((p) => lower(p.keyId) === lower(keyId));
       if (index < 0) {
-        throw new GraphError(
-          404,
-          'Request_ResourceNotFound',
-          `No password credential found with keyId '${keyId}'.`,
-        );
+        const status = control.removePasswordUnknownKeyId;
+        const code = status === 404 ? 'Request_ResourceNotFound' : 'Request_BadRequest';
+        throw new GraphError(status, code, `No password credential found with keyId ${keyId}.`);
       }
       app.passwordCredentials.splice(index, 1);
       return { status: 204 };
@@ -595,16 +610,32 @@ export function createGraph(ctx: SimContext, opts: { throttling: boolean }): Gra
   };
 
   const getServicePrincipal: GraphHandler = (call) => {
-    requireAny(call, APP_READ);
     rejectUnmodelled(call.req, ['$select']);
     const select = parseSelect(call.req, Object.keys(SP_PROPERTIES), 'microsoft.graph.servicePrincipal');
     const sp = resolveSp(call);
+    if (lower(sp.id) !== lower(call.claims.oid)) requireAny(call, APP_READ);
     const full: Record<string, unknown> = {};
     for (const [k, f] of Object.entries(SP_PROPERTIES)) full[k] = f(sp, tenant);
     return ok({
       '@odata.context': context(selectFragment('servicePrincipals', select, '/$entity')),
       ...pick(full, select),
     });
+  };
+
+  /** GET /servicePrincipals: Application.Read.All or higher; OwnedBy lists every one too (documented). */
+  const listServicePrincipals: GraphHandler = (call) => {
+    requireAny(call, APP_READ);
+    rejectUnmodelled(call.req, ['$select', '$filter', '$top', '$count', '$skiptoken']);
+    const select = parseSelect(call.req, Object.keys(SP_PROPERTIES), 'microsoft.graph.servicePrincipal');
+    const filter = call.req.query.get('$filter');
+    const predicate = filter !== null ? parseServicePrincipalFilter(filter) : () => true;
+    const sps = sortById([...tenant.servicePrincipals.values()].filter(predicate));
+    const render = (sp: SimServicePrincipal) => {
+      const full: Record<string, unknown> = {};
+      for (const [k, f] of Object.entries(SP_PROPERTIES)) full[k] = f(sp, tenant);
+      return pick(full, select);
+    };
+    return ok(page(call, sps, (sp) => sp.id, render, selectFragment('servicePrincipals', select)));
   };
 
   const listOwnedObjects: GraphHandler = (call) => {
@@ -989,6 +1020,12 @@ export function createGraph(ctx: SimContext, opts: { throttling: boolean }): Gra
       pattern: re(`applications${REF}/owners/?`),
       op: 'graph.listOwners',
       handler: wrap('graph.listOwners', listOwners),
+    },
+    {
+      method: 'GET',
+      pattern: re('servicePrincipals/?'),
+      op: 'graph.listServicePrincipals',
+      handler: wrap('graph.listServicePrincipals', listServicePrincipals),
     },
     {
       method: 'GET',

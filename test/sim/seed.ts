@@ -41,10 +41,20 @@ export interface DemoTenant {
     hostile: SimApplication;
     /** Due, but the rotator is not an owner: out of the `owned` scope. */
     notOwned: SimApplication;
+    /**
+     * Only with `{ withoutServicePrincipal: true }`: owned and due, but the tenant holds no service principal for
+     * it (registered with `az ad app create` or plain Graph), so no new secret of it can sign in (AADSTS7000229).
+     */
+    noServicePrincipal?: SimApplication;
   };
 }
 
-export function seedDemoTenant(cloud: SimCloud, now = new Date()): DemoTenant {
+export interface DemoTenantOptions {
+  /** Adds `apps.noServicePrincipal` (opt-in: existing tests count the demo tenant's apps). */
+  withoutServicePrincipal?: boolean;
+}
+
+export function seedDemoTenant(cloud: SimCloud, now = new Date(), opts: DemoTenantOptions = {}): DemoTenant {
   const t = cloud.tenant;
   const at = (days: number) => new Date(now.getTime() + days * DAY);
   // A secret made `ageDays` ago that ends `endsInDays` from now (negative: already expired).
@@ -151,6 +161,14 @@ export function seedDemoTenant(cloud: SimCloud, now = new Date()): DemoTenant {
       passwords: [secret(9)],
     }),
   };
+  if (opts.withoutServicePrincipal) {
+    apps.noServicePrincipal = t.addApplication({
+      displayName: 'Partner Sync (no service principal)',
+      ownerIds: owned(users.bob),
+      passwords: [secret(11)],
+      servicePrincipal: false,
+    });
+  }
   return { users, apps };
 }
 
@@ -163,18 +181,23 @@ export interface LargeTenantOptions {
   now?: Date;
   /** Seed of the pseudo-random spread, so runs are comparable (default 1). */
   seed?: number;
+  /** Share of apps registered without a service principal in the tenant (default 0): they cannot sign in. */
+  noServicePrincipalPercent?: number;
 }
 
 export interface LargeTenant {
   apps: SimApplication[];
   /** appIds of the apps seeded as due. */
   dueAppIds: string[];
+  /** appIds of the apps seeded without a service principal. */
+  noServicePrincipalAppIds: string[];
   users: SimUser[];
 }
 
 /** N owned apps with one secret each; `duePercent` of them expire within 30 days, the rest in 60-700 days. */
 export function seedLargeTenant(cloud: SimCloud, opts: LargeTenantOptions): LargeTenant {
   const { apps: count, duePercent = 5, ownerPool = 200, now = new Date(), seed = 1 } = opts;
+  const noSpShare = (opts.noServicePrincipalPercent ?? 0) / 100;
   const t = cloud.tenant;
   const random = mulberry32(seed);
   const users: SimUser[] = [];
@@ -193,6 +216,7 @@ export function seedLargeTenant(cloud: SimCloud, opts: LargeTenantOptions): Larg
   const dueEvery = dueCount > 0 ? count / dueCount : Infinity;
   const apps: SimApplication[] = [];
   const dueAppIds: string[] = [];
+  const noServicePrincipalAppIds: string[] = [];
   let nextDue = 0;
   for (let i = 0; i < count; i++) {
     const due = dueAppIds.length < dueCount && i >= nextDue;
@@ -200,6 +224,8 @@ export function seedLargeTenant(cloud: SimCloud, opts: LargeTenantOptions): Larg
     const endsInDays = due ? 1 + random() * 29 : 60 + random() * 640;
     const owners = [users[Math.floor(random() * users.length)]!.id];
     if (random() < 0.3) owners.push(users[Math.floor(random() * users.length)]!.id);
+    // A separate draw only when asked, so existing seeds keep their exact spread.
+    const servicePrincipal = !(noSpShare > 0 && random() < noSpShare);
     const app = t.addApplication({
       displayName: `Service ${String(i + 1).padStart(5, '0')}`,
       ownerIds: [cloud.rotator.id, ...new Set(owners)],
@@ -210,11 +236,13 @@ export function seedLargeTenant(cloud: SimCloud, opts: LargeTenantOptions): Larg
           endDateTime: new Date(now.getTime() + endsInDays * DAY),
         },
       ],
+      servicePrincipal,
     });
     apps.push(app);
     if (due) dueAppIds.push(app.appId);
+    if (!servicePrincipal) noServicePrincipalAppIds.push(app.appId);
   }
-  return { apps, dueAppIds, users };
+  return { apps, dueAppIds, noServicePrincipalAppIds, users };
 }
 
 /** Small deterministic PRNG (0 <= x < 1). */

@@ -79,6 +79,11 @@ export interface NewApplication {
   /** Existing passwords, with dates (e.g. one that expires in 10 days). */
   passwords?: Array<{ displayName?: string | null; startDateTime: Date; endDateTime: Date }>;
   certificates?: Array<{ displayName?: string | null; startDateTime: Date; endDateTime: Date }>;
+  /**
+   * Whether the tenant holds a service principal for the app (default true, as for apps made in the portal).
+   * false: a registration made with `az ad app create`, plain Graph or Bicep, which cannot sign in (AADSTS7000229).
+   */
+  servicePrincipal?: boolean;
 }
 
 const DAY = 86_400_000;
@@ -112,6 +117,8 @@ export class Tenant {
   private readonly byAppId = new Map<string, SimApplication>();
   readonly users = new Map<string, SimUser>();
   readonly servicePrincipals = new Map<string, SimServicePrincipal>();
+  /** appId (lower case) → its service principal; checked against `servicePrincipals`, which tests edit directly. */
+  private readonly spByAppId = new Map<string, SimServicePrincipal>();
   /** Every secret value this tenant ever issued, removed ones included: the leak scanner's list. */
   readonly issuedSecrets: string[] = [];
   /** Client secrets of service principals' own app registrations that were seeded (the rotator on-premises). */
@@ -137,6 +144,7 @@ export class Tenant {
     return user;
   }
 
+  /** Adds a service principal; one appId has at most one (a second replaces the first, as tests expect). */
   addServicePrincipal(sp: {
     displayName: string;
     appId?: string;
@@ -150,13 +158,35 @@ export class Tenant {
       servicePrincipalType: sp.servicePrincipalType ?? 'Application',
       graphRoles: sp.graphRoles ?? [],
     };
+    const existing = this.servicePrincipalByAppId(created.appId);
+    if (existing) this.servicePrincipals.delete(existing.id);
     this.servicePrincipals.set(created.id, created);
+    this.spByAppId.set(created.appId.toLowerCase(), created);
     return created;
   }
 
+  /** Indexed (a 50,000-app tenant has as many service principals); falls back to a scan after direct edits. */
   servicePrincipalByAppId(appId: string): SimServicePrincipal | undefined {
-    for (const sp of this.servicePrincipals.values()) if (sp.appId === appId) return sp;
+    const key = appId.toLowerCase();
+    const indexed = this.spByAppId.get(key);
+    if (indexed && this.servicePrincipals.get(indexed.id) === indexed) return indexed;
+    for (const sp of this.servicePrincipals.values()) {
+      if (sp.appId.toLowerCase() === key) {
+        this.spByAppId.set(key, sp);
+        return sp;
+      }
+    }
+    this.spByAppId.delete(key);
     return undefined;
+  }
+
+  /** Deletes an app's service principal (the app can no longer sign in: AADSTS7000229). */
+  removeServicePrincipal(appId: string): boolean {
+    const sp = this.servicePrincipalByAppId(appId);
+    if (!sp) return false;
+    this.servicePrincipals.delete(sp.id);
+    this.spByAppId.delete(appId.toLowerCase());
+    return true;
   }
 
   addApplication(a: NewApplication): SimApplication {
@@ -192,6 +222,9 @@ export class Tenant {
     }
     this.applications.set(app.id, app);
     this.byAppId.set(app.appId.toLowerCase(), app);
+    if (a.servicePrincipal !== false) {
+      this.addServicePrincipal({ displayName: app.displayName, appId: app.appId });
+    }
     return app;
   }
 
