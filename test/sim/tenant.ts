@@ -233,6 +233,15 @@ export class Tenant {
     return this.byAppId.get(appId.toLowerCase());
   }
 
+  /** Deletes an app registration (an administrator in the portal): Graph and sign-in no longer find it. */
+  deleteApplication(objectId: string): boolean {
+    const app = this.applications.get(objectId);
+    if (!app) return false;
+    this.applications.delete(objectId);
+    this.byAppId.delete(app.appId.toLowerCase());
+    return true;
+  }
+
   /** Adds a password the way Entra does (server-generated keyId and secret). Policy checks are Graph's job. */
   issuePassword(
     app: SimApplication,
