@@ -26,8 +26,8 @@ function filesUnder(dir: string, keep: (name: string) => boolean): string[] {
 }
 
 const sources = filesUnder('src', (f) => f.endsWith('.ts'));
-/** The settings module (src/settings.ts, or a src/settings/ folder should it grow into one). */
-const settingsModules = sources.filter((f) => /^src[\\/]settings(\.ts$|[\\/])/.test(f));
+/** The settings modules: src/settings.ts and the parsers beside it (any src/ file whose path names "setting"). */
+const settingsModules = sources.filter((f) => /setting/i.test(f));
 
 /** Names the scan must find: if it stops finding them, the code reads settings in a way the scan misses. */
 const CANARIES = [
@@ -79,8 +79,11 @@ describe('the scan for settings', () => {
       'ROTATION_TAG',
     ]);
     expect(
-      settingNameLiterals(`const T = [{ name: 'LOCK_WAIT_SECONDS' }, 'not a name', 'AzureWebJobsStorage'];`),
-    ).toEqual(['AzureWebJobsStorage', 'LOCK_WAIT_SECONDS']);
+      settingNameLiterals(
+        `const T = [{ name: 'LOCK_WAIT_SECONDS' }, 'not a name', 'AzureWebJobsStorage'];\n` +
+          `const SPEC = {\n  ROTATION_CONCURRENCY: int(1, 256),\n  x: 'a:b' };`,
+      ),
+    ).toEqual(['AzureWebJobsStorage', 'LOCK_WAIT_SECONDS', 'ROTATION_CONCURRENCY']);
     expect(
       templateMatcher('AzureWebJobsStorage__${svc}ServiceUri').test('AzureWebJobsStorage__blobServiceUri'),
     ).toBe(true);

@@ -25,12 +25,14 @@ export function settingsReadIn(source: string): string[] {
 
 /**
  * Whole string literals that look like setting names. Used on the settings module, where a name may be held in a
- * table or a constant before it is read (`{ name: 'ROTATION_INLINE_MAX', … }`).
+ * table or a constant before it is read (`{ name: 'ROTATION_INLINE_MAX', … }`, `{ LOCK_WAIT_SECONDS: … }`).
  */
 export function settingNameLiterals(source: string): string[] {
   const code = withoutComments(source);
-  const re = new RegExp(String.raw`(['"])(${NAME})\1`, 'g');
-  return [...new Set([...code.matchAll(re)].map((m) => m[2]!))].sort();
+  const quoted = new RegExp(String.raw`(['"\`])(?<name>${NAME})\1`, 'g');
+  const key = new RegExp(String.raw`[{,]\s*(?<name>${NAME})\s*:`, 'g'); // { KEY_VAULT_URL: …, RENEW_BEFORE_DAYS: … }
+  const names = [...code.matchAll(quoted), ...code.matchAll(key)].map((m) => m.groups!.name!);
+  return [...new Set(names)].sort();
 }
 
 /** `AzureWebJobsStorage__${svc}ServiceUri` → a RegExp that accepts the names it can produce. */
