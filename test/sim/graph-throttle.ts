@@ -134,7 +134,8 @@ export class GraphThrottle {
   }
 
   /** Admits the request (recording its cost) or says which limit refused it. */
-  admit(r: ThrottleRequest, now = Date.now()): ThrottleDecision {
+  /** `now` comes from the cloud's clock, so a test that advances it sees the windows refill. */
+  admit(r: ThrottleRequest, now: number): ThrottleDecision {
     this.counters.requests++;
     const b = this.budgets;
     const pair = `${r.callerAppId}/${r.tenantId}`;

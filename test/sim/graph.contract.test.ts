@@ -12,6 +12,8 @@ import {
 } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { SimClock } from './clock.js';
 import { startSimCloud } from './cloud.js';
 import { graphControl, REMOVE_UNKNOWN_KEY_DEFAULT } from './graph.js';
 import type { SimApplication } from './tenant.js';
@@ -704,5 +706,98 @@ describe('Graph simulator: throttling', () => {
     expect(second.headers.get('x-ms-throttle-information')).toBe('WriteLimitExceeded');
     expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(50);
     expect(personal.passwordCredentials).toHaveLength(1);
+  });
+});
+
+// A cloud of its own with a frozen clock, so moving it by days leaves the other tests' cloud alone.
+const clock = new SimClock({ frozen: true, start: Date.parse('2027-03-01T08:00:00Z') });
+const timed = await startSimCloud({ clock });
+afterAll(() => timed.stop());
+
+describe('Graph simulator: time comes from the cloud clock', () => {
+  const rotatorOwned = timed.tenant.addApplication({
+    displayName: 'timed app',
+    ownerIds: [timed.rotator.id],
+  });
+  /** A caller holding `roles` (its own app, so throttling windows are its own) making raw calls. */
+  function callerOf(roles: string[]) {
+    const sp = timed.tenant.addServicePrincipal({ displayName: 'timed caller', graphRoles: roles });
+    const secret = timed.tenant.issueServicePrincipalSecret(sp);
+    const cred = new ClientSecretCredential(timed.tenant.tenantId, sp.appId, secret, {
+      authorityHost: timed.origins.entra,
+      disableInstanceDiscovery: true,
+    });
+    return async (path: string, init: RequestInit = {}) => {
+      const token = (await cred.getToken(`${timed.origins.graph}/.default`))!.token;
+      return fetch(`${timed.origins.graph}/v1.0${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      });
+    };
+  }
+  const call = (roles: string[], path: string, init?: RequestInit) => callerOf(roles)(path, init);
+  const writer = ['Application.ReadWrite.All'];
+
+  it('dates a new password from the clock (default start now, end two years on), and errors too', async () => {
+    clock.advance(400 * DAY);
+    const res = await call(writer, `/applications/${rotatorOwned.id}/addPassword`, {
+      method: 'POST',
+      body: '{}',
+    });
+    const cred = (await res.json()) as { startDateTime: string; endDateTime: string };
+    expect(Date.parse(cred.startDateTime)).toBe(clock.nowMs());
+    expect(Date.parse(cred.endDateTime) - clock.nowMs()).toBeGreaterThan(729 * DAY);
+    const missing = await call(writer, `/applications(appId='${randomUUID()}')`);
+    const body = (await missing.json()) as { error: { innerError: { date: string } } };
+    expect(body.error.innerError.date).toBe(clock.now().toISOString().slice(0, 19));
+  });
+
+  it('sees a credential expire when the clock passes its end (the tenant is the shared truth)', () => {
+    const app = timed.tenant.addApplication({
+      displayName: 'expiring',
+      passwords: [{ startDateTime: clock.now(), endDateTime: new Date(clock.nowMs() + 10 * DAY) }],
+    });
+    const secret = app.passwordCredentials[0]!.secretText;
+    expect(timed.tenant.authenticate(app.appId, secret)).toMatchObject({ ok: true });
+    clock.advance(11 * DAY);
+    expect(timed.tenant.authenticate(app.appId, secret)).toMatchObject({ code: 'AADSTS7000222' });
+  });
+
+  it('checks the lifetime policy against a start taken from the clock', async () => {
+    timed.tenant.passwordLifetimeMaxDays = 90;
+    try {
+      const end = new Date(clock.nowMs() + 80 * DAY).toISOString();
+      const ok = await call(writer, `/applications/${rotatorOwned.id}/addPassword`, {
+        method: 'POST',
+        body: JSON.stringify({ passwordCredential: { endDateTime: end } }),
+      });
+      expect(ok.status).toBe(200);
+      const tooLong = new Date(clock.nowMs() + 91 * DAY).toISOString();
+      const refused = await call(writer, `/applications/${rotatorOwned.id}/addPassword`, {
+        method: 'POST',
+        body: JSON.stringify({ passwordCredential: { endDateTime: tooLong } }),
+      });
+      expect(refused.status).toBe(400);
+    } finally {
+      timed.tenant.passwordLifetimeMaxDays = undefined;
+    }
+  });
+
+  it('refills throttling budgets when the clock moves past the window, not before', async () => {
+    const throttle = graphControl(timed).throttle;
+    throttle.setBudgets({ resourceUnits: { L: 2 }, ruWindowMs: 60_000 });
+    const list = callerOf(['Application.Read.All']);
+    try {
+      expect((await list('/applications?$top=50')).status).toBe(200);
+      const throttled = await list('/applications?$top=50');
+      expect(throttled.status).toBe(429);
+      expect(throttled.headers.get('retry-after')).toBe('60');
+      clock.advance(59_000);
+      expect((await list('/applications?$top=50')).status).toBe(429);
+      clock.advance(1_000);
+      expect((await list('/applications?$top=50')).status).toBe(200);
+    } finally {
+      throttle.reset();
+    }
   });
 });

@@ -94,6 +94,7 @@ const notFound = (ref: string) =>
   );
 
 function errorBody(
+  now: Date,
   code: string,
   message: string,
   requestId: string,
@@ -106,7 +107,7 @@ function errorBody(
       message,
       ...(details ? { details } : {}),
       innerError: {
-        date: new Date().toISOString().slice(0, 19),
+        date: now.toISOString().slice(0, 19),
         'request-id': requestId,
         'client-request-id': clientRequestId,
       },
@@ -119,6 +120,7 @@ function header(req: SimRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Real time on purpose: a write holds its app for a few real ms, whatever the simulated clock says. */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const lower = (s: string) => s.toLowerCase();
 
@@ -530,7 +532,7 @@ export function createGraph(ctx: SimContext, opts: { throttling: boolean }): Gra
     const body = optionalJson(call.req) as { passwordCredential?: Record<string, unknown> };
     const pc = body.passwordCredential ?? {};
     const displayName = typeof pc.displayName === 'string' ? pc.displayName : null;
-    const start = dateProperty(pc, 'startDateTime') ?? new Date();
+    const start = dateProperty(pc, 'startDateTime') ?? ctx.clock.now();
     const end = dateProperty(pc, 'endDateTime') ?? new Date(start.getTime() + 2 * 365 * DAY);
     return exclusiveWrite(app, () => {
       if (
@@ -764,6 +766,7 @@ export function createGraph(ctx: SimContext, opts: { throttling: boolean }): Gra
               status: 424,
               headers: { 'content-type': 'application/json' },
               body: errorBody(
+                ctx.clock.now(),
                 'FailedDependency',
                 'The request depends on a request that failed.',
                 randomUUID(),
@@ -917,6 +920,7 @@ export function createGraph(ctx: SimContext, opts: { throttling: boolean }): Gra
         ...extraHeaders,
       },
       body: errorBody(
+        ctx.clock.now(),
         err.code,
         err.message,
         requestId,
@@ -937,7 +941,12 @@ export function createGraph(ctx: SimContext, opts: { throttling: boolean }): Gra
       };
       try {
         if (opts.auth === false) return await handler({ req, claims: {} as AccessClaims, roles: new Set() });
-        const claims = await ctx.issuer.verify(req, [ctx.origins.graph, GRAPH_RESOURCE]);
+        const claims = await ctx.issuer.verify(
+          req,
+          [ctx.origins.graph, GRAPH_RESOURCE],
+          undefined,
+          ctx.clock.now(),
+        );
         if (claims.tid !== tenant.tenantId) {
           throw new SimHttpError(
             401,
@@ -954,15 +963,18 @@ export function createGraph(ctx: SimContext, opts: { throttling: boolean }): Gra
         common['x-ms-resource-unit'] = String(cost);
         const isWrite = WRITE_OPS.has(op);
         const target = isWrite ? findApp(req) : undefined;
-        const decision = throttle.admit({
-          callerAppId: claims.appid,
-          tenantId: tenant.tenantId,
-          tier: tenant.throttlingTier,
-          resourceUnits: cost,
-          isWrite,
-          personalTargetAppId:
-            target && PERSONAL_AUDIENCES.has(target.signInAudience) ? target.appId : undefined,
-        });
+        const decision = throttle.admit(
+          {
+            callerAppId: claims.appid,
+            tenantId: tenant.tenantId,
+            tier: tenant.throttlingTier,
+            resourceUnits: cost,
+            isWrite,
+            personalTargetAppId:
+              target && PERSONAL_AUDIENCES.has(target.signInAudience) ? target.appId : undefined,
+          },
+          ctx.clock.nowMs(),
+        );
         if (!decision.ok) {
           if (target) req.subject = target.appId;
           throw new SimHttpError(
@@ -1073,6 +1085,7 @@ export function createGraph(ctx: SimContext, opts: { throttling: boolean }): Gra
       },
       body: (_status, code, message, req) =>
         errorBody(
+          ctx.clock.now(),
           code,
           message,
           lastKernelRequestId || randomUUID(),

@@ -54,7 +54,11 @@ export interface DemoTenantOptions {
   withoutServicePrincipal?: boolean;
 }
 
-export function seedDemoTenant(cloud: SimCloud, now = new Date(), opts: DemoTenantOptions = {}): DemoTenant {
+export function seedDemoTenant(
+  cloud: SimCloud,
+  now = cloud.clock.now(),
+  opts: DemoTenantOptions = {},
+): DemoTenant {
   const t = cloud.tenant;
   const at = (days: number) => new Date(now.getTime() + days * DAY);
   // A secret made `ageDays` ago that ends `endsInDays` from now (negative: already expired).
@@ -196,7 +200,7 @@ export interface LargeTenant {
 
 /** N owned apps with one secret each; `duePercent` of them expire within 30 days, the rest in 60-700 days. */
 export function seedLargeTenant(cloud: SimCloud, opts: LargeTenantOptions): LargeTenant {
-  const { apps: count, duePercent = 5, ownerPool = 200, now = new Date(), seed = 1 } = opts;
+  const { apps: count, duePercent = 5, ownerPool = 200, now = cloud.clock.now(), seed = 1 } = opts;
   const noSpShare = (opts.noServicePrincipalPercent ?? 0) / 100;
   const t = cloud.tenant;
   const random = mulberry32(seed);
