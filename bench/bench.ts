@@ -107,6 +107,8 @@ export interface RunResult {
   wallOverLowerBound: number;
   /** CPU seconds (user + system) during the run: the rotator's whole process, the simulator's share. */
   cpuSeconds: { rotator: number; simulator: number };
+  /** CPU ms per request the simulator logged (all services), each side: what more concurrency will cost. */
+  cpuMsPerRequest: { rotator: number; simulator: number };
   /** (rotator + simulator CPU) ÷ cores: the machine's floor under this run. */
   cpuFloorSeconds: number;
   /** wall ÷ max(lower bound, CPU floor): how far the run is from what bounds it on this machine. */
@@ -274,6 +276,10 @@ async function measure(mode: Mode, apps: number, concurrency: number, sim: SimPr
     lowerBoundParts: lb,
     wallOverLowerBound: round(wallSeconds / lb.seconds, 2),
     cpuSeconds,
+    cpuMsPerRequest: {
+      rotator: round((1000 * run.cpuSeconds) / Math.max(1, stats.totalRequests), 2),
+      simulator: round((1000 * simCpu) / Math.max(1, stats.totalRequests), 2),
+    },
     cpuFloorSeconds: round(cpuFloor, 2),
     wallOverFloor: round(wallSeconds / Math.max(lb.seconds, cpuFloor), 2),
     boundBy: boundBy(lb, cpuFloor),
