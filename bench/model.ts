@@ -53,6 +53,8 @@ export interface GraphUsage {
   writes: number;
   /** Writes admitted in the tenant, all callers (the bench has one caller, so = writes). */
   tenantWrites: number;
+  /** Of the writes, removePassword (revocations, retirements): a run's last write may then be one of them. */
+  removals: number;
 }
 
 const WRITE_OPS = new Set(['graph.addPassword', 'graph.removePassword']);
@@ -66,15 +68,17 @@ const WRITE_OPS = new Set(['graph.addPassword', 'graph.removePassword']);
 export function graphUsage(graphRequestsByOp: Record<string, Record<string, number>>): GraphUsage {
   let resourceUnits = 0;
   let writes = 0;
+  let removals = 0;
   for (const [op, byStatus] of Object.entries(graphRequestsByOp)) {
     if (op === 'graph.batch') continue;
     const all = Object.values(byStatus).reduce((a, b) => a + b, 0);
     const admitted = all - (byStatus['429'] ?? 0) - (byStatus['401'] ?? 0);
     resourceUnits += admitted;
     if (WRITE_OPS.has(op)) writes += admitted;
+    if (op === 'graph.removePassword') removals += admitted;
   }
   // The bench's tenant has one caller, the rotator: the tenant's writes are its writes.
-  return { resourceUnits, writes, tenantWrites: writes };
+  return { resourceUnits, writes, tenantWrites: writes, removals };
 }
 
 export interface LowerBoundInput {
@@ -100,23 +104,30 @@ export interface LowerBound {
 }
 
 export const LOWER_BOUND_FORMULA =
-  'LB = max(pages × Graph latency + chain, chain + delay(RU), chain + delay(app+tenant writes), ' +
-  'chain + delay(tenant writes)); delay(x) = max(0, used − limit) ÷ (limit ÷ window); ' +
-  'chain = addPassword + the proof’s Entra requests + setSecret';
+  'LB = max(pages × Graph latency + chain, Graph latency + delay(RU), tail + delay(app+tenant writes), ' +
+  'tail + delay(tenant writes)); delay(x) = max(0, used − limit) ÷ (limit ÷ window); ' +
+  'chain = addPassword + the proof’s Entra requests + setSecret; ' +
+  'tail = chain, or Graph latency when the run also removed credentials';
 
 /**
- * The honest lower bound. The last app listed still needs its create → prove → store chain after its page; and
- * whatever a budget holds back must still be followed by one chain (the last write is an addPassword, and its
- * secret must then be proven and stored). Everything else (more apps, owners, mail) can overlap with these.
+ * The honest lower bound. The last page is listed after all the others, and an app on it still needs its
+ * create → prove → store chain (every page holds a due app in the bench's tenants). Whatever a budget holds
+ * back is followed at least by the last admitted request's own round-trip: for writes, when every write is an
+ * addPassword, by a whole chain (its secret must then be proven and stored); when the run also removed
+ * credentials the last write may be a removal, which needs nothing after it. A request that consumes resource
+ * units may be the last of the run (an owner read, say), so the RU term adds only its round-trip. Everything
+ * else (more apps, owners, mail) can overlap with these.
  */
 export function lowerBound(i: LowerBoundInput): LowerBound {
   const chainSeconds =
     (i.latency.graph + i.entraRequestsPerProof * i.latency.entra + i.latency.keyvault) / 1000;
+  const graphSeconds = i.latency.graph / 1000;
+  const writeTail = i.used.removals > 0 ? graphSeconds : chainSeconds;
   const terms: Record<LowerBoundTerm, number> = {
-    listing: (i.pages * i.latency.graph) / 1000 + chainSeconds,
-    resourceUnits: chainSeconds + budgetDelaySeconds(i.used.resourceUnits, i.budgets.resourceUnits),
-    appTenantWrites: chainSeconds + budgetDelaySeconds(i.used.writes, i.budgets.appTenantWrites),
-    tenantWrites: chainSeconds + budgetDelaySeconds(i.used.tenantWrites, i.budgets.tenantWrites),
+    listing: i.pages * graphSeconds + chainSeconds,
+    resourceUnits: graphSeconds + budgetDelaySeconds(i.used.resourceUnits, i.budgets.resourceUnits),
+    appTenantWrites: writeTail + budgetDelaySeconds(i.used.writes, i.budgets.appTenantWrites),
+    tenantWrites: writeTail + budgetDelaySeconds(i.used.tenantWrites, i.budgets.tenantWrites),
   };
   let binding: LowerBoundTerm = 'listing';
   for (const t of Object.keys(terms) as LowerBoundTerm[]) if (terms[t] > terms[binding]) binding = t;

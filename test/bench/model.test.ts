@@ -13,10 +13,12 @@ import {
 
 const latency = { graph: 50, entra: 30, mi: 30, keyvault: 30, acs: 50 };
 const chain = (50 + 2 * 30 + 30) / 1000;
-const usage = (writes: number, resourceUnits = writes, tenantWrites = writes): GraphUsage => ({
+const graph = 0.05;
+const usage = (writes: number, resourceUnits = writes, tenantWrites = writes, removals = 0): GraphUsage => ({
   writes,
   resourceUnits,
   tenantWrites,
+  removals,
 });
 
 describe('simulator budgets', () => {
@@ -75,12 +77,20 @@ describe('lower bound', () => {
       binding: 'tenantWrites',
     },
     {
-      name: 'resource units beyond the S tier’s 3,500 per 10 s go at 350 a second',
+      name: 'resource units beyond the S tier’s 3,500 per 10 s go at 350 a second, then one round-trip',
       pages: 1,
       used: usage(1_000, 7_000),
       tier: 'S',
-      seconds: chain + 3_500 / 350,
+      seconds: graph + 3_500 / 350,
       binding: 'resourceUnits',
+    },
+    {
+      name: 'an emergency with revocations: the last write may be a removal, so only its round-trip follows',
+      pages: 6,
+      used: usage(10_000, 20_000, 10_000, 5_000),
+      tier: 'S',
+      seconds: graph + 7_000 / 20,
+      binding: 'appTenantWrites',
     },
     {
       name: 'the same resource units fit the L tier',
@@ -143,6 +153,11 @@ describe('graph usage', () => {
         'graph.addPassword': { '200': 480, '429': 20, '401': 1 },
         'graph.removePassword': { '204': 10, '404': 2 },
       }),
-    ).toEqual({ resourceUnits: 11 + 500 + 480 + 12, writes: 480 + 12, tenantWrites: 480 + 12 });
+    ).toEqual({
+      resourceUnits: 11 + 500 + 480 + 12,
+      writes: 480 + 12,
+      tenantWrites: 480 + 12,
+      removals: 12,
+    });
   });
 });
