@@ -6,17 +6,17 @@ import { realpathSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { describeError } from './errors.js';
-import { partialResultOf } from './rotation/engine.js';
-import { runAndNotify } from './run.js';
+import { inline } from './handoff.js';
+import { rootCause, RunAbortedError } from './rotation/engine.js';
+import { connect, runOnce } from './run.js';
 import { loadSettings, SettingsError } from './settings.js';
+import { isGuid } from './util/ids.js';
 import { JsonReportWriter, TableReportWriter } from './report-writer.js';
 
 export interface Io {
   stdout: { write(s: string): unknown };
   stderr: { write(s: string): unknown };
 }
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 class UsageError extends Error {}
 
@@ -27,8 +27,14 @@ interface CliOptions {
   force?: boolean;
 }
 
-export async function main(argv: string[], env: Record<string, string | undefined>, io: Io): Promise<number> {
-  let chosen: { command: 'scan' | 'rotate'; opts: CliOptions } | undefined;
+interface Chosen {
+  command: 'scan' | 'rotate';
+  opts: CliOptions;
+}
+
+/** The command and its options, or the exit code when there is nothing to run (help, or a usage error). */
+async function parseCommand(argv: string[], io: Io): Promise<Chosen | number> {
+  let chosen: Chosen | undefined;
   const program = new Command('entra-secret-rotator')
     .description(
       'Rotates Microsoft Entra app-registration client secrets before they expire, into Azure Key Vault.',
@@ -58,7 +64,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     await program.parseAsync(argv, { from: 'user' });
     if (!chosen) throw new UsageError('missing command: use scan or rotate');
     for (const a of chosen.opts.app ?? [])
-      if (!GUID.test(a))
+      if (!isGuid(a))
         throw new UsageError(
           `--app ${JSON.stringify(a)} is not an appId (a GUID such as 00000000-0000-0000-0000-000000000000)`,
         );
@@ -72,7 +78,12 @@ export async function main(argv: string[], env: Record<string, string | undefine
     io.stderr.write(`entra-secret-rotator: ${(err as Error).message}\n`);
     return 2;
   }
+  return chosen;
+}
 
+export async function main(argv: string[], env: Record<string, string | undefined>, io: Io): Promise<number> {
+  const chosen = await parseCommand(argv, io);
+  if (typeof chosen === 'number') return chosen;
   const { command, opts } = chosen;
   let settings;
   try {
@@ -92,21 +103,23 @@ export async function main(argv: string[], env: Record<string, string | undefine
   const out = (s: string) => io.stdout.write(s);
   const writer = opts.json ? new JsonReportWriter(out) : new TableReportWriter(out);
   try {
-    const { report } = await runAndNotify(settings, {
+    const deps = await connect(settings, log);
+    const request = {
       mode: command,
       dryRun: !!opts.dryRun,
       appIds: opts.app,
       force: !!opts.force,
-      log,
       stream: writer,
-    });
+    };
+    const { report } = (await runOnce(deps, 'cli', inline, request)).result!;
     writer.finish(report);
     return report.summary.failed > 0 ? 1 : 0;
   } catch (err) {
     // A run that cannot start (identity, Graph unreachable) fails as a whole: say what and where, no stack trace.
     // One that fails after it started prints the report of what it did, marked incomplete.
-    writer.fail(describeError(err), partialResultOf(err)?.report);
-    io.stderr.write(`entra-secret-rotator: the run failed before it could finish: ${describeError(err)}\n`);
+    const why = describeError(rootCause(err));
+    writer.fail(why, err instanceof RunAbortedError ? err.partial.report : undefined);
+    io.stderr.write(`entra-secret-rotator: the run failed before it could finish: ${why}\n`);
     return 1;
   }
 }

@@ -1,69 +1,114 @@
-// A whole run as the CLI, the HTTP functions and the timer perform it: rotate (or scan), then notify.
-import { describeError } from './errors.js';
-import { notifyOwners, type NotifyOptions } from './notify/notify.js';
-import {
-  createServices,
-  partialResultOf,
-  runRotation,
-  type Logger,
-  type RunOptions,
-  type RunResult,
-  type Services,
-} from './rotation/engine.js';
-import type { Settings } from './settings.js';
+// The one use case every trigger calls: a run (rotate or scan) over the scope or the named apps, then its last
+// step (notify, record, fan out) as the trigger's hand-off strategy says. The CLI, POST /api/rotate, GET /api/scan,
+// the timer and the queue worker differ only in the request and the strategy they pass (see src/handoff.ts).
+import type { TokenCredential } from '@azure/identity';
+import { randomUUID } from 'node:crypto';
+import { GraphApi } from './azure/graph.js';
+import { createCredential, whoAmI } from './azure/identity.js';
+import { AppLocks } from './azure/locks.js';
+import { Vault } from './azure/vault.js';
+import { notifyCutShort, type HandOffPlan, type Trigger } from './handoff.js';
+import type { NotifyOptions } from './notify/notify.js';
+import type { Logger, RunContext, RunDeps, Services } from './rotation/context.js';
+import { loadVaultIndex, runRotation, type ReportStream, type RunResult } from './rotation/engine.js';
+import type { AppReport } from './rotation/report.js';
+import { loadSettings, type Settings } from './settings.js';
+import { systemClock, type Clock } from './util/clock.js';
 
-export async function runAndNotify(
+export interface RunRequest {
+  mode: 'scan' | 'rotate';
+  dryRun?: boolean;
+  /** Limit to these apps (by appId); they are reported even when out of scope. */
+  appIds?: string[];
+  /** Rotate the named apps even if not due. */
+  force?: boolean;
+  runId?: string;
+  /** Takes the report's entries as they become final (see RunOptions.stream). */
+  stream?: ReportStream;
+  /** Mail wait tuning (an HTTP run must answer within 230 s). */
+  mailer?: NotifyOptions['mailer'];
+}
+
+export interface RunOutcome {
+  /** Undefined when the strategy found the work already done (a redelivered queue message). */
+  result?: RunResult;
+  /** Apps handed to queue workers. */
+  queued: number;
+  /** Apps found due (timer fan-out). */
+  due?: number;
+  /** The queue worker: this app's entry recorded before this delivery. */
+  previous?: AppReport;
+}
+
+/** The adapters for these settings. Built at the edge; nothing below constructs an adapter. */
+export function createServices(
   settings: Settings,
-  opts: RunOptions,
+  credential: TokenCredential = createCredential(settings),
+): Services {
+  return {
+    credential,
+    graph: new GraphApi(credential, settings),
+    vault: settings.keyVaultUrl
+      ? new Vault(credential, { ...settings, keyVaultUrl: settings.keyVaultUrl })
+      : undefined,
+    locks: settings.storage ? new AppLocks(settings.storage, credential) : undefined,
+  };
+}
+
+/** What a trigger needs from outside: its settings, the clock, and the adapters (tests pass their own). */
+export interface Edge {
+  settings(opts: { requireKeyVault: boolean }): Settings;
+  clock: Clock;
+  services(settings: Settings): Services;
+}
+
+/** The edge of the deployed app and the CLI: settings from the environment, the system clock, real adapters. */
+export const envEdge = (env: Record<string, string | undefined>): Edge => ({
+  settings: (opts) => loadSettings(env, opts),
+  clock: systemClock,
+  services: (settings) => createServices(settings),
+});
+
+/** A run's dependencies: the adapters and who the rotator is (read once, from its own token). */
+export async function connect(
+  settings: Settings,
+  log: Logger,
   services: Services = createServices(settings),
-  notify: Omit<NotifyOptions, 'fullRun'> = {},
-): Promise<RunResult> {
+  clock: Clock = systemClock,
+): Promise<RunDeps> {
+  const identity = await whoAmI(services.credential, settings);
+  return { settings, services, identity, clock, log };
+}
+
+export async function runOnce(
+  deps: RunDeps,
+  trigger: Trigger,
+  plan: HandOffPlan,
+  request: RunRequest,
+): Promise<RunOutcome> {
+  const base = {
+    ...deps,
+    runId: request.runId ?? randomUUID(),
+    dryRun: request.mode === 'scan' || !!request.dryRun,
+    force: !!request.force,
+  };
+  const ctx: RunContext = { ...base, vaultIndex: loadVaultIndex(base, !request.appIds?.length) };
+  const hand = await plan(ctx, trigger, request.mailer);
+  if (hand.skipEngine) {
+    await hand.finish(undefined);
+    return { queued: 0, previous: hand.previous };
+  }
   let result: RunResult;
   try {
-    result = await runRotation(settings, opts, services);
+    result = await runRotation(ctx, {
+      appIds: request.appIds,
+      handOff: hand.handOff,
+      stream: request.stream,
+    });
   } catch (err) {
-    await notifyCutShort(settings, services, err, opts.log, opts.now, notify.mailer);
+    await notifyCutShort(ctx, err, request.mailer);
     throw err;
   }
-  if (!result.report.dryRun) await notifyRun(settings, services, result, opts.log, opts.now, notify.mailer);
-  return result;
-}
-
-/**
- * The notification step of a run, for every trigger: emails the owners of what changed, fills `notified`, and
- * adds the step's notes to the report. Reminders go out only for whole-scope runs (`result.wholeScope`).
- */
-export async function notifyRun(
-  settings: Settings,
-  services: Services,
-  result: RunResult,
-  log: Logger = () => undefined,
-  now?: () => Date,
-  mailer?: NotifyOptions['mailer'],
-): Promise<string[]> {
-  const notes = await notifyOwners(settings, services, result.report, result.changed, log, now, {
-    fullRun: result.wholeScope,
-    mailer,
-  }).catch((err: unknown) => [`notifications failed: ${describeError(err)}`]);
-  // Run-level notes are said once, in the report (the CLI prints them under its table or in the JSON, the
-  // HTTP functions return them, the timer logs them), not also in the progress log.
-  if (notes.length) result.report.notes = [...(result.report.notes ?? []), ...notes];
-  return notes;
-}
-
-/**
- * A run cut short (Graph broke off the listing) still tells the owners of what it rotated before it stopped. No
- * reminders: the scope was not all seen. Call with the error the run threw; anything else is left alone.
- */
-export async function notifyCutShort(
-  settings: Settings,
-  services: Services,
-  err: unknown,
-  log?: Logger,
-  now?: () => Date,
-  mailer?: NotifyOptions['mailer'],
-): Promise<void> {
-  const partial = partialResultOf(err);
-  if (!partial || partial.report.dryRun || partial.changed.length === 0) return;
-  await notifyRun(settings, services, { ...partial, wholeScope: false }, log, now, mailer);
+  if (!ctx.dryRun) await hand.finish(result);
+  return { result, queued: hand.queued.length, due: hand.due, previous: hand.previous };
 }

@@ -1,20 +1,26 @@
 // GET /api/scan (contract.md §6): the inventory of the apps in scope and what a rotation would do; changes nothing.
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { runRotation } from '../rotation/engine.js';
-import { loadSettings } from '../settings.js';
-import { contextLogger } from './lib/fanout.js';
+import { inline } from '../handoff.js';
+import { envEdge, runOnce, type Edge } from '../run.js';
 import { errorResponse, json, requireMethod } from './lib/http.js';
+import { connectRun } from './lib/invocation.js';
 
-export async function scanHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  try {
-    requireMethod(request, 'GET');
-    const settings = loadSettings(process.env, { requireKeyVault: false });
-    const { report } = await runRotation(settings, { mode: 'scan', log: contextLogger(context) });
-    return json(200, report);
-  } catch (err) {
-    return errorResponse(err, context);
-  }
+export function scanHttpHandler(edge: Edge) {
+  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    try {
+      requireMethod(request, 'GET');
+      const deps = await connectRun(edge, context, { requireKeyVault: false });
+      const { result } = await runOnce(deps, 'http', inline, { mode: 'scan' });
+      return json(200, result!.report);
+    } catch (err) {
+      return errorResponse(err, context);
+    }
+  };
 }
+
+/** The registered handler: the environment is read once per invocation. */
+export const scanHttp = (request: HttpRequest, context: InvocationContext) =>
+  scanHttpHandler(envEdge(process.env))(request, context);
 
 app.http('scan', {
   methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],

@@ -5,7 +5,8 @@
 import { Mailer, mailOperationId, type MailerOptions } from '../azure/mail.js';
 import type { AppLock } from '../azure/locks.js';
 import { describeError } from '../errors.js';
-import type { ChangedApp, Logger, Services } from '../rotation/engine.js';
+import type { RunDeps, Services } from '../rotation/context.js';
+import type { ChangedApp } from '../rotation/reconcile.js';
 import { isRotatorMade, type AppView } from '../rotation/checks.js';
 import type { Report } from '../rotation/report.js';
 import type { Settings } from '../settings.js';
@@ -30,8 +31,7 @@ import {
 import { findReminders, type Expiring } from './reminders.js';
 import { renderDigest } from './render.js';
 import pLimit from 'p-limit';
-
-const DAY = 86_400_000;
+import { DAY_MS } from '../util/ids.js';
 
 export const NOTIFICATIONS_OFF_NOTE =
   'notifications are off (set ACS_ENDPOINT or ACS_CONNECTION_STRING, and EMAIL_SENDER, to email owners)';
@@ -122,89 +122,26 @@ async function openPending(
 }
 
 export async function notifyOwners(
-  settings: Settings,
-  services: Services,
+  deps: RunDeps,
   report: Report,
   changed: readonly ChangedApp[],
-  log: Logger,
-  now: () => Date = () => new Date(),
   opts: NotifyOptions = {},
 ): Promise<string[]> {
-  if (!notificationsConfigured(settings)) return [NOTIFICATIONS_OFF_NOTE];
+  if (!notificationsConfigured(deps.settings)) return [NOTIFICATIONS_OFF_NOTE];
   const notes: string[] = [];
-
-  let reminders: Array<{ app: AppView; expiring: Expiring }> = [];
-  if (settings.remindUnmanaged && opts.fullRun !== false) {
-    try {
-      // findReminders works the scope out itself; the apps this report holds (with a streamed report, only the
-      // changed ones) are excluded besides, in case one left the scope during the run.
-      const reported = new Set(report.apps.map((a) => a.appId.toLowerCase()));
-      reminders = await findReminders(services.graph, settings, services.identity?.objectId, reported, now());
-    } catch (err) {
-      notes.push(
-        `reminders for apps outside the rotation scope could not be gathered: ${describeError(err)}`,
-      );
-    }
-  }
-
-  const held = await openPending(settings, services, now(), notes);
+  const reminders = await gatherReminders(deps, report, opts, notes);
+  const held = await openPending(deps.settings, deps.services, deps.clock.now(), notes);
   try {
     if (changed.length === 0 && reminders.length === 0 && held.items.length === 0) {
       if (held.store) await saveHeld(held, [], notes); // expired or unreadable items were dropped
       return notes;
     }
-
-    let owners = new Map<string, OwnerObject[]>();
     const objectIds = [...changed.map((c) => c.app.id), ...reminders.map((r) => r.app.id)];
-    if (objectIds.length) {
-      try {
-        owners = await services.graph.ownersOf(objectIds);
-      } catch (err) {
-        notes.push(
-          `owners could not be read (${describeError(err)}); owners were not emailed, tag and NOTIFY_ALSO recipients were`,
-        );
-      }
-    }
-    if ([...owners.values()].some((list) => list.some(unreadable))) notes.push(OWNERS_UNREADABLE_NOTE);
-    const addressesOf = (objectId: string) =>
-      (owners.get(objectId) ?? []).map(ownerAddress).filter((a): a is string => !!a);
+    const addressesOf = await readOwners(deps, objectIds, notes);
+    const items = new Map(changed.map((c) => [changedItem(deps, c, addressesOf(c.app.id)), c]));
+    const current: NotifiableApp[] = [...items.keys(), ...reminders.map((r) => reminderItem(r, addressesOf))];
 
-    const items = new Map<NotifiableApp, ChangedApp>();
-    for (const c of changed) {
-      const superseded = c.app.passwordCredentials.filter((p) =>
-        c.outcome?.supersededKeyIds.includes(p.keyId),
-      );
-      const item: NotifiableApp = {
-        appId: c.app.appId,
-        displayName: c.app.displayName,
-        action: c.report.action === 'rotated' ? 'rotated' : 'failed',
-        keyId: c.report.keyId,
-        credentialName: c.outcome?.credentialName,
-        expiresOn: c.report.expiresOn,
-        secretUri: c.report.secretUri,
-        oldKeyIds: superseded.map((p) => p.keyId),
-        oldSecretRetiresOn: superseded.some(isRotatorMade)
-          ? new Date(now().getTime() + settings.retireAfterDays * DAY).toISOString()
-          : undefined,
-        reason: c.report.action === 'failed' ? c.report.reason : undefined,
-        ownerAddresses: addressesOf(c.app.id),
-        tagRecipients: c.notify,
-      };
-      items.set(item, c);
-    }
-    const current: NotifiableApp[] = [...items.keys()];
-    for (const r of reminders) {
-      current.push({
-        appId: r.app.appId,
-        displayName: r.app.displayName,
-        action: 'reminder',
-        expiring: r.expiring,
-        ownerAddresses: addressesOf(r.app.id),
-        tagRecipients: notifyTag(r.app),
-      });
-    }
-
-    const plan = buildDigests(current, settings.notifyAlso);
+    const plan = buildDigests(current, deps.settings.notifyAlso);
     for (const u of plan.unreachable)
       notes.push(
         `nobody could be told that ${u.appId} failed: it has no owner with an address, no rotation:notify tag, and NOTIFY_ALSO is empty`,
@@ -212,65 +149,18 @@ export async function notifyOwners(
     // Where each notice came from, for holding it again if this run cannot send it either.
     const origin = new Map<NotifiableApp, { queuedAt: string; runId: string }>();
     const digests = mergeHeld(plan.digests, held.items, origin);
-    const heldCount = held.items.length;
-
-    const mailer = new Mailer(
-      {
-        endpoint: settings.acsEndpoint,
-        connectionString: settings.acsEndpoint ? undefined : settings.acsConnectionString,
-        sender: settings.emailSender!,
-      },
-      services.credential,
-      { ...opts.mailer, log: (line) => log(line) },
-    );
-    const sent = new Set<string>();
-    const failures = new Map<string, string[]>(); // error → recipients
-    // A few sends at a time: each waits on ACS's operation polling, and one digest per recipient of a large
-    // tenant sent one after another took longer than the rotations themselves. Throttling waits are shared by
-    // the Mailer's budget, so parallel sends do not multiply them.
-    const sendLimit = pLimit(MAIL_CONCURRENCY);
-    await Promise.all(
-      digests.map((digest) =>
-        sendLimit(async () => {
-          const message = renderDigest(digest, {
-            runId: report.runId,
-            generatedAt: now(),
-            tenantId: services.identity?.tenantId,
-          });
-          const result = await mailer.send(digest.to, message, mailOperationId(report.runId, digest.to));
-          if (result.status === 'sent') sent.add(digest.to.toLowerCase());
-          else {
-            const why = result.error ?? 'unknown error';
-            failures.set(why, [...(failures.get(why) ?? []), digest.to]);
-          }
-        }),
-      ),
-    );
+    const { sent, failures } = await sendDigests(deps, report.runId, digests, opts);
     for (const [item, c] of items) {
       const to = (plan.recipientsByApp.get(item) ?? []).filter((a) => sent.has(a.toLowerCase()));
       if (to.length) c.report.notified = to;
     }
-    if (heldCount) {
+    if (held.items.length) {
       const delivered = digests.filter(
         (d) => sent.has(d.to.toLowerCase()) && d.apps.some((a) => origin.has(a)),
       );
-      log(`notices held by earlier runs: ${heldCount}, delivered now to ${delivered.length} recipient(s)`);
-    }
-
-    // What is still owed: every notice of every digest that was not sent, with its recipients.
-    const stillOwed = new Map<NotifiableApp, PendingItem>();
-    const runStart = now().toISOString();
-    for (const d of digests) {
-      if (sent.has(d.to.toLowerCase())) continue;
-      for (const app of d.apps) {
-        let p = stillOwed.get(app);
-        if (!p) {
-          const { ownerAddresses: _o, tagRecipients: _t, heldSince: _h, ...data } = app;
-          p = { ...data, ...(origin.get(app) ?? { queuedAt: runStart, runId: report.runId }), to: [] };
-          stillOwed.set(app, p);
-        }
-        p.to.push(d.to);
-      }
+      deps.log(
+        `notices held by earlier runs: ${held.items.length}, delivered now to ${delivered.length} recipient(s)`,
+      );
     }
     const failedCount = [...failures.values()].reduce((n, l) => n + l.length, 0);
     if (failedCount) {
@@ -280,11 +170,143 @@ export async function notifyOwners(
         : `they could not be held for the next run (${held.unavailable})`;
       notes.push(`${failedCount} of ${digests.length} emails were not sent (${reasons}); ${fate}`);
     }
-    if (held.store) await saveHeld(held, [...stillOwed.values()], notes);
+    const owed = stillOwed(digests, sent, origin, {
+      queuedAt: deps.clock.now().toISOString(),
+      runId: report.runId,
+    });
+    if (held.store) await saveHeld(held, owed, notes);
     return notes;
   } finally {
     await held.lock?.release();
   }
+}
+
+/** REMIND_UNMANAGED, on whole-scope runs: the apps outside the scope with something expiring soon. */
+async function gatherReminders(
+  deps: RunDeps,
+  report: Report,
+  opts: NotifyOptions,
+  notes: string[],
+): Promise<Array<{ app: AppView; expiring: Expiring }>> {
+  if (!deps.settings.remindUnmanaged || opts.fullRun === false) return [];
+  try {
+    // findReminders works the scope out itself; the apps this report holds (with a streamed report, only the
+    // changed ones) are excluded besides, in case one left the scope during the run.
+    const reported = new Set(report.apps.map((a) => a.appId.toLowerCase()));
+    const { graph } = deps.services;
+    return await findReminders(graph, deps.settings, deps.identity.objectId, reported, deps.clock.now());
+  } catch (err) {
+    notes.push(`reminders for apps outside the rotation scope could not be gathered: ${describeError(err)}`);
+    return [];
+  }
+}
+
+/** The owners' addresses by app object id (none when they cannot be read; the notes say so). */
+async function readOwners(
+  deps: RunDeps,
+  objectIds: string[],
+  notes: string[],
+): Promise<(objectId: string) => string[]> {
+  let owners = new Map<string, OwnerObject[]>();
+  if (objectIds.length) {
+    try {
+      owners = await deps.services.graph.ownersOf(objectIds);
+    } catch (err) {
+      notes.push(
+        `owners could not be read (${describeError(err)}); owners were not emailed, tag and NOTIFY_ALSO recipients were`,
+      );
+    }
+  }
+  if ([...owners.values()].some((list) => list.some(unreadable))) notes.push(OWNERS_UNREADABLE_NOTE);
+  return (objectId) => (owners.get(objectId) ?? []).map(ownerAddress).filter((a): a is string => !!a);
+}
+
+/** The notice of a rotated or failed app. */
+function changedItem(deps: RunDeps, c: ChangedApp, ownerAddresses: string[]): NotifiableApp {
+  const superseded = c.app.passwordCredentials.filter((p) => c.outcome?.supersededKeyIds.includes(p.keyId));
+  const retiresOn = new Date(deps.clock.now().getTime() + deps.settings.retireAfterDays * DAY_MS);
+  return {
+    appId: c.app.appId,
+    displayName: c.app.displayName,
+    action: c.report.action === 'rotated' ? 'rotated' : 'failed',
+    keyId: c.report.keyId,
+    credentialName: c.outcome?.credentialName,
+    expiresOn: c.report.expiresOn,
+    secretUri: c.report.secretUri,
+    oldKeyIds: superseded.map((p) => p.keyId),
+    oldSecretRetiresOn: superseded.some(isRotatorMade) ? retiresOn.toISOString() : undefined,
+    reason: c.report.action === 'failed' ? c.report.reason : undefined,
+    ownerAddresses,
+    tagRecipients: c.notify,
+  };
+}
+
+const reminderItem = (
+  r: { app: AppView; expiring: Expiring },
+  addressesOf: (objectId: string) => string[],
+): NotifiableApp => ({
+  appId: r.app.appId,
+  displayName: r.app.displayName,
+  action: 'reminder',
+  expiring: r.expiring,
+  ownerAddresses: addressesOf(r.app.id),
+  tagRecipients: notifyTag(r.app),
+});
+
+/** Sends every digest; returns the recipients reached (lower case) and the failures (error → recipients). */
+async function sendDigests(deps: RunDeps, runId: string, digests: Digest[], opts: NotifyOptions) {
+  const { settings } = deps;
+  const mailer = new Mailer(
+    {
+      endpoint: settings.acsEndpoint,
+      connectionString: settings.acsEndpoint ? undefined : settings.acsConnectionString,
+      sender: settings.emailSender!,
+    },
+    deps.services.credential,
+    { ...opts.mailer, log: (line) => deps.log(line) },
+  );
+  const sent = new Set<string>();
+  const failures = new Map<string, string[]>();
+  // A few sends at a time: each waits on ACS's operation polling, and one digest per recipient of a large
+  // tenant sent one after another took longer than the rotations themselves. Throttling waits are shared by
+  // the Mailer's budget, so parallel sends do not multiply them.
+  const sendLimit = pLimit(MAIL_CONCURRENCY);
+  const sendOne = async (digest: Digest) => {
+    const context = { runId, generatedAt: deps.clock.now(), tenantId: deps.identity.tenantId };
+    const result = await mailer.send(
+      digest.to,
+      renderDigest(digest, context),
+      mailOperationId(runId, digest.to),
+    );
+    if (result.status === 'sent') return void sent.add(digest.to.toLowerCase());
+    const why = result.error ?? 'unknown error';
+    failures.set(why, [...(failures.get(why) ?? []), digest.to]);
+  };
+  await Promise.all(digests.map((digest) => sendLimit(() => sendOne(digest))));
+  return { sent, failures };
+}
+
+/** What is still owed: every notice of every digest that was not sent, with its recipients. */
+function stillOwed(
+  digests: readonly Digest[],
+  sent: ReadonlySet<string>,
+  origin: ReadonlyMap<NotifiableApp, { queuedAt: string; runId: string }>,
+  thisRun: { queuedAt: string; runId: string },
+): PendingItem[] {
+  const owed = new Map<NotifiableApp, PendingItem>();
+  for (const d of digests) {
+    if (sent.has(d.to.toLowerCase())) continue;
+    for (const app of d.apps) {
+      let p = owed.get(app);
+      if (!p) {
+        const { ownerAddresses: _o, tagRecipients: _t, heldSince: _h, ...data } = app;
+        p = { ...data, ...(origin.get(app) ?? thisRun), to: [] };
+        owed.set(app, p);
+      }
+      p.to.push(d.to);
+    }
+  }
+  return [...owed.values()];
 }
 
 /** This run's digests plus the held notices for each recipient (one message per recipient still): a held notice

@@ -2,11 +2,10 @@
 // client secret or certificate is about to expire. Reminders go out on every full run (the timer runs daily) until
 // the owner renews the credential.
 import type { GraphApi } from '../azure/graph.js';
-import type { AppView, Credential } from '../rotation/checks.js';
+import { carriesScopeTag, type AppView, type Credential } from '../rotation/checks.js';
 import type { Settings } from '../settings.js';
 import type { NotifiableApp } from './digest.js';
-
-const DAY = 86_400_000;
+import { DAY_MS } from '../util/ids.js';
 
 export type Expiring = NonNullable<NotifiableApp['expiring']>;
 
@@ -22,11 +21,11 @@ function expiringOfKind(
   windowDays: number,
 ): Expiring {
   const t = now.getTime();
-  const horizon = t + windowDays * DAY;
+  const horizon = t + windowDays * DAY_MS;
   const ends = (c: Credential) => Date.parse(c.endDateTime);
   if (creds.some((c) => ends(c) > horizon)) return [];
   return creds
-    .filter((c) => ends(c) <= horizon && ends(c) > t - windowDays * DAY)
+    .filter((c) => ends(c) <= horizon && ends(c) > t - windowDays * DAY_MS)
     .sort((a, b) => ends(a) - ends(b))
     .map((c) => ({ kind, keyId: c.keyId, displayName: c.displayName, endDateTime: c.endDateTime }));
 }
@@ -47,13 +46,13 @@ export function expiringCredentials(app: AppView, now: Date, windowDays: number)
 export async function findReminders(
   graph: GraphApi,
   settings: Pick<Settings, 'scope' | 'tag' | 'renewBeforeDays'>,
-  rotatorObjectId: string | undefined,
+  rotatorObjectId: string,
   alsoInScope: ReadonlySet<string>,
   now: Date,
 ): Promise<Array<{ app: AppView; expiring: Expiring }>> {
-  const tagged = (app: AppView) => !settings.tag || app.tags.includes(settings.tag);
+  const tagged = (app: AppView) => carriesScopeTag(app, settings.tag);
   const owned = new Set<string>();
-  if (settings.scope === 'owned' && rotatorObjectId) {
+  if (settings.scope === 'owned') {
     for await (const page of graph.applicationPages({ ownedBy: rotatorObjectId }))
       for (const app of page) owned.add(app.appId.toLowerCase());
   }

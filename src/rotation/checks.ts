@@ -1,9 +1,9 @@
 // Decisions, as named pure checks over gathered state (contract.md §7). No I/O; `now` is an argument.
 import type { AppPolicy, PolicyResult } from './policy.js';
+import { DAY_MS } from '../util/ids.js';
 
 /** Marks credentials this rotator created: only these are ever removed. */
 export const ROTATOR_PREFIX = 'entra-secret-rotator';
-const DAY = 86_400_000;
 
 export interface Credential {
   keyId: string;
@@ -41,6 +41,7 @@ export function currentSecret(app: AppView, vault: VaultView | undefined, now: D
   return pointed ?? valid.sort((a, b) => end(b) - end(a))[0];
 }
 
+/** Why an app was settled or sent on: the first check of a chain that answers. Reported as the entry's `code`. */
 export type DecisionCode =
   | 'disabled-by-tag'
   | 'invalid-tag'
@@ -49,6 +50,9 @@ export type DecisionCode =
   | 'secret-expired'
   | 'current-secret-nearing-expiry'
   | 'current-secret-valid';
+
+/** Why the listing pass sends an app to reconcile instead of settling it from Graph's data and the vault index. */
+export type TriageCode = 'forced' | 'may-be-due' | 'superseded-to-retire' | 'possible-orphan';
 
 export interface Decision {
   action: 'rotate' | 'up-to-date' | 'skip';
@@ -66,106 +70,178 @@ export interface DecisionInput {
   force: boolean;
 }
 
-type Check = (input: DecisionInput & { current?: Credential; policy: PolicyResult }) => Decision | undefined;
+/** A check's answer: what to do and why, in words an operator reads. */
+export interface Finding<A extends string, C extends string> {
+  action: A;
+  code: C;
+  reason: string;
+}
 
-const days = (ms: number) => Math.floor(ms / DAY);
+/** A named pure check: answers, or passes (undefined) to the next check of its chain. */
+export type Check<I, A extends string, C extends string> = (input: I) => Finding<A, C> | undefined;
+
+/** The first answer of a chain. */
+export function firstFinding<I, A extends string, C extends string>(
+  chain: ReadonlyArray<Check<I, A, C>>,
+  input: I,
+): Finding<A, C> | undefined {
+  for (const check of chain) {
+    const found = check(input);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+const days = (ms: number) => Math.floor(ms / DAY_MS);
 const isoDay = (c: Credential) => c.endDateTime.slice(0, 10);
+const expiresIn = (c: Credential, now: Date) =>
+  `current secret expires in ${days(end(c) - now.getTime())} days (${isoDay(c)})`;
 
-// The chain: the first check that answers decides, and its reason is what the operator reads.
-const checks: Array<[string, Check]> = [
-  [
-    'DisabledByTag',
-    ({ policy }) =>
-      policy.ok && policy.policy.disabled
-        ? { action: 'skip', code: 'disabled-by-tag', reason: 'disabled by tag rotation:disabled' }
-        : undefined,
-  ],
-  [
-    'InvalidTag',
-    ({ policy }) => (policy.ok ? undefined : { action: 'skip', code: 'invalid-tag', reason: policy.reason }),
-  ],
-  [
-    'NoClientSecret',
-    ({ app }) =>
-      app.passwordCredentials.length === 0
-        ? { action: 'skip', code: 'no-client-secret', reason: 'no client secret to rotate' }
-        : undefined,
-  ],
-  [
-    'Forced',
-    ({ force, current }) =>
-      force
-        ? { action: 'rotate', code: 'forced', reason: 'forced by operator (--force)', current }
-        : undefined,
-  ],
-  [
-    'SecretExpired',
-    ({ current }) =>
-      current
-        ? undefined
-        : { action: 'rotate', code: 'secret-expired', reason: 'every client secret has expired' },
-  ],
-  [
-    'CurrentSecretNearingExpiry',
-    ({ current, now, policy }) => {
-      const window = (policy.ok ? policy.policy.renewBeforeDays : 0) * DAY;
-      const left = end(current!) - now.getTime();
-      return left <= window
-        ? {
-            action: 'rotate',
-            code: 'current-secret-nearing-expiry',
-            reason: `current secret expires in ${days(left)} days (${isoDay(current!)})`,
-            current,
-          }
-        : undefined;
-    },
-  ],
+type PolicyInput = { app: AppView; policy: PolicyResult };
+type Skip = Finding<'skip', DecisionCode>;
+
+export const disabledByTag = ({ policy }: PolicyInput): Skip | undefined =>
+  policy.ok && policy.policy.disabled
+    ? { action: 'skip', code: 'disabled-by-tag', reason: 'disabled by tag rotation:disabled' }
+    : undefined;
+
+export const invalidTag = ({ policy }: PolicyInput): Skip | undefined =>
+  policy.ok ? undefined : { action: 'skip', code: 'invalid-tag', reason: policy.reason };
+
+export const noClientSecret = ({ app }: PolicyInput): Skip | undefined =>
+  app.passwordCredentials.length === 0
+    ? { action: 'skip', code: 'no-client-secret', reason: 'no client secret to rotate' }
+    : undefined;
+
+/** Apps the rotator leaves alone, whatever their credentials say: the head of both chains. */
+export const skipChain = [disabledByTag, invalidTag, noClientSecret] as const;
+
+type RotationInput = DecisionInput & { current?: Credential };
+type RotationFinding = Finding<Decision['action'], DecisionCode>;
+
+export const forced = ({ force }: RotationInput): RotationFinding | undefined =>
+  force ? { action: 'rotate', code: 'forced', reason: 'forced by operator (--force)' } : undefined;
+
+export const secretExpired = ({ current }: RotationInput): RotationFinding | undefined =>
+  current
+    ? undefined
+    : { action: 'rotate', code: 'secret-expired', reason: 'every client secret has expired' };
+
+export const currentSecretNearingExpiry = ({
+  current,
+  now,
+  policy,
+}: RotationInput): RotationFinding | undefined => {
+  const window = (policy.ok ? policy.policy.renewBeforeDays : 0) * DAY_MS;
+  return end(current!) - now.getTime() <= window
+    ? { action: 'rotate', code: 'current-secret-nearing-expiry', reason: expiresIn(current!, now) }
+    : undefined;
+};
+
+/** The rotation chain, re-run inside the app's lock over fresh state: the first check that answers decides. */
+export const rotationChain: ReadonlyArray<Check<RotationInput, Decision['action'], DecisionCode>> = [
+  ...skipChain,
+  forced,
+  secretExpired,
+  currentSecretNearingExpiry,
 ];
 
 export function decide(input: DecisionInput): Decision {
   const current = currentSecret(input.app, input.vault, input.now);
   const policy = input.policy.ok ? input.policy.policy : undefined;
-  for (const [, check] of checks) {
-    const d = check({ ...input, current });
-    if (d) return { ...d, policy };
-  }
-  const left = end(current!) - input.now.getTime();
+  const found = firstFinding(rotationChain, { ...input, current });
+  if (found) return { ...found, current, policy };
   return {
     action: 'up-to-date',
     code: 'current-secret-valid',
-    reason: `current secret expires in ${days(left)} days (${isoDay(current!)})`,
+    reason: expiresIn(current!, input.now),
     current,
     policy,
   };
 }
 
-/** Any valid secret inside the renewal window, or none valid: the decision may be "rotate", so it needs the vault. */
-export function mayBeDue(app: AppView, policy: PolicyResult, now: Date): boolean {
-  if (!policy.ok || policy.policy.disabled || app.passwordCredentials.length === 0) return false;
-  const window = now.getTime() + policy.policy.renewBeforeDays * DAY;
-  const valid = app.passwordCredentials.filter((c) => isValid(c, now));
-  return valid.length === 0 || valid.some((c) => end(c) <= window);
+/** The listing pass, before anything but Graph's data is known. */
+export interface TriageInput {
+  app: AppView;
+  policy: PolicyResult;
+  now: Date;
+  force: boolean;
+  /** keyId tag of the latest version of the app's secret, from the run's one listing of the vault. */
+  vaultLatestKeyId?: string;
 }
 
+type Triage = Finding<'reconcile', TriageCode>;
+
+export const forcedByOperator = ({ force }: TriageInput): Triage | undefined =>
+  force ? { action: 'reconcile', code: 'forced', reason: 'forced by operator' } : undefined;
+
+/** Any valid secret inside the renewal window, or none valid: the decision may be "rotate". */
+export const secretMayBeDue = ({ app, policy, now }: TriageInput): Triage | undefined => {
+  const window = now.getTime() + (policy.ok ? policy.policy.renewBeforeDays : 0) * DAY_MS;
+  const valid = app.passwordCredentials.filter((c) => isValid(c, now));
+  return valid.length === 0 || valid.some((c) => end(c) <= window)
+    ? { action: 'reconcile', code: 'may-be-due', reason: 'a secret expires within the renewal window' }
+    : undefined;
+};
+
+export const supersededToRetire = ({ app }: TriageInput): Triage | undefined =>
+  app.passwordCredentials.filter(isRotatorMade).length >= 2
+    ? { action: 'reconcile', code: 'superseded-to-retire', reason: 'more than one rotator-made secret' }
+    : undefined;
+
+/** A rotator-made credential that Key Vault's latest version does not name may be an orphan (§7). */
+export const possibleOrphan = ({ app, vaultLatestKeyId }: TriageInput): Triage | undefined => {
+  const made = app.passwordCredentials.filter(isRotatorMade);
+  return made.length === 1 && made[0]!.keyId !== vaultLatestKeyId
+    ? {
+        action: 'reconcile',
+        code: 'possible-orphan',
+        reason: 'a rotator-made secret Key Vault does not name',
+      }
+    : undefined;
+};
+
+/** Listing pass, on Graph's data alone, after skipChain: forced or possibly due apps go to reconcile. */
+export const triageChain: ReadonlyArray<Check<TriageInput, 'reconcile', TriageCode>> = [
+  forcedByOperator,
+  secretMayBeDue,
+];
+
 /**
- * Whether the decision and the clean-up around it need Key Vault's full view of the app (every version).
- * Graph's data plus the vault's latest keyId (one bulk listing per run) settle most apps of a large tenant: every
- * valid secret is outside the window, and the only rotator-made credential is the one Key Vault holds, so there
- * is nothing to rotate, retire or sweep. This keeps a sweep's cost proportional to the apps that change.
+ * Listing pass, with the vault index: an app that passes both triage chains has nothing to rotate, retire or
+ * sweep, so Graph's data plus one listing of the vault settle it. This keeps a sweep's cost proportional to the
+ * apps that change.
  */
-export function needsVaultView(
-  app: AppView,
-  policy: PolicyResult,
-  now: Date,
-  vaultLatestKeyId: string | undefined,
-): boolean {
-  if (!policy.ok || policy.policy.disabled || app.passwordCredentials.length === 0) return false;
-  if (mayBeDue(app, policy, now)) return true;
-  const rotatorMade = app.passwordCredentials.filter(isRotatorMade);
-  if (rotatorMade.length >= 2) return true; // something to retire, or an orphan beside a stored one
-  // A rotator-made credential that Key Vault's latest version does not name may be an orphan (§7).
-  return rotatorMade.length === 1 && rotatorMade[0]!.keyId !== vaultLatestKeyId;
-}
+export const vaultIndexChain: ReadonlyArray<Check<TriageInput, 'reconcile', TriageCode>> = [
+  supersededToRetire,
+  possibleOrphan,
+];
+
+/** Whether the vault index chain needs the vault's latest keyId at all (only rotator-made credentials do). */
+export const hasRotatorMade = (app: AppView) => app.passwordCredentials.some(isRotatorMade);
+
+/** §8: a Key Vault secret belongs to one app; the latest version's appId tag names its owner. */
+export const secretHeldByAnotherApp = ({
+  app,
+  policy,
+  vault,
+}: {
+  app: AppView;
+  policy: AppPolicy;
+  vault: { latestAppId?: string };
+}): Finding<'fail', 'secret-of-another-app'> | undefined =>
+  vault.latestAppId && vault.latestAppId.toLowerCase() !== app.appId.toLowerCase()
+    ? {
+        action: 'fail',
+        code: 'secret-of-another-app',
+        // Two apps writing one secret would hand each other's consumers the wrong credential.
+        reason: `Key Vault secret ${policy.secretName} holds the secret of another app (${vault.latestAppId}); give this app its own rotation:secretName`,
+      }
+    : undefined;
+
+/** Only apps carrying ROTATION_TAG (when set) are in scope, whatever ROTATION_SCOPE lists. */
+export const carriesScopeTag = (app: Pick<AppView, 'tags'>, tag: string | undefined) =>
+  !tag || app.tags.includes(tag);
 
 /** §7 Orphans: rotator-made credentials whose secret never reached Key Vault. Without a lock, only old ones. */
 export function findOrphans(
@@ -201,7 +277,7 @@ export function planRetirement(
     const start = Date.parse(c.startDateTime);
     const successors = stored.map((s) => Date.parse(s.startDateTime)).filter((t) => t > start);
     if (successors.length === 0) return false;
-    return now.getTime() - Math.min(...successors) >= retireAfterDays * DAY;
+    return now.getTime() - Math.min(...successors) >= retireAfterDays * DAY_MS;
   });
 }
 

@@ -1,43 +1,38 @@
-// One run over the apps in scope: gather (Graph pages, streamed), decide (pure checks), and for apps that are due,
-// rotate under the app's lock, re-deciding inside it. Bounded concurrency across apps; one failing app never
-// fails the others. Used by the CLI, the HTTP functions and the queue worker alike.
-import type { TokenCredential } from '@azure/identity';
-import { randomUUID } from 'node:crypto';
+// One run over the apps in scope (or the apps named): Graph's pages, streamed, with bounded concurrency; every app
+// goes to reconcile.ts, which decides and acts. This file only pages, limits, collects the report and, when the
+// listing breaks off, throws RunAbortedError with what was done. One failing app never fails the others.
 import pLimit from 'p-limit';
-import { GraphApi } from '../azure/graph.js';
-import { createCredential, whoAmI, type Identity } from '../azure/identity.js';
-import { AppLocks } from '../azure/locks.js';
-import { Vault, type VaultDetail } from '../azure/vault.js';
 import { describeError } from '../errors.js';
-import type { Settings } from '../settings.js';
-import { decide, isRotatorMade, mayBeDue, needsVaultView, type AppView } from './checks.js';
-import { policyFor } from './policy.js';
+import { carriesScopeTag, type AppView, type Decision } from './checks.js';
+import type { RunContext, VaultIndex } from './context.js';
 import {
-  rotate,
-  retireSuperseded,
-  sweepOrphans,
-  type RotationOutcome,
-  type StepContext,
-} from './protocol.js';
+  handedOffEntry,
+  previewApp,
+  reconcileApp,
+  resolveTarget,
+  triageListed,
+  type ChangedApp,
+  type Reconciled,
+} from './reconcile.js';
 import { summarize, tally, type AppReport, type Report } from './report.js';
 
-export type Logger = (msg: string, fields?: Record<string, unknown>) => void;
+export type { ChangedApp, RotationOutcome } from './reconcile.js';
+
+/** What a hand-off strategy answers for an app that needs work: reconcile it now, after the listing, or not here. */
+export type Offer = 'now' | 'later' | { handedOff: string };
+
+/** Who else may take an app (a queue worker): see src/handoff.ts for the strategies. */
+export interface HandOff {
+  /** Asked before an app that needs work is reconciled. `preview` decides it without its lock, changing nothing. */
+  offer(app: AppView, preview: () => Promise<Decision>): Promise<Offer>;
+  /** After the listing, with the apps offered 'later': a reason hands them all off, undefined reconciles them now. */
+  afterListing?(later: readonly AppView[]): string | undefined;
+}
 
 export interface RunOptions {
-  mode: 'scan' | 'rotate';
-  dryRun?: boolean;
   /** Limit to these apps (by appId); they are reported even when out of scope. */
   appIds?: string[];
-  force?: boolean;
-  now?: () => Date;
-  log?: Logger;
-  runId?: string;
-  /**
-   * Offered every app that needs work, just before its rotation starts. A returned reason hands the app to someone
-   * else (a queue worker, when an HTTP run's time budget is spent or the timer fans out): it is reported `skipped`
-   * with that reason and not touched.
-   */
-  handOff?: (app: AppView) => string | undefined;
+  handOff?: HandOff;
   /**
    * Takes each app's entry as soon as it is final, so that a large tenant's report is never held whole (the CLI
    * writes it out as it goes). Entries the notification step may still fill in (rotated, or failed while
@@ -52,307 +47,142 @@ export interface ReportStream {
   app(entry: AppReport): void;
 }
 
-/** What the notification step receives for each app that changed (rotated or failed). */
-export interface ChangedApp {
-  app: AppView;
-  report: AppReport;
-  outcome?: RotationOutcome;
-  notify: string[];
-}
-
-export interface Services {
-  credential: TokenCredential;
-  graph: GraphApi;
-  vault?: Vault;
-  locks?: AppLocks;
-  identity?: Identity;
-}
-
-export function createServices(
-  settings: Settings,
-  credential: TokenCredential = createCredential(settings),
-): Services {
-  return {
-    credential,
-    graph: new GraphApi(credential, settings),
-    vault: settings.keyVaultUrl
-      ? new Vault(credential, { ...settings, keyVaultUrl: settings.keyVaultUrl })
-      : undefined,
-    locks: settings.storage ? new AppLocks(settings.storage, credential) : undefined,
-  };
-}
-
 export interface RunResult {
   report: Report;
   changed: ChangedApp[];
-  identity: Identity;
   /** The run covered the whole scope (no appIds): only then does "not in the report" mean "outside the scope". */
   wholeScope: boolean;
 }
 
-export async function runRotation(
-  settings: Settings,
-  opts: RunOptions,
-  services: Services = createServices(settings),
-): Promise<RunResult> {
-  const now = opts.now ?? (() => new Date());
-  const log: Logger = opts.log ?? (() => undefined);
-  const runId = opts.runId ?? randomUUID();
-  const startedAt = now().toISOString();
-  const dryRun = opts.mode === 'scan' || !!opts.dryRun;
-  const identity = (services.identity ??= await whoAmI(services.credential, settings));
-  const { graph, vault, locks } = services;
-  if (!dryRun && !vault) throw new Error('KEY_VAULT_URL is required to rotate.');
-
-  opts.stream?.start({ runId, startedAt, dryRun });
-  const summary = summarize([]);
-  /** Entries kept for the report: all of them, or with a stream, those of the changed apps. */
-  const apps: AppReport[] = [];
-  const changed: ChangedApp[] = [];
-  const isChanged = new WeakSet<AppReport>();
-  /** Counts an app's entry and keeps or streams it. Without a stream, apps keep the order they were listed in. */
-  const record = (at: number, entry: AppReport) => {
-    tally(summary, entry.action);
-    if (opts.stream && !isChanged.has(entry)) opts.stream.app(entry);
-    else if (opts.stream) apps.push(entry);
-    else apps[at] = entry;
-  };
-  let listed = 0;
-  const pending: Array<Promise<void>> = [];
-  const limit = pLimit(settings.concurrency);
-  const ctxFor = (lockHeld: boolean): StepContext => ({
-    settings,
-    graph,
-    vault: vault!,
-    identity,
-    runId,
-    now,
-    lockHeld,
-    log,
-  });
-
-  // One listing of the whole vault per sweep, in parallel with Graph's pages (see needsVaultView). If it fails,
-  // every app that needs the vault reads its own versions instead.
-  const vaultIndex: Promise<Map<string, { keyId?: string }> | undefined> =
-    vault && !opts.appIds?.length
-      ? vault.latestTagsByName().catch((err: unknown) => {
-          log('could not list the Key Vault secrets at once; reading them app by app', {
-            error: describeError(err),
-          });
-          return undefined;
-        })
-      : Promise.resolve(undefined);
-
-  const inScope = (app: AppView) => !settings.tag || app.tags.includes(settings.tag);
-
-  /** The report of an app that Graph's data and the vault index settle (most apps of a large tenant, see
-   *  needsVaultView), or undefined when the app needs a closer look. */
-  const settleQuickly = async (app: AppView): Promise<AppReport | undefined> => {
-    const policy = policyFor(app, settings);
-    if (opts.force || mayBeDue(app, policy, now())) return undefined;
-    const latest =
-      policy.ok && app.passwordCredentials.some(isRotatorMade)
-        ? (await vaultIndex)?.get(policy.policy.secretName.toLowerCase())?.keyId
-        : undefined;
-    if (needsVaultView(app, policy, now(), latest)) return undefined;
-    const view = latest ? { latestKeyId: latest, storedKeyIds: new Set([latest]) } : undefined;
-    const base = { appId: app.appId, displayName: app.displayName };
-    return toReport(base, decide({ app, policy, vault: view, now: now(), force: false }), dryRun);
-  };
-
-  /** Settles the app from what is already known, else queues it for a closer look (bounded concurrency). */
-  const handle = (app: AppView): Promise<AppReport> =>
-    settleQuickly(app).then(
-      (settled) => settled ?? limit(() => processApp(app)),
-      () => limit(() => processApp(app)), // processApp reports the error
-    );
-
-  /** An app that needs a closer look: its vault versions, and in a real run the rotation under its lock. */
-  const processApp = async (app: AppView): Promise<AppReport> => {
-    const base = { appId: app.appId, displayName: app.displayName };
-    try {
-      if (dryRun) {
-        // Deciding needs only the latest keyId: the vault index has it; without one (--app), read this app's.
-        const policy = policyFor(app, settings);
-        const index = await vaultIndex;
-        const latest = policy.ok ? index?.get(policy.policy.secretName.toLowerCase())?.keyId : undefined;
-        const view = index
-          ? { latestKeyId: latest, storedKeyIds: new Set(latest ? [latest] : []) }
-          : vault && policy.ok
-            ? await vault.view(policy.policy.secretName)
-            : undefined;
-        return toReport(base, decide({ app, policy, vault: view, now: now(), force: !!opts.force }), true);
-      }
-      const handedOff = opts.handOff?.(app);
-      if (handedOff) return { ...base, action: 'skipped', reason: handedOff };
-      return await rotateUnderLock(app);
-    } catch (err) {
-      log('app failed', { appId: app.appId, error: describeError(err) });
-      return { ...base, action: 'failed', reason: describeError(err) };
-    }
-  };
-
-  const rotateUnderLock = async (listed: AppView): Promise<AppReport> => {
-    const base = { appId: listed.appId, displayName: listed.displayName };
-    const lock = locks ? await locks.acquire(listed.appId, settings.lockWaitSeconds * 1000) : undefined;
-    if (locks && !lock) return { ...base, action: 'skipped', reason: 'locked by another run' };
-    try {
-      // Re-gather and re-decide inside the lock: another run may have just rotated this app.
-      const fresh = await graph.getApplication(listed.appId);
-      if (!fresh)
-        return {
-          ...base,
-          action: 'failed',
-          reason: 'not found: the app registration was deleted during the run',
-        };
-      const policy = policyFor(fresh, settings);
-      const freshBase = { appId: fresh.appId, displayName: fresh.displayName };
-      if (!policy.ok || policy.policy.disabled || fresh.passwordCredentials.length === 0) {
-        return toReport(
-          freshBase,
-          decide({ app: fresh, policy, vault: undefined, now: now(), force: !!opts.force }),
-          false,
-        );
-      }
-      const ctx = ctxFor(!!lock);
-      const view: VaultDetail = await vault!.view(policy.policy.secretName);
-      if (view.latestAppId && view.latestAppId.toLowerCase() !== fresh.appId.toLowerCase()) {
-        // Two apps writing one secret would hand each other's consumers the wrong credential.
-        return {
-          ...freshBase,
-          action: 'failed',
-          reason: `Key Vault secret ${policy.policy.secretName} holds the secret of another app (${view.latestAppId}); give this app its own rotation:secretName`,
-        };
-      }
-      const swept = await sweepOrphans(ctx, fresh, view);
-      const app = swept.app;
-      const decision = decide({ app, policy, vault: view, now: now(), force: !!opts.force });
-      const extra = swept.removed.length ? { orphansRemoved: swept.removed } : {};
-      if (decision.action === 'skip') return { ...toReport(freshBase, decision, false), ...extra };
-      if (decision.action === 'up-to-date') {
-        const retire = await retireSuperseded(ctx, app, view, decision.current);
-        const r = toReport(freshBase, decision, false);
-        return {
-          ...r,
-          ...extra,
-          ...(retire.retired.length ? { retiredKeyIds: retire.retired } : {}),
-          ...(retire.notes.length ? { reason: [r.reason, ...retire.notes].join('; ') } : {}),
-        };
-      }
-      const outcome = await rotate(ctx, app, view, { ...decision, policy: policy.policy });
-      const report: AppReport = outcome.ok
-        ? {
-            ...freshBase,
-            action: 'rotated',
-            keyId: outcome.keyId,
-            expiresOn: outcome.expiresOn,
-            secretUri: outcome.secretUri,
-            retiredKeyIds: outcome.retiredKeyIds,
-            reason: [decision.reason, ...outcome.notes].join('; '),
-            ...extra,
-          }
-        : { ...freshBase, action: 'failed', reason: [outcome.reason, ...outcome.notes].join('; '), ...extra };
-      changed.push({ app, report, outcome, notify: policy.policy.notify });
-      isChanged.add(report);
-      log(report.action === 'rotated' ? 'rotated' : 'rotation failed', {
-        appId: app.appId,
-        keyId: report.keyId,
-        reason: report.reason,
-      });
-      return report;
-    } finally {
-      await lock?.release();
-    }
-  };
-
-  async function outOfScope(app: AppView): Promise<string | undefined> {
-    if (settings.scope === 'owned' && !(await graph.isOwner(app.id, identity.objectId))) {
-      return "not an owner: the rotator's identity does not own this app registration, so it is outside ROTATION_SCOPE=owned (add the identity as an owner to enroll it)";
-    }
-    if (settings.tag && !app.tags.includes(settings.tag))
-      return `not in scope: the app does not carry the tag ${settings.tag} (ROTATION_TAG)`;
-    return undefined;
+/** The run broke off (Graph kept failing the listing); `partial` is what it did, so its owners can still be told. */
+export class RunAbortedError extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly partial: RunResult,
+  ) {
+    super(`the run broke off: ${describeError(cause)}`);
   }
+}
 
-  function result(): RunResult {
-    const report: Report = { runId, startedAt, finishedAt: now().toISOString(), dryRun, apps, summary };
-    return { report, changed, identity, wholeScope: !opts.appIds?.length };
-  }
+/** The error to describe to an operator: a broken-off run's cause, else the error itself. */
+export const rootCause = (err: unknown): unknown => (err instanceof RunAbortedError ? err.cause : err);
 
-  /** A listed app (--app): it may be missing or out of scope; whatever Graph says, it is reported on its own. */
-  const handleListed = async (appId: string): Promise<AppReport> => {
-    const failed = (reason: string, app?: AppView): AppReport => ({
-      appId: app?.appId ?? appId,
-      displayName: app?.displayName ?? '',
-      action: 'failed',
-      reason,
+/** The vault's latest tags by name, for a whole-scope run (in parallel with Graph's pages); undefined otherwise. */
+export function loadVaultIndex(ctx: Omit<RunContext, 'vaultIndex'>, wholeScope: boolean) {
+  const { vault } = ctx.services;
+  if (!vault || !wholeScope) return Promise.resolve(undefined);
+  return vault.latestTagsByName().catch((err: unknown): VaultIndex | undefined => {
+    ctx.log('could not list the Key Vault secrets at once; reading them app by app', {
+      error: describeError(err),
     });
-    let app: AppView | undefined;
-    try {
-      app = await graph.getApplication(appId);
-      if (!app) return failed(`not found: no app registration with appId ${appId} in the tenant`);
-      const out = await outOfScope(app);
-      if (out) return failed(out, app);
-    } catch (err) {
-      return failed(describeError(err), app);
-    }
-    return (await settleQuickly(app).catch(() => undefined)) ?? processApp(app);
+    return undefined;
+  });
+}
+
+/** The report as it grows: counts every entry, and keeps or streams it. */
+class Collector {
+  readonly summary = summarize([]);
+  /** Entries kept for the report: all of them, or with a stream, those of the changed apps. */
+  readonly apps: AppReport[] = [];
+  readonly changed: ChangedApp[] = [];
+
+  constructor(private readonly stream?: ReportStream) {}
+
+  /** Without a stream, apps keep the order they were listed in. */
+  record(at: number, { entry, changed }: Reconciled): void {
+    tally(this.summary, entry.action);
+    if (changed) this.changed.push(changed);
+    if (this.stream && !changed) this.stream.app(entry);
+    else if (this.stream) this.apps.push(entry);
+    else this.apps[at] = entry;
+  }
+}
+
+export async function runRotation(ctx: RunContext, opts: RunOptions = {}): Promise<RunResult> {
+  const startedAt = ctx.clock.now().toISOString();
+  if (!ctx.dryRun && !ctx.services.vault) throw new Error('KEY_VAULT_URL is required to rotate.');
+  opts.stream?.start({ runId: ctx.runId, startedAt, dryRun: ctx.dryRun });
+  const out = new Collector(opts.stream);
+  const limit = pLimit(ctx.settings.concurrency);
+  const later: Array<{ at: number; app: AppView }> = [];
+  const pending: Array<Promise<void>> = [];
+  let listed = 0;
+
+  /** An app that needs work: offered for hand-off first (real runs only), then reconciled. */
+  const work = async (at: number, app: AppView): Promise<Reconciled | undefined> => {
+    const offer =
+      ctx.dryRun || !opts.handOff ? 'now' : await opts.handOff.offer(app, () => previewApp(ctx, app));
+    if (offer === 'later') return void later.push({ at, app });
+    if (offer !== 'now') return { entry: handedOffEntry(app, offer.handedOff) };
+    return reconcileApp(ctx, app);
   };
+  /** A listed app: settled by triage when it can be, else worked on with bounded concurrency. */
+  const handle = (at: number, app: AppView): Promise<void> =>
+    triageListed(ctx, app)
+      .catch(() => undefined) // reconcile reports the error
+      .then((settled) => (settled ? { entry: settled } : limit(() => work(at, app))))
+      .then((done) => done && out.record(at, done));
+  /** An app named by appId: it may be missing or out of scope; whatever Graph says, it is reported on its own. */
+  const handleNamed = (at: number, appId: string): Promise<void> =>
+    limit(async () => {
+      const target = await resolveTarget(ctx, appId);
+      if (!('id' in target)) return out.record(at, { entry: target });
+      const settled = await triageListed(ctx, target).catch(() => undefined);
+      const done = settled ? { entry: settled } : await work(at, target);
+      if (done) out.record(at, done);
+    });
 
   try {
     if (opts.appIds?.length) {
-      for (const appId of [...new Set(opts.appIds.map((a) => a.toLowerCase()))]) {
-        const at = listed++;
-        pending.push(limit(() => handleListed(appId)).then((entry) => record(at, entry)));
-      }
+      for (const appId of new Set(opts.appIds.map((a) => a.toLowerCase())))
+        pending.push(handleNamed(listed++, appId));
     } else {
+      const { settings, identity } = ctx;
       const source = settings.scope === 'owned' ? { ownedBy: identity.objectId } : { tag: settings.tag! };
       // At most two pages of apps wait in memory, whatever the tenant's size: the next page is fetched while this
       // one is processed, and only once the page before this one is done. Apps settled at once never wait in the
       // queue behind rotations, so their objects die young.
       let previousPage: Promise<unknown> = Promise.resolve();
-      for await (const page of graph.applicationPages(source)) {
-        const queued = page.filter(inScope).map((app) => {
-          const at = listed++;
-          return handle(app).then((entry) => record(at, entry));
-        });
+      for await (const page of ctx.services.graph.applicationPages(source)) {
+        const queued = page
+          .filter((app) => carriesScopeTag(app, settings.tag))
+          .map((app) => handle(listed++, app));
         await previousPage;
         previousPage = Promise.all(queued);
         pending.push(previousPage.then(() => undefined));
       }
     }
     await Promise.all(pending);
+    await settleLater(ctx, opts.handOff, later, out, limit);
   } catch (err) {
     // The run broke off (Graph kept failing the listing). Apps already under way finish, since a rotation is never
     // left half done, and what was done goes out with the error: their owners are still told.
     await Promise.allSettled(pending);
-    throw withPartialResult(err, result());
+    throw new RunAbortedError(err, result());
   }
   return result();
+
+  function result(): RunResult {
+    const { runId, dryRun } = ctx;
+    const finishedAt = ctx.clock.now().toISOString();
+    const report: Report = { runId, startedAt, finishedAt, dryRun, apps: out.apps, summary: out.summary };
+    return { report, changed: out.changed, wholeScope: !opts.appIds?.length };
+  }
 }
 
-const partialResults = new WeakMap<object, RunResult>();
-
-function withPartialResult(err: unknown, partial: RunResult): unknown {
-  if (typeof err === 'object' && err) partialResults.set(err, partial);
-  return err;
-}
-
-/** What a run that failed after it started had done (reported and changed apps); undefined if it never started. */
-export function partialResultOf(err: unknown): RunResult | undefined {
-  return typeof err === 'object' && err ? partialResults.get(err) : undefined;
-}
-
-function toReport(
-  base: { appId: string; displayName: string },
-  d: ReturnType<typeof decide>,
-  dryRun: boolean,
-): AppReport {
-  // Plain literals, not spreads: a large tenant's report holds one of these per app, and a spread object with
-  // added fields takes about three times the memory.
-  const { appId, displayName } = base;
-  if (d.action === 'skip') return { appId, displayName, action: 'skipped', reason: d.reason };
-  if (d.action === 'up-to-date')
-    return { appId, displayName, action: 'up-to-date', expiresOn: d.current?.endDateTime, reason: d.reason };
-  return { appId, displayName, action: dryRun ? 'would-rotate' : 'failed', reason: d.reason };
+/** The apps a hand-off put off until the listing was done: all handed off, or reconciled now. */
+async function settleLater(
+  ctx: RunContext,
+  handOff: HandOff | undefined,
+  later: ReadonlyArray<{ at: number; app: AppView }>,
+  out: Collector,
+  limit: ReturnType<typeof pLimit>,
+): Promise<void> {
+  if (later.length === 0) return;
+  const reason = handOff?.afterListing?.(later.map((l) => l.app));
+  if (reason) for (const { at, app } of later) out.record(at, { entry: handedOffEntry(app, reason) });
+  else
+    await Promise.all(
+      later.map(({ at, app }) => limit(() => reconcileApp(ctx, app)).then((d) => out.record(at, d))),
+    );
 }

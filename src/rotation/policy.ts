@@ -29,14 +29,16 @@ export function defaultSecretName(appId: string): string {
 /** Tag values come from the tenant: keep what we echo short and printable. */
 const shown = (tag: string) => oneLine(tag, 80);
 
-export function policyFor(app: { appId: string; tags: readonly string[] }, settings: Settings): PolicyResult {
+const invalid = (tag: string, why: string): PolicyResult => ({
+  ok: false,
+  tag: shown(tag),
+  reason: `invalid tag ${shown(tag)}: ${why}`,
+});
+
+/** The app's rotation:* tags by key (value '' for rotation:disabled), or why one of them is invalid. */
+function rotationTags(tags: readonly string[]): Map<string, string> | PolicyResult {
   const seen = new Map<string, string>();
-  const invalid = (tag: string, why: string): PolicyResult => ({
-    ok: false,
-    tag: shown(tag),
-    reason: `invalid tag ${shown(tag)}: ${why}`,
-  });
-  for (const tag of app.tags) {
+  for (const tag of tags) {
     if (!tag.startsWith(TAG_PREFIX)) continue;
     const body = tag.slice(TAG_PREFIX.length);
     const eq = body.indexOf('=');
@@ -58,7 +60,12 @@ export function policyFor(app: { appId: string; tags: readonly string[] }, setti
       return invalid(tag, `conflicts with ${TAG_PREFIX}${key}=${shown(seen.get(key)!)}`);
     seen.set(key, value);
   }
+  return seen;
+}
 
+export function policyFor(app: { appId: string; tags: readonly string[] }, settings: Settings): PolicyResult {
+  const seen = rotationTags(app.tags);
+  if (!(seen instanceof Map)) return seen;
   const days = (
     key: 'renewBeforeDays' | 'lifetimeDays',
     fallback: number,

@@ -1,13 +1,15 @@
-// The rotation protocol for one app, as named steps (contract.md §3, §7):
-//   sweepOrphans → makeRoom → createCredential → proveCredential → storeSecret → (notify, by the run) → retireSuperseded
-// Each step can be repeated by a later run: a crash between steps leaves state the next run recognises
-// (an orphan credential, a superseded one), never a secret outside Key Vault.
+// The rotation protocol for one app, as named steps (contract.md §3, §7), each with one signature
+// `(ctx, rotation) => rotation`:
+//   sweepOrphans → (decide, in reconcile) → makeRoom → createCredential → proveCredential → storeSecret
+//   → (notify, by the run) → retireSuperseded
+// A step returns the rotation unchanged when an earlier step failed, and each can be repeated by a later run: a
+// crash between steps leaves state the next run recognises (an orphan credential, a superseded one), never a
+// secret outside Key Vault.
 import { randomUUID } from 'node:crypto';
-import { AmbiguousWriteError, type GraphApi, type NewPassword } from '../azure/graph.js';
-import { proveSecret, type Identity } from '../azure/identity.js';
-import { vaultTag, type Vault, type VaultDetail } from '../azure/vault.js';
+import { AmbiguousWriteError, type NewPassword } from '../azure/graph.js';
+import { proveSecret } from '../azure/identity.js';
+import { vaultTag, type StoredVersion, type Vault, type VaultDetail } from '../azure/vault.js';
 import { describeError, errorInfo } from '../errors.js';
-import type { Settings } from '../settings.js';
 import {
   ROTATOR_PREFIX,
   findOrphans,
@@ -15,73 +17,75 @@ import {
   planRetirement,
   type AppView,
   type Credential,
-  type Decision,
 } from './checks.js';
+import type { RunContext } from './context.js';
 import type { AppPolicy } from './policy.js';
+import { DAY_MS } from '../util/ids.js';
 
-const DAY = 86_400_000;
 /** addPassword tries when outcomes stay unknown; a credential from an unresolved last try is swept as an orphan. */
 const ADD_PASSWORD_TRIES = 4;
 
-export interface StepContext {
-  settings: Settings;
-  graph: GraphApi;
-  vault: Vault;
-  identity: Identity;
-  runId: string;
-  now: () => Date;
+export interface StepContext extends RunContext {
+  /** This run holds the app's lock: orphans of any age are its to remove. */
   lockHeld: boolean;
-  log: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
-export interface RotationOutcome {
-  ok: boolean;
-  keyId?: string;
-  credentialName?: string;
-  expiresOn?: string;
-  secretUri?: string;
-  retiredKeyIds: string[];
-  supersededKeyIds: string[];
+/** One app's rotation as it goes through the steps. */
+export interface Rotation {
+  /** The app's credentials as they are now (after removals; with the new one once it is stored). */
+  app: AppView;
+  vault: VaultDetail;
+  policy: AppPolicy;
+  /** The current secret: the one being replaced, then (once stored) the new one. */
+  current?: Credential;
+  /** The secret this rotation replaces (what the owners are told is superseded). */
+  replaced?: Credential;
   notes: string[];
-  reason?: string;
+  orphansRemoved: string[];
+  retired: string[];
+  created?: NewPassword;
+  stored?: StoredVersion;
+  /** Why the rotation stopped; set by the step that failed (after its compensation). */
+  failed?: string;
 }
+
+export type Step = (ctx: StepContext, r: Rotation) => Promise<Rotation>;
+
+const vaultOf = (ctx: StepContext): Vault => ctx.services.vault!;
+const without = (app: AppView, keyIds: readonly string[]): AppView => ({
+  ...app,
+  passwordCredentials: app.passwordCredentials.filter((c) => !keyIds.includes(c.keyId)),
+});
 
 /** Step: remove rotator-made credentials whose secret never reached Key Vault (a crashed or failed earlier run). */
-export async function sweepOrphans(
-  ctx: StepContext,
-  app: AppView,
-  vault: VaultDetail,
-): Promise<{ app: AppView; removed: string[] }> {
-  const orphans = findOrphans(app, vault, ctx.now(), {
+export const sweepOrphans: Step = async (ctx, r) => {
+  const orphans = findOrphans(r.app, r.vault, ctx.clock.now(), {
     lockHeld: ctx.lockHeld,
     verifyTimeoutSeconds: ctx.settings.verifyTimeoutSeconds,
   });
   const removed: string[] = [];
   for (const o of orphans) {
-    await ctx.graph.removePassword(app.id, o.keyId);
+    await ctx.services.graph.removePassword(r.app.id, o.keyId);
     removed.push(o.keyId);
     ctx.log('removed orphan credential (its secret never reached Key Vault)', {
-      appId: app.appId,
+      appId: r.app.appId,
       keyId: o.keyId,
     });
   }
-  return {
-    app: { ...app, passwordCredentials: app.passwordCredentials.filter((c) => !removed.includes(c.keyId)) },
-    removed,
-  };
-}
+  return { ...r, app: without(r.app, removed), orphansRemoved: [...r.orphansRemoved, ...removed] };
+};
 
 /** Step: on apps limited to two passwords, free the rotator's own oldest non-current slot. */
-export async function makeRoom(
-  ctx: StepContext,
-  app: AppView,
-  current: Credential | undefined,
-): Promise<{ removed: string[] } | { refuse: string }> {
-  const plan = planCapacity(app, current);
-  if ('refuse' in plan) return plan;
-  for (const c of plan.free) await ctx.graph.removePassword(app.id, c.keyId);
-  return { removed: plan.free.map((c) => c.keyId) };
-}
+export const makeRoom: Step = async (ctx, r) => {
+  if (r.failed) return r;
+  const plan = planCapacity(r.app, r.current);
+  if ('refuse' in plan) return { ...r, failed: plan.refuse };
+  for (const c of plan.free) await ctx.services.graph.removePassword(r.app.id, c.keyId);
+  const removed = plan.free.map((c) => c.keyId);
+  if (removed.length === 0) return r;
+  const note = `removed superseded ${removed.join(', ')} to make room (two-secret limit)`;
+  return { ...r, app: without(r.app, removed), notes: [...r.notes, note] };
+};
 
 const isLifetimeRefusal = (err: unknown) => {
   const { status, message } = errorInfo(err);
@@ -89,40 +93,42 @@ const isLifetimeRefusal = (err: unknown) => {
 };
 
 /**
- * Step: addPassword. Its secret is shown once and the call has no idempotency key, so an unknown outcome is
- * resolved by looking: a credential with this attempt's unique name that we hold no secret for is removed, then
- * the call is made once more. At most one new credential per app per run.
+ * addPassword. Its secret is shown once and the call has no idempotency key, so an unknown outcome is resolved by
+ * looking: a credential with this attempt's unique name that we hold no secret for is removed, then the call is
+ * made once more. At most one new credential per app per run.
  */
-export async function createCredential(
-  ctx: StepContext,
-  app: AppView,
-  policy: AppPolicy,
-): Promise<{ created: NewPassword; note?: string }> {
-  const displayName = `${ROTATOR_PREFIX} ${ctx.now().toISOString().slice(0, 10)} ${randomUUID().slice(0, 8)}`;
-  const attempt = async (days: number) => {
-    const endDateTime = new Date(ctx.now().getTime() + days * DAY);
-    // A short outage answers several calls in a row with 503 or a lost connection: each unknown outcome is resolved
-    // by looking (and removing what landed) before the next try, so retrying never leaves a second credential.
-    for (let tries = 1; ; tries++) {
-      try {
-        return await ctx.graph.addPassword(app.id, { displayName, endDateTime });
-      } catch (err) {
-        if (!(err instanceof AmbiguousWriteError) || tries >= ADD_PASSWORD_TRIES) throw err;
-        const fresh = await ctx.graph.getApplication(app.appId);
-        for (const c of fresh?.passwordCredentials ?? []) {
-          if (c.displayName === displayName) await ctx.graph.removePassword(app.id, c.keyId);
-        }
+async function addPassword(ctx: StepContext, app: AppView, displayName: string, days: number) {
+  const { graph } = ctx.services;
+  const endDateTime = new Date(ctx.clock.now().getTime() + days * DAY_MS);
+  // A short outage answers several calls in a row with 503 or a lost connection: each unknown outcome is resolved
+  // by looking (and removing what landed) before the next try, so retrying never leaves a second credential.
+  for (let tries = 1; ; tries++) {
+    try {
+      return await graph.addPassword(app.id, { displayName, endDateTime });
+    } catch (err) {
+      if (!(err instanceof AmbiguousWriteError) || tries >= ADD_PASSWORD_TRIES) throw err;
+      const fresh = await graph.getApplication(app.appId);
+      for (const c of fresh?.passwordCredentials ?? []) {
+        if (c.displayName === displayName) await graph.removePassword(app.id, c.keyId);
       }
     }
-  };
+  }
+}
+
+/** The new credential, retried once with the tenant policy's maximum lifetime when refused for it (§7). */
+async function addWithinPolicy(
+  ctx: StepContext,
+  r: Rotation,
+): Promise<{ created: NewPassword; note?: string }> {
+  const { policy } = r;
+  const displayName = `${ROTATOR_PREFIX} ${ctx.clock.now().toISOString().slice(0, 10)} ${randomUUID().slice(0, 8)}`;
   try {
-    return { created: await attempt(policy.lifetimeDays) };
+    return { created: await addPassword(ctx, r.app, displayName, policy.lifetimeDays) };
   } catch (err) {
     if (!isLifetimeRefusal(err)) throw err;
-    // Tenant app-management policy caps password lifetime: retry once with its maximum (contract §7).
-    const max = (await ctx.graph.passwordLifetimeMaxDays()) ?? 89;
+    const max = (await ctx.services.graph.passwordLifetimeMaxDays()) ?? 89;
     const days = Math.min(max, policy.lifetimeDays);
-    const created = await attempt(days);
+    const created = await addPassword(ctx, r.app, displayName, days);
     let note = `lifetime shortened from ${policy.lifetimeDays} to ${days} days by the tenant's credential lifetime policy`;
     if (days <= policy.renewBeforeDays)
       note += `; that is within the renewal window of ${policy.renewBeforeDays} days, so lower rotation:renewBeforeDays or RENEW_BEFORE_DAYS`;
@@ -130,27 +136,87 @@ export async function createCredential(
   }
 }
 
-/** Step: prove the new secret by signing in as the app with it, waiting out replication. */
-export async function proveCredential(ctx: StepContext, app: AppView, created: NewPassword) {
-  return proveSecret(
-    ctx.settings,
-    ctx.identity.tenantId,
-    app.appId,
-    created.secretText,
-    ctx.settings.verifyTimeoutSeconds * 1000,
-  );
+/** Step: add the new password credential. */
+export const createCredential: Step = async (ctx, r) => {
+  if (r.failed || r.created) return r;
+  try {
+    const { created, note } = await addWithinPolicy(ctx, r);
+    ctx.log('created credential', { appId: r.app.appId, keyId: created.keyId });
+    return { ...r, created, notes: note ? [...r.notes, note] : r.notes };
+  } catch (err) {
+    const info = errorInfo(err);
+    if (info.status !== 403)
+      return { ...r, failed: `could not add a new client secret: ${describeError(err)}` };
+    const fix =
+      ctx.settings.scope === 'tagged'
+        ? ' and lacks Application.ReadWrite.All'
+        : '; make it an owner or remove the app from scope';
+    return {
+      ...r,
+      failed: `Graph refused to add a secret (403 ${info.code ?? ''}): the rotator's identity is not an owner of this app${fix}`,
+    };
+  }
+};
+
+/** Compensation: a credential whose secret is not safely in Key Vault is removed again. */
+async function compensate(ctx: StepContext, r: Rotation): Promise<string> {
+  try {
+    await ctx.services.graph.removePassword(r.app.id, r.created!.keyId);
+    return 'removed the new credential again';
+  } catch (err) {
+    return `could not remove the new credential ${r.created!.keyId} (${describeError(err)}); the next run removes it as an orphan`;
+  }
 }
 
-/** Step: store the secret as a new Key Vault version: value = secret text only, dates = the credential's. */
-export async function storeSecret(ctx: StepContext, app: AppView, policy: AppPolicy, created: NewPassword) {
-  return ctx.vault.store(policy.secretName, created.secretText, {
+/** Step: prove the new secret by signing in as the app with it, waiting out replication. */
+export const proveCredential: Step = async (ctx, r) => {
+  if (r.failed || !r.created || r.stored) return r;
+  const { verifyTimeoutSeconds } = ctx.settings;
+  const proof = await proveSecret(
+    ctx.settings,
+    ctx.identity.tenantId,
+    r.app.appId,
+    r.created.secretText,
+    verifyTimeoutSeconds * 1000,
+  );
+  if (!proof.ok) {
+    const undo = await compensate(ctx, r);
+    return {
+      ...r,
+      failed:
+        `the new secret did not work within VERIFY_TIMEOUT_SECONDS=${verifyTimeoutSeconds} ` +
+        `(${proof.attempts} sign-in attempts; last: ${proof.reason ?? 'unknown'}); ${undo}`,
+    };
+  }
+  ctx.log('proved credential', {
+    appId: r.app.appId,
+    keyId: r.created.keyId,
+    attempts: proof.attempts,
+    ms: proof.elapsedMs,
+  });
+  return r;
+};
+
+/** Why Key Vault refused the new secret, in words that say what to do. */
+function storeFailure(err: unknown, secretName: string, secrets: string[]): string {
+  const info = errorInfo(err);
+  if (info.status === 409)
+    return `Key Vault secret ${secretName} is deleted but recoverable: recover or purge it, or set rotation:secretName`;
+  if (info.status === 403)
+    return `Key Vault denied writing ${secretName} (${describeError(err, secrets)}): grant the rotator Key Vault Secrets Officer`;
+  return `Key Vault did not store the new secret: ${describeError(err, secrets)}`;
+}
+
+/** The secret as a new Key Vault version: value = secret text only, dates = the credential's. */
+function writeSecret(ctx: StepContext, r: Rotation, created: NewPassword): Promise<StoredVersion> {
+  return vaultOf(ctx).store(r.policy.secretName, created.secretText, {
     notBefore: new Date(created.startDateTime),
     expiresOn: new Date(created.endDateTime),
     tags: {
-      appId: app.appId,
+      appId: r.app.appId,
       keyId: created.keyId,
-      appObjectId: app.id,
-      displayName: vaultTag(app.displayName),
+      appObjectId: r.app.id,
+      displayName: vaultTag(r.app.displayName),
       credentialName: vaultTag(created.displayName ?? ''),
       rotatedBy: ROTATOR_PREFIX,
       runId: ctx.runId,
@@ -158,149 +224,78 @@ export async function storeSecret(ctx: StepContext, app: AppView, policy: AppPol
   });
 }
 
-/** Compensation: a credential whose secret is not safely in Key Vault is removed again. */
-async function compensate(ctx: StepContext, app: AppView, created: NewPassword): Promise<string> {
+/** Step: store the proven secret; from here on the new credential is the app's current secret. */
+export const storeSecret: Step = async (ctx, r) => {
+  if (r.failed || !r.created || r.stored) return r;
+  const created = r.created;
+  let stored: StoredVersion | undefined;
   try {
-    await ctx.graph.removePassword(app.id, created.keyId);
-    return 'removed the new credential again';
+    stored = await writeSecret(ctx, r, created);
   } catch (err) {
-    return `could not remove the new credential ${created.keyId} (${describeError(err)}); the next run removes it as an orphan`;
+    const why = storeFailure(err, r.policy.secretName, [created.secretText]);
+    const { status } = errorInfo(err);
+    // An unknown outcome may still have stored it: look before undoing, so a stored secret never loses its credential.
+    if (status === undefined || status >= 500) {
+      const after = await vaultOf(ctx)
+        .view(r.policy.secretName)
+        .catch(() => undefined);
+      if (!after)
+        return {
+          ...r,
+          failed: `${why}; Key Vault is unreachable, so the new credential ${created.keyId} is left for the next run's orphan sweep`,
+        };
+      if (after.storedKeyIds.has(created.keyId)) stored = { id: after.latestId ?? '', version: '' };
+    }
+    if (!stored) return { ...r, failed: `${why}; ${await compensate(ctx, r)}` };
   }
-}
+  ctx.log('stored secret', { appId: r.app.appId, keyId: created.keyId, secretUri: stored.id });
+  const { secretText: _secret, ...credential } = created;
+  return {
+    ...r,
+    stored,
+    replaced: r.current,
+    current: credential,
+    app: { ...r.app, passwordCredentials: [...r.app.passwordCredentials, credential] },
+    vault: {
+      storedKeyIds: new Set([...r.vault.storedKeyIds, created.keyId]),
+      latestKeyId: created.keyId,
+      latestId: stored.id,
+    },
+  };
+};
 
 /** Step: remove rotator-made credentials superseded longer than RETIRE_AFTER_DAYS (never a person's). */
-export async function retireSuperseded(
-  ctx: StepContext,
-  app: AppView,
-  vault: VaultDetail,
-  current: Credential | undefined,
-) {
+export const retireSuperseded: Step = async (ctx, r) => {
+  if (r.failed) return r;
   const retired: string[] = [];
   const notes: string[] = [];
-  for (const c of planRetirement(app, vault, current, ctx.now(), ctx.settings.retireAfterDays)) {
+  for (const c of planRetirement(r.app, r.vault, r.current, ctx.clock.now(), ctx.settings.retireAfterDays)) {
     try {
-      await ctx.graph.removePassword(app.id, c.keyId);
+      await ctx.services.graph.removePassword(r.app.id, c.keyId);
       retired.push(c.keyId);
     } catch (err) {
       notes.push(`could not retire ${c.keyId}: ${describeError(err)}`);
     }
   }
-  return { retired, notes };
-}
-
-/** create → prove → store → retire for an app that is due; failures compensate and say why. */
-export async function rotate(
-  ctx: StepContext,
-  app: AppView,
-  vault: VaultDetail,
-  decision: Decision & { policy: AppPolicy },
-): Promise<RotationOutcome> {
-  const notes: string[] = [];
-  const fail = (reason: string): RotationOutcome => ({
-    ok: false,
-    reason,
-    retiredKeyIds: [],
-    supersededKeyIds: [],
-    notes,
-  });
-
-  const room = await makeRoom(ctx, app, decision.current);
-  if ('refuse' in room) return fail(room.refuse);
-  const appNow = {
-    ...app,
-    passwordCredentials: app.passwordCredentials.filter((c) => !room.removed.includes(c.keyId)),
-  };
-  if (room.removed.length)
-    notes.push(`removed superseded ${room.removed.join(', ')} to make room (two-secret limit)`);
-
-  let created: NewPassword;
-  try {
-    const result = await createCredential(ctx, appNow, decision.policy);
-    created = result.created;
-    if (result.note) notes.push(result.note);
-  } catch (err) {
-    const info = errorInfo(err);
-    if (info.status === 403) {
-      return fail(
-        `Graph refused to add a secret (403 ${info.code ?? ''}): the rotator's identity is not an owner of this app` +
-          (ctx.settings.scope === 'tagged'
-            ? ' and lacks Application.ReadWrite.All'
-            : '; make it an owner or remove the app from scope'),
-      );
-    }
-    return fail(`could not add a new client secret: ${describeError(err)}`);
-  }
-  const secrets = [created.secretText];
-  ctx.log('created credential', { appId: app.appId, keyId: created.keyId });
-
-  const proof = await proveCredential(ctx, app, created);
-  if (!proof.ok) {
-    const undo = await compensate(ctx, app, created);
-    return fail(
-      `the new secret did not work within VERIFY_TIMEOUT_SECONDS=${ctx.settings.verifyTimeoutSeconds} ` +
-        `(${proof.attempts} sign-in attempts; last: ${proof.reason ?? 'unknown'}); ${undo}`,
-    );
-  }
-  ctx.log('proved credential', {
-    appId: app.appId,
-    keyId: created.keyId,
-    attempts: proof.attempts,
-    ms: proof.elapsedMs,
-  });
-
-  let stored;
-  try {
-    stored = await storeSecret(ctx, app, decision.policy, created);
-  } catch (err) {
-    const info = errorInfo(err);
-    const why =
-      info.status === 409
-        ? `Key Vault secret ${decision.policy.secretName} is deleted but recoverable: recover or purge it, or set rotation:secretName`
-        : info.status === 403
-          ? `Key Vault denied writing ${decision.policy.secretName} (${describeError(err, secrets)}): grant the rotator Key Vault Secrets Officer`
-          : `Key Vault did not store the new secret: ${describeError(err, secrets)}`;
-    // An unknown outcome may still have stored it: look before undoing, so a stored secret never loses its credential.
-    const definite = info.status !== undefined && info.status < 500;
-    if (!definite) {
-      const after = await ctx.vault.view(decision.policy.secretName).catch(() => undefined);
-      if (after?.storedKeyIds.has(created.keyId)) {
-        stored = { id: after.latestId ?? '', version: '' };
-      } else if (!after) {
-        return fail(
-          `${why}; Key Vault is unreachable, so the new credential ${created.keyId} is left for the next run's orphan sweep`,
-        );
-      }
-    }
-    if (!stored) return fail(`${why}; ${await compensate(ctx, app, created)}`);
-  }
-  ctx.log('stored secret', { appId: app.appId, keyId: created.keyId, secretUri: stored.id });
-
-  const newCred: Credential = {
-    keyId: created.keyId,
-    displayName: created.displayName,
-    startDateTime: created.startDateTime,
-    endDateTime: created.endDateTime,
-  };
-  const after: VaultDetail = {
-    storedKeyIds: new Set([...vault.storedKeyIds, created.keyId]),
-    latestKeyId: created.keyId,
-    latestId: stored.id,
-  };
-  const retire = await retireSuperseded(
-    ctx,
-    { ...appNow, passwordCredentials: [...appNow.passwordCredentials, newCred] },
-    after,
-    newCred,
-  );
-  notes.push(...retire.notes);
   return {
-    ok: true,
-    keyId: created.keyId,
-    credentialName: created.displayName ?? undefined,
-    expiresOn: created.endDateTime,
-    secretUri: stored.id,
-    retiredKeyIds: retire.retired,
-    supersededKeyIds: decision.current ? [decision.current.keyId] : [],
-    notes,
+    ...r,
+    app: without(r.app, retired),
+    retired: [...r.retired, ...retired],
+    notes: [...r.notes, ...notes],
   };
+};
+
+/** The steps of a rotation of an app that is due, in protocol order (notification follows, by the run). */
+export const ROTATION_STEPS: readonly Step[] = [
+  makeRoom,
+  createCredential,
+  proveCredential,
+  storeSecret,
+  retireSuperseded,
+];
+
+export async function runSteps(ctx: StepContext, r: Rotation, steps: readonly Step[]): Promise<Rotation> {
+  let state = r;
+  for (const step of steps) state = await step(ctx, state);
+  return state;
 }

@@ -1,7 +1,21 @@
 // The run report (contract.md §5): the CLI's --json output, the HTTP response, the timer's summary.
 import { oneLine } from '../text.js';
+import type { DecisionCode } from './checks.js';
 
 export type Action = 'rotated' | 'up-to-date' | 'would-rotate' | 'skipped' | 'failed';
+
+/** Why an entry says what it says, for scripts: the deciding check's code, or what happened to the app. */
+export type EntryCode =
+  | DecisionCode
+  | 'app-not-found'
+  | 'not-an-owner'
+  | 'not-in-scope'
+  | 'locked-by-another-run'
+  | 'secret-of-another-app'
+  | 'rotation-failed'
+  | 'handed-off'
+  | 'worker-gave-up'
+  | 'error';
 
 export interface AppReport {
   appId: string;
@@ -13,6 +27,8 @@ export interface AppReport {
   retiredKeyIds?: string[];
   notified?: string[];
   reason?: string;
+  /** Machine-readable companion of `reason` (added in the second round). */
+  code?: EntryCode;
   /** Rotator-made credentials whose secret never reached Key Vault, removed by this run (contract §7 Orphans). */
   orphansRemoved?: string[];
 }
@@ -81,8 +97,4 @@ export function summaryLines(report: Pick<Report, 'dryRun' | 'summary' | 'notes'
       `${s.upToDate} up to date, ${s.skipped} skipped, ${s.failed} failed.`,
     ...(report.notes ?? []).map((n) => `Note: ${n}`),
   ];
-}
-
-export function formatTable(report: Report): string {
-  return [TABLE_HEADER, ...report.apps.map(formatRow), '', ...summaryLines(report)].join('\n');
 }

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import type { GraphApi } from '../../src/azure/graph.js';
 import type { Vault, VaultDetail } from '../../src/azure/vault.js';
 import type { AppView } from '../../src/rotation/checks.js';
-import { runRotation } from '../../src/rotation/engine.js';
+import { inline } from '../../src/handoff.js';
+import { runOnce } from '../../src/run.js';
 import { loadSettings } from '../../src/settings.js';
 
 describe('engine page backpressure', () => {
@@ -57,16 +58,14 @@ describe('engine page backpressure', () => {
       { KEY_VAULT_URL: 'https://kv.vault.azure.net', ROTATION_CONCURRENCY: '4' },
       { requireKeyVault: false },
     );
-    const { report } = await runRotation(
+    const deps = {
       settings,
-      { mode: 'scan', now: () => now },
-      {
-        credential: { getToken: async () => null },
-        graph,
-        vault,
-        identity: { tenantId: 't', objectId: 'rotator' },
-      },
-    );
+      services: { credential: { getToken: async () => null }, graph, vault },
+      identity: { tenantId: 't', objectId: 'rotator' },
+      clock: { now: () => now, sleep: async () => undefined },
+      log: () => undefined,
+    };
+    const { report } = (await runOnce(deps, 'cli', inline, { mode: 'scan' })).result!;
     expect(report.summary.scanned).toBe(pages * pageSize);
     expect(report.summary.wouldRotate).toBe(pages * pageSize);
     expect(maxWaiting).toBeLessThanOrEqual(2 * pageSize);

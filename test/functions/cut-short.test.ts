@@ -58,8 +58,8 @@ describe('a run that Graph breaks off part way', () => {
   it('the timer: emails the owners of what it rotated, then fails the invocation saying why', async () => {
     const before = new Set(rotated().map((a) => a.appId));
     cloud.mail.clear();
-    // The scan lists three pages; the rotate pass gets its first two, then Graph refuses.
-    const fault = breakListingAt(6);
+    // The timer lists the three pages once (one pass); it gets the first two, then Graph refuses.
+    const fault = breakListingAt(3);
     try {
       await expect(rotateTimer({ isPastDue: false } as Timer, ctx('rotateTimer'))).rejects.toThrow(
         /rotation run .* failed: .*403/,

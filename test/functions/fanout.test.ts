@@ -9,9 +9,10 @@ import { RunTable } from '../../src/azure/runs.js';
 import { rotatePoison } from '../../src/functions/rotatePoison.js';
 import { rotateTimer } from '../../src/functions/rotateTimer.js';
 import { rotateWorker } from '../../src/functions/rotateWorker.js';
-import { fanOut } from '../../src/functions/lib/fanout.js';
+import { fanOut, timeBudget } from '../../src/handoff.js';
 import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
-import { createServices, runRotation } from '../../src/rotation/engine.js';
+import { runRotation } from '../../src/rotation/engine.js';
+import { connect, runOnce } from '../../src/run.js';
 import { loadSettings } from '../../src/settings.js';
 import { freePort } from '../sim/http.js';
 import { defaultSecretName } from '../../src/rotation/policy.js';
@@ -260,16 +261,16 @@ describe('a run over listed apps handed to workers', () => {
   it('sends no REMIND_UNMANAGED reminders when its last worker completes it (only whole-scope runs do)', async () => {
     const app = reminderCase('foreign.fanout@contoso.com', 'Handed To A Worker');
     const settings = loadSettings(process.env, { requireKeyVault: true });
-    const services = createServices(settings);
     const runId = randomUUID();
     const message = { runId, appId: app.appId.toLowerCase(), force: false };
     // As POST /api/rotate with appIds does once its time budget is spent: the app is handed to the queue.
-    const result = await runRotation(
-      settings,
-      { mode: 'rotate', appIds: [app.appId], runId, handOff: () => 'queued for a worker' },
-      services,
-    );
-    await fanOut(settings, services, 'http', result, [message]);
+    const deps = await connect(settings, () => undefined);
+    const { queued } = await runOnce(deps, 'http', timeBudget(0), {
+      mode: 'rotate',
+      appIds: [app.appId],
+      runId,
+    });
+    expect(queued).toBe(1);
     await queue.clearMessages(); // the test plays the worker itself
     await rotateWorker(message, ctx('rotateWorker'));
     expect(rotatorCreds(app)).toHaveLength(1);
@@ -302,12 +303,19 @@ describe('queue unreachable at fan-out', () => {
       },
       { requireKeyVault: true },
     );
-    const services = createServices(settings);
-    const result = await runRotation(settings, { mode: 'rotate', appIds: [app.appId] }, services);
+    const deps = await connect(settings, () => undefined);
+    const ctx = {
+      ...deps,
+      runId: randomUUID(),
+      dryRun: false,
+      force: false,
+      vaultIndex: Promise.resolve(undefined),
+    };
+    const result = await runRotation(ctx, { appIds: [app.appId] });
     expect(result.report.apps[0]?.action).toBe('rotated');
     const before = cloud.mail.to('dave@contoso.onmicrosoft.com').length;
     const queued = [{ runId: result.report.runId, appId: randomUUID(), force: false }];
-    await expect(fanOut(settings, services, 'timer', result, queued)).rejects.toThrow();
+    await expect(fanOut(deps, 'timer', result, queued)).rejects.toThrow();
     expect(cloud.mail.to('dave@contoso.onmicrosoft.com')).toHaveLength(before + 1);
   });
 });

@@ -1,12 +1,12 @@
-// Owner notifications end to end on the simulated cloud: real rotations of the demo tenant through runAndNotify
+// Owner notifications end to end on the simulated cloud: real rotations of the demo tenant through runOnce
 // (and the CLI), mail read back from the simulated ACS, held notices read back from the simulated Key Vault.
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { AppLocks } from '../../src/azure/locks.js';
 import { main } from '../../src/cli.js';
 import { NOTIFICATIONS_OFF_NOTE, notifyOwners } from '../../src/notify/notify.js';
 import { decodePending, PENDING_SECRET_NAME, pendingLockName } from '../../src/notify/pending.js';
-import { createServices, runRotation, type RunOptions } from '../../src/rotation/engine.js';
-import { runAndNotify } from '../../src/run.js';
+import { inline } from '../../src/handoff.js';
+import { connect, createServices, runOnce, type RunRequest } from '../../src/run.js';
 import { loadSettings } from '../../src/settings.js';
 import type { MailMessage } from '../sim/acs.js';
 import { acsConnectionString, startSimCloud } from '../sim/cloud.js';
@@ -32,11 +32,11 @@ function envFor(extra: Record<string, string | undefined> = {}): Record<string, 
   };
 }
 
-async function run(extra: Record<string, string | undefined> = {}, opts: Partial<RunOptions> = {}) {
+async function run(extra: Record<string, string | undefined> = {}, opts: Partial<RunRequest> = {}) {
   const settings = loadSettings(envFor(extra), { requireKeyVault: true });
-  return runAndNotify(settings, { mode: 'rotate', ...opts }, createServices(settings), {
-    mailer: { pollIntervalMs: 10 },
-  });
+  const deps = await connect(settings, () => undefined);
+  const request = { mode: 'rotate' as const, ...opts, mailer: { pollIntervalMs: 10 } };
+  return (await runOnce(deps, 'cli', inline, request)).result!;
 }
 
 const delivered = () => cloud.mail.messages.filter((m) => !m.dropped);
@@ -387,19 +387,11 @@ describe('reminders for apps outside the rotation scope (REMIND_UNMANAGED)', () 
   it('works out the scope itself: a partial report (a fanned-out run) does not make in-scope apps reminded', async () => {
     seedUnmanaged();
     const settings = loadSettings(envFor({ REMIND_UNMANAGED: 'true' }), { requireKeyVault: true });
-    const services = createServices(settings);
-    const { report } = await runRotation(settings, { mode: 'scan' }, services);
-    const notes = await notifyOwners(
-      settings,
-      services,
-      { ...report, apps: [], dryRun: false },
-      [],
-      () => {},
-      undefined,
-      {
-        mailer: { pollIntervalMs: 10 },
-      },
-    );
+    const deps = await connect(settings, () => {});
+    const { report } = (await runOnce(deps, 'cli', inline, { mode: 'scan' })).result!;
+    const notes = await notifyOwners(deps, { ...report, apps: [], dryRun: false }, [], {
+      mailer: { pollIntervalMs: 10 },
+    });
     expect(notes).toEqual([]);
     const reminded = delivered().flatMap((m) => m.plainText!.split('\n').filter((l) => /^[A-Z]/.test(l)));
     expect(one(SECURITY).subject).toBe('Entra app secrets: 3 apps with expiring credentials');

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { GraphApi } from '../../src/azure/graph.js';
 import { Vault } from '../../src/azure/vault.js';
 import { defaultSecretName } from '../../src/rotation/policy.js';
-import { runAndNotify } from '../../src/run.js';
-import { createServices } from '../../src/rotation/engine.js';
+import { inline } from '../../src/handoff.js';
+import { connect, createServices, runOnce } from '../../src/run.js';
 import { loadSettings } from '../../src/settings.js';
 import { startSimCloud, type SimCloud } from '../sim/cloud.js';
 import type { FaultRule } from '../sim/http.js';
@@ -259,11 +259,8 @@ export function defineFaultSuite(part: FaultSuitePart): void {
           { timeoutMs: 1_500 },
         );
         const started = Date.now();
-        const { report } = await runAndNotify(
-          settings,
-          { mode: 'rotate', log: emitted.logger('hung run log') },
-          { ...services, graph, vault },
-        );
+        const deps = await connect(settings, emitted.logger('hung run log'), { ...services, graph, vault });
+        const { report } = (await runOnce(deps, 'cli', inline, { mode: 'rotate' })).result!;
         emitted.add('hung run report', report);
         cloud.faults.clear();
         expect(fault.hits).toBe(1);

@@ -7,9 +7,12 @@ import {
   currentSecret,
   decide,
   findOrphans,
-  needsVaultView,
+  firstFinding,
   planCapacity,
   planRetirement,
+  skipChain,
+  triageChain,
+  vaultIndexChain,
   type AppView,
   type Credential,
 } from '../../src/rotation/checks.js';
@@ -219,6 +222,13 @@ describe('decision chain (contract §7)', () => {
     );
   });
 });
+
+/** The listing pass's question (reconcile.ts triageListed): does Graph plus the vault index leave the app unsettled? */
+const needsVaultView = (a: AppView, policy: ReturnType<typeof policyFor>, now: Date, latest?: string) => {
+  const input = { app: a, policy, now, force: false, vaultLatestKeyId: latest };
+  if (firstFinding(skipChain, input)) return false;
+  return !!(firstFinding(triageChain, input) ?? firstFinding(vaultIndexChain, input));
+};
 
 describe('what needs Key Vault, orphans, retirement, two-secret apps', () => {
   it('Graph plus the vault index settle an app; due, expired, plural or unmatched rotator-made credentials need the vault', () => {

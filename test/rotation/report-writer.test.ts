@@ -2,7 +2,18 @@
 // tenant's size and whether the run finishes.
 import { describe, expect, it } from 'vitest';
 import { JsonReportWriter, TableReportWriter } from '../../src/report-writer.js';
-import { formatTable, summarize, type AppReport, type Report } from '../../src/rotation/report.js';
+import {
+  formatRow,
+  summarize,
+  summaryLines,
+  TABLE_HEADER,
+  type AppReport,
+  type Report,
+} from '../../src/rotation/report.js';
+
+/** The whole table at once, as a report held whole would print. */
+const formatTable = (report: Report): string =>
+  [TABLE_HEADER, ...report.apps.map(formatRow), '', ...summaryLines(report)].join('\n');
 
 const head = { runId: 'r', startedAt: '2026-01-01T00:00:00.000Z', dryRun: false };
 const hostile = (i: number): AppReport => ({

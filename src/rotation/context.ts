@@ -1,0 +1,42 @@
+// What one run hands down to the engine, reconcile, the protocol steps and notification: the adapters, who the
+// rotator is, the clock and the log. Built once per run (src/run.ts); nothing below constructs an adapter.
+import type { TokenCredential } from '@azure/identity';
+import type { GraphApi } from '../azure/graph.js';
+import type { Identity } from '../azure/identity.js';
+import type { AppLocks } from '../azure/locks.js';
+import type { Vault } from '../azure/vault.js';
+import type { Settings } from '../settings.js';
+import type { Clock } from '../util/clock.js';
+
+export type Logger = (msg: string, fields?: Record<string, unknown>) => void;
+
+/** The adapters of one run. */
+export interface Services {
+  credential: TokenCredential;
+  graph: GraphApi;
+  vault?: Vault;
+  locks?: AppLocks;
+}
+
+/** Everything a run reads from outside itself. */
+export interface RunDeps {
+  settings: Settings;
+  services: Services;
+  identity: Identity;
+  clock: Clock;
+  log: Logger;
+}
+
+/** The vault's latest keyId and appId tags by lower-case secret name: one listing per whole-scope run. */
+export type VaultIndex = Map<string, { keyId?: string; appId?: string }>;
+
+/** One run's context for reconcile and gather. */
+export interface RunContext extends RunDeps {
+  runId: string;
+  /** A scan or a dry run: decide and report, change nothing. */
+  dryRun: boolean;
+  /** Rotate the apps even if not due (--force with --app). */
+  force: boolean;
+  /** Settles for undefined when the run is not over the whole scope or the listing failed. */
+  vaultIndex: Promise<VaultIndex | undefined>;
+}

@@ -1,0 +1,77 @@
+// The only code that reads Graph and Key Vault to make a decision. Each function returns plain data for the pure
+// checks in checks.ts; nothing here decides.
+import type { VaultDetail } from '../azure/vault.js';
+import { carriesScopeTag, hasRotatorMade, type AppView, type VaultView } from './checks.js';
+import type { RunContext } from './context.js';
+import { policyFor, type PolicyResult } from './policy.js';
+
+/** What reconcile decides on: the app as Graph has it now, its tag policy, and Key Vault's view of its secret. */
+export interface AppState {
+  app: AppView;
+  policy: PolicyResult;
+  /** Undefined when the policy leaves nothing to read (invalid or disabled tags, no client secret). */
+  vault?: VaultDetail;
+}
+
+/** An app named by --app or a queue message, as Graph has it, or why it cannot be reconciled. */
+export type Resolved =
+  | { app: AppView }
+  | { missing: string; code: 'app-not-found' | 'not-an-owner' | 'not-in-scope'; app?: AppView };
+
+/** Scope membership for an app named by appId (a listed page is in scope by how it was listed). */
+export async function resolveApp(ctx: RunContext, appId: string): Promise<Resolved> {
+  const app = await ctx.services.graph.getApplication(appId);
+  if (!app)
+    return {
+      code: 'app-not-found',
+      missing: `not found: no app registration with appId ${appId} in the tenant`,
+    };
+  const { scope, tag } = ctx.settings;
+  if (scope === 'owned' && !(await ctx.services.graph.isOwner(app.id, ctx.identity.objectId))) {
+    return {
+      app,
+      code: 'not-an-owner',
+      missing:
+        "not an owner: the rotator's identity does not own this app registration, so it is outside ROTATION_SCOPE=owned (add the identity as an owner to enroll it)",
+    };
+  }
+  if (!carriesScopeTag(app, tag))
+    return {
+      app,
+      code: 'not-in-scope',
+      missing: `not in scope: the app does not carry the tag ${tag} (ROTATION_TAG)`,
+    };
+  return { app };
+}
+
+/** The latest keyId of the app's secret by the run's vault index; read only for apps with rotator-made secrets. */
+export async function indexedLatestKeyId(
+  ctx: RunContext,
+  app: AppView,
+  policy: PolicyResult,
+): Promise<string | undefined> {
+  if (!policy.ok || !hasRotatorMade(app)) return undefined;
+  return (await ctx.vaultIndex)?.get(policy.policy.secretName.toLowerCase())?.keyId;
+}
+
+/**
+ * Key Vault's view for deciding without the lock (scan, dry run, hand-off): the vault index has the latest keyId;
+ * without one (--app, or the listing failed) the app's own versions are read.
+ */
+export async function previewVault(ctx: RunContext, policy: PolicyResult): Promise<VaultView | undefined> {
+  const index = await ctx.vaultIndex;
+  if (index) {
+    const latest = policy.ok ? index.get(policy.policy.secretName.toLowerCase())?.keyId : undefined;
+    return { latestKeyId: latest, storedKeyIds: new Set(latest ? [latest] : []) };
+  }
+  return ctx.services.vault && policy.ok ? ctx.services.vault.view(policy.policy.secretName) : undefined;
+}
+
+/** Fresh state under the app's lock: Graph's app now, and every version of its Key Vault secret. */
+export async function gatherApp(ctx: RunContext, appId: string): Promise<AppState | undefined> {
+  const app = await ctx.services.graph.getApplication(appId);
+  if (!app) return undefined;
+  const policy = policyFor(app, ctx.settings);
+  if (!policy.ok || policy.policy.disabled || app.passwordCredentials.length === 0) return { app, policy };
+  return { app, policy, vault: await ctx.services.vault!.view(policy.policy.secretName) };
+}

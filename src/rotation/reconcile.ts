@@ -1,0 +1,250 @@
+// One app, start to finish: lock → gather → sweep → decide → rotate or retire → report entry. The only place that
+// turns outcomes into report entries and reasons. Callers: the engine (every listed app), through it the queue
+// worker and the HTTP and timer runs, and bench/baseline.ts.
+import { describeError } from '../errors.js';
+import {
+  decide,
+  firstFinding,
+  secretHeldByAnotherApp,
+  skipChain,
+  triageChain,
+  vaultIndexChain,
+  type AppView,
+  type Decision,
+} from './checks.js';
+import type { RunContext } from './context.js';
+import { gatherApp, indexedLatestKeyId, previewVault, resolveApp, type AppState } from './gather.js';
+import { policyFor, type AppPolicy } from './policy.js';
+import {
+  retireSuperseded,
+  ROTATION_STEPS,
+  runSteps,
+  sweepOrphans,
+  type Rotation,
+  type StepContext,
+} from './protocol.js';
+import type { AppReport, EntryCode } from './report.js';
+
+/** What the notification step (and the run table) needs about a rotated or failed app. */
+export interface RotationOutcome {
+  ok: boolean;
+  keyId?: string;
+  credentialName?: string;
+  expiresOn?: string;
+  secretUri?: string;
+  retiredKeyIds: string[];
+  supersededKeyIds: string[];
+  notes: string[];
+  reason?: string;
+}
+
+/** An app that changed (rotated, or failed while rotating): its owners are told. */
+export interface ChangedApp {
+  app: AppView;
+  report: AppReport;
+  outcome?: RotationOutcome;
+  notify: string[];
+}
+
+export interface Reconciled {
+  entry: AppReport;
+  /** Set for rotated apps and failed rotations: the run's notification step takes these. */
+  changed?: ChangedApp;
+}
+
+type Head = Pick<AppView, 'appId' | 'displayName'>;
+
+function entry(app: Head, action: AppReport['action'], code: EntryCode, reason: string): AppReport {
+  // Plain literals, not spreads: a large tenant's report holds one of these per app, and a spread object with
+  // added fields takes about three times the memory.
+  return { appId: app.appId, displayName: app.displayName, action, reason, code };
+}
+
+/** The entry of a decision. A due app becomes `would-rotate` in a dry run; the rotation itself reports otherwise. */
+export function decisionEntry(app: Head, d: Decision, dryRun: boolean): AppReport {
+  const { appId, displayName } = app;
+  if (d.action === 'skip') return entry(app, 'skipped', d.code, d.reason);
+  if (d.action === 'up-to-date')
+    return {
+      appId,
+      displayName,
+      action: 'up-to-date',
+      expiresOn: d.current?.endDateTime,
+      reason: d.reason,
+      code: d.code,
+    };
+  return entry(app, dryRun ? 'would-rotate' : 'failed', d.code, d.reason);
+}
+
+/** An app given to someone else (a queue worker): not touched by this run. */
+export const handedOffEntry = (app: Head, reason: string): AppReport =>
+  entry(app, 'skipped', 'handed-off', reason);
+
+/** An app the queue worker failed on until the host gave up (the poison queue). */
+export const gaveUpEntry = (app: Head, reason: string): AppReport =>
+  entry(app, 'failed', 'worker-gave-up', reason);
+
+export const errorEntry = (app: Head, err: unknown): AppReport =>
+  entry(app, 'failed', 'error', describeError(err));
+
+/**
+ * The listing pass: the entry of an app that Graph's data and the vault index settle (most apps of a large
+ * tenant), or undefined when it needs reconciling. The vault index is awaited only past the Graph-only chain.
+ */
+export async function triageListed(ctx: RunContext, app: AppView): Promise<AppReport | undefined> {
+  const policy = policyFor(app, ctx.settings);
+  const input = { app, policy, now: ctx.clock.now(), force: ctx.force };
+  const skip = firstFinding(skipChain, input);
+  if (skip) return entry(app, 'skipped', skip.code, skip.reason);
+  if (firstFinding(triageChain, input)) return undefined;
+  const latest = await indexedLatestKeyId(ctx, app, policy);
+  if (firstFinding(vaultIndexChain, { ...input, vaultLatestKeyId: latest })) return undefined;
+  const vault = latest ? { latestKeyId: latest, storedKeyIds: new Set([latest]) } : undefined;
+  return decisionEntry(app, decide({ ...input, vault, force: false }), ctx.dryRun);
+}
+
+/** An app named by appId (--app, a queue message): the app, or the failed entry saying why it is not one to rotate. */
+export async function resolveTarget(ctx: RunContext, appId: string): Promise<AppView | AppReport> {
+  const head = { appId, displayName: '' };
+  try {
+    const found = await resolveApp(ctx, appId);
+    if ('missing' in found) return entry(found.app ?? head, 'failed', found.code, found.missing);
+    return found.app;
+  } catch (err) {
+    return errorEntry(head, err);
+  }
+}
+
+/** The decision without the lock and without changing anything: a dry run's answer, and the hand-off's question. */
+export async function previewApp(ctx: RunContext, app: AppView): Promise<Decision> {
+  const policy = policyFor(app, ctx.settings);
+  const vault = await previewVault(ctx, policy);
+  return decide({ app, policy, vault, now: ctx.clock.now(), force: ctx.force });
+}
+
+/** An app that needs a closer look: in a dry run its decision, else its reconciliation under its lock. */
+export async function reconcileApp(ctx: RunContext, app: AppView): Promise<Reconciled> {
+  try {
+    if (ctx.dryRun) return { entry: decisionEntry(app, await previewApp(ctx, app), true) };
+    return await underLock(ctx, app);
+  } catch (err) {
+    ctx.log('app failed', { appId: app.appId, error: describeError(err) });
+    return { entry: errorEntry(app, err) };
+  }
+}
+
+async function underLock(ctx: RunContext, listed: AppView): Promise<Reconciled> {
+  const { locks } = ctx.services;
+  const lock = locks ? await locks.acquire(listed.appId, ctx.settings.lockWaitSeconds * 1000) : undefined;
+  if (locks && !lock)
+    return { entry: entry(listed, 'skipped', 'locked-by-another-run', 'locked by another run') };
+  try {
+    // Re-gather and re-decide inside the lock: another run may have just rotated this app.
+    const state = await gatherApp(ctx, listed.appId);
+    if (!state)
+      return {
+        entry: entry(
+          listed,
+          'failed',
+          'app-not-found',
+          'not found: the app registration was deleted during the run',
+        ),
+      };
+    return await reconcileState({ ...ctx, lockHeld: !!lock }, state);
+  } finally {
+    await lock?.release();
+  }
+}
+
+/**
+ * Before anything is written to the app's Key Vault secret: the secret must be this app's (contract §8). Returns
+ * the failed entry when it is not. Extension point: checks that need I/O (signing in with a hand-kept secret's
+ * value to adopt it) belong here, next to the pure ones.
+ */
+async function checkSecretOwnership(
+  _ctx: StepContext,
+  state: AppState & { policy: { ok: true; policy: AppPolicy } },
+): Promise<AppReport | undefined> {
+  const found = secretHeldByAnotherApp({ app: state.app, policy: state.policy.policy, vault: state.vault! });
+  return found && entry(state.app, 'failed', found.code, found.reason);
+}
+
+/** Fresh state → sweep → decide → rotate or retire → the entry. */
+async function reconcileState(ctx: StepContext, state: AppState): Promise<Reconciled> {
+  const { app, policy } = state;
+  const now = ctx.clock.now();
+  if (!state.vault || !policy.ok)
+    return {
+      entry: decisionEntry(app, decide({ app, policy, vault: undefined, now, force: ctx.force }), false),
+    };
+  const refused = await checkSecretOwnership(ctx, { ...state, policy });
+  if (refused) return { entry: refused };
+
+  const start: Rotation = {
+    app,
+    vault: state.vault,
+    policy: policy.policy,
+    notes: [],
+    orphansRemoved: [],
+    retired: [],
+  };
+  const swept = await sweepOrphans(ctx, start);
+  const orphans = swept.orphansRemoved.length ? { orphansRemoved: swept.orphansRemoved } : {};
+  const decision = decide({ app: swept.app, policy, vault: swept.vault, now, force: ctx.force });
+  if (decision.action === 'skip') return { entry: { ...decisionEntry(app, decision, false), ...orphans } };
+  if (decision.action === 'up-to-date') {
+    const r = await retireSuperseded(ctx, { ...swept, current: decision.current });
+    const e = decisionEntry(app, decision, false);
+    return {
+      entry: {
+        ...e,
+        ...orphans,
+        ...(r.retired.length ? { retiredKeyIds: r.retired } : {}),
+        ...(r.notes.length ? { reason: [e.reason, ...r.notes].join('; ') } : {}),
+      },
+    };
+  }
+  const r = await runSteps(ctx, { ...swept, current: decision.current }, ROTATION_STEPS);
+  return rotationEntry(ctx, swept.app, decision, r, orphans);
+}
+
+function rotationEntry(
+  ctx: StepContext,
+  app: AppView,
+  decision: Decision,
+  r: Rotation,
+  orphans: { orphansRemoved?: string[] },
+): Reconciled {
+  const outcome: RotationOutcome = r.failed
+    ? { ok: false, reason: r.failed, retiredKeyIds: [], supersededKeyIds: [], notes: r.notes }
+    : {
+        ok: true,
+        keyId: r.created?.keyId,
+        credentialName: r.created?.displayName ?? undefined,
+        expiresOn: r.created?.endDateTime,
+        secretUri: r.stored?.id,
+        retiredKeyIds: r.retired,
+        supersededKeyIds: decision.current ? [decision.current.keyId] : [],
+        notes: r.notes,
+      };
+  const report: AppReport = r.failed
+    ? { ...entry(app, 'failed', 'rotation-failed', [r.failed, ...r.notes].join('; ')), ...orphans }
+    : {
+        appId: app.appId,
+        displayName: app.displayName,
+        action: 'rotated',
+        keyId: outcome.keyId,
+        expiresOn: outcome.expiresOn,
+        secretUri: outcome.secretUri,
+        retiredKeyIds: outcome.retiredKeyIds,
+        reason: [decision.reason, ...r.notes].join('; '),
+        code: decision.code,
+        ...orphans,
+      };
+  ctx.log(report.action === 'rotated' ? 'rotated' : 'rotation failed', {
+    appId: app.appId,
+    keyId: report.keyId,
+    reason: report.reason,
+  });
+  return { entry: report, changed: { app, report, outcome, notify: r.policy.notify } };
+}
