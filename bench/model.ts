@@ -1,7 +1,7 @@
 // The bench's yardstick: the shortest time any rotator could take for what a run actually did on the simulated
-// cloud, from the simulator's latencies and the Graph budgets it enforces (test/sim/graph-throttle.ts) taken as
+// cloud, from the simulator's latencies and the Graph budgets it enforces (test/sim/graph/throttle.ts) taken as
 // what they are, sliding windows; and the floor this machine's cores put under the same run.
-import { DEFAULT_GRAPH_BUDGETS, type ThrottlingTier } from '../test/sim/graph-throttle.js';
+import { DEFAULT_GRAPH_BUDGETS, type ThrottlingTier } from '../test/sim/graph/throttle.js';
 
 export interface Latencies {
   graph: number;

@@ -3,8 +3,8 @@
 // and parentheses. Everything else is refused the way Graph refuses an unsupported clause.
 // `in` and or-chains hold at most 15 values ("limited to 15 expressions in the filter clause by default",
 // Graph known issues, query parameters; the error text is the one users report, docs-contrib issue #1238).
-import { SimHttpError } from './http.js';
-import type { SimApplication, SimServicePrincipal } from './tenant.js';
+import { SimHttpError } from '../http.js';
+import type { SimApplication, SimServicePrincipal } from '../tenant.js';
 
 /** What a filter can read of a directory object. */
 interface Filterable {
