@@ -1,7 +1,7 @@
 // The simulated cloud: Entra ID (authority + managed identity endpoint), Microsoft Graph, Key Vault and
 // ACS Email on 127.0.0.1, sharing one tenant, one token issuer, one request log and one set of faults.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createAcs, MailState } from './acs.js';
+import { createAcs, MailState, type AcsDomainKind, type OperationIdReuse } from './acs.js';
 import { SimClock } from './clock.js';
 import { createEntra } from './entra.js';
 import { createGraph } from './graph.js';
@@ -66,8 +66,14 @@ export interface SimCloudOptions extends TenantOptions {
   rotatorCanSendMail?: boolean;
   /** Enforce Graph's documented throttling budgets (default true). */
   graphThrottling?: boolean;
-  /** ACS per-sender rate limit: messages per minute before 429 (default: unlimited). */
+  /** ACS per-sender rate limit: messages per minute before 429 (default: unlimited, or acsDomainKind's). */
   acsMessagesPerMinute?: number;
+  /** ACS: the documented send and status rate limits of this kind of sender domain (default: none). */
+  acsDomainKind?: AcsDomainKind;
+  /** ACS: how long a send stays Running on the cloud's clock (default 0: Running on the first poll only). */
+  acsSendRunningMs?: number;
+  /** ACS: what a send with an Operation-Id already used does (default 'existing'). */
+  acsOperationIdReuse?: OperationIdReuse;
 }
 
 /** A caller of the rotator's own HTTP API, as `callerToken` mints it. */
@@ -148,7 +154,13 @@ export async function startSimCloud(opts: SimCloudOptions = {}): Promise<SimClou
     acsAccessKey: randomBytes(32).toString('base64'),
     emailDomain: `${randomUUID()}.azurecomm.net`,
     vault: new VaultState(clock),
-    mail: new MailState({ messagesPerMinute: opts.acsMessagesPerMinute, now: () => clock.nowMs() }),
+    mail: new MailState({
+      clock,
+      domainKind: opts.acsDomainKind,
+      messagesPerMinute: opts.acsMessagesPerMinute,
+      runningForMs: opts.acsSendRunningMs,
+      operationIdReuse: opts.acsOperationIdReuse,
+    }),
   };
 
   const entra = createEntra(ctx);

@@ -90,9 +90,9 @@ describe('Entra authority: metadata', () => {
 describe('Entra authority: client credentials through ClientSecretCredential', () => {
   it("issues a token for an app's own secret: audience, tenant, the app's service principal", async () => {
     const { app, secret } = appWithPassword();
+    const sp = cloud.tenant.servicePrincipalByAppId(app.appId)!;
     const token = await credential(app.appId, secret).getToken(graphScope);
     const claims = decodeJwt(token!.token);
-    const sp = cloud.tenant.servicePrincipalByAppId(app.appId)!;
     expect(sp.servicePrincipalType).toBe('Application');
     expect(claims).toMatchObject({ aud: cloud.origins.graph, tid, oid: sp.id, appid: app.appId, roles: [] });
     expect(token!.expiresOnTimestamp).toBeGreaterThan(Date.now() + 3000_000);
@@ -112,7 +112,7 @@ describe('Entra authority: client credentials through ClientSecretCredential', (
       const fresh = cloud.tenant.issuePassword(app, { displayName: 'new' });
       const cred = credential(app.appId, fresh.secretText);
       await expect(cred.getToken(graphScope)).rejects.toThrow(/AADSTS7000215/);
-      await new Promise((r) => setTimeout(r, 750));
+      cloud.clock.advance(700); // the cloud's clock, not a real wait
       expect((await cred.getToken(graphScope))?.token).toBeTruthy();
     } finally {
       cloud.tenant.replicationDelayMs = 0;
@@ -155,6 +155,94 @@ describe('Entra authority: client credentials through ClientSecretCredential', (
       appid: cloud.rotator.appId,
     });
     expect(claims.roles).toEqual(cloud.rotator.graphRoles);
+  });
+});
+
+describe('Entra authority: apps without a service principal, Conditional Access', () => {
+  const signIn = (appId: string, secret: string) =>
+    postToken({
+      client_id: appId,
+      client_secret: secret,
+      scope: graphScope,
+      grant_type: 'client_credentials',
+    });
+
+  it('refuses an app registration without a service principal: 401 invalid_client AADSTS7000229', async () => {
+    const app = cloud.tenant.addApplication({
+      displayName: `no-sp-${randomUUID().slice(0, 8)}`,
+      servicePrincipal: false,
+      passwords: [{ startDateTime: new Date(Date.now() - DAY), endDateTime: new Date(Date.now() + DAY) }],
+    });
+    const secret = app.passwordCredentials[0]!.secretText;
+    const res = await signIn(app.appId, secret);
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({
+      error: 'invalid_client',
+      error_codes: [7000229],
+      error_uri: 'https://login.microsoftonline.com/error?code=7000229',
+    });
+    expect(res.body.error_description).toMatch(
+      new RegExp(
+        `^AADSTS7000229: The client application ${app.appId} is missing service principal in the tenant ${tid}\\.`,
+      ),
+    );
+    expect(res.text).not.toContain(secret);
+    // Signing in does not create it (real Entra does not either); creating it lets the app sign in.
+    expect(cloud.tenant.servicePrincipalByAppId(app.appId)).toBeUndefined();
+    await expect(credential(app.appId, secret).getToken(graphScope)).rejects.toThrow(/AADSTS7000229/);
+    cloud.tenant.addServicePrincipal({ displayName: app.displayName, appId: app.appId });
+    expect((await signIn(app.appId, secret)).status).toBe(200);
+  });
+
+  it('a tenant can make apps without service principals by default', () => {
+    cloud.tenant.servicePrincipalsByDefault = false;
+    try {
+      const bare = cloud.tenant.addApplication({ displayName: 'bare' });
+      const withSp = cloud.tenant.addApplication({ displayName: 'with', servicePrincipal: true });
+      expect(cloud.tenant.servicePrincipalByAppId(bare.appId)).toBeUndefined();
+      expect(cloud.tenant.servicePrincipalByAppId(withSp.appId)?.servicePrincipalType).toBe('Application');
+    } finally {
+      cloud.tenant.servicePrincipalsByDefault = true;
+    }
+  });
+
+  it('a Conditional Access block answers 400 interaction_required AADSTS53003 message_only, after the secret check', async () => {
+    const { app, secret } = appWithPassword();
+    cloud.tenant.blockByConditionalAccess(app.appId);
+    const wrong = await signIn(app.appId, `${secret}x`);
+    expect([wrong.status, wrong.body.error, wrong.body.error_codes]).toEqual([
+      401,
+      'invalid_client',
+      [7000215],
+    ]);
+    expect(wrong.body).not.toHaveProperty('suberror');
+
+    const blocked = await signIn(app.appId, secret);
+    expect(blocked.status).toBe(400);
+    expect(blocked.body).toMatchObject({
+      error: 'interaction_required',
+      error_codes: [53003],
+      suberror: 'message_only',
+      error_uri: 'https://login.microsoftonline.com/error?code=53003',
+    });
+    expect(blocked.body.error_description).toMatch(
+      /^AADSTS53003: Access has been blocked by Conditional Access policies\. The access policy does not allow token issuance\.\r\nTrace ID: /,
+    );
+    expect(blocked.text).not.toContain(secret);
+    await expect(credential(app.appId, secret).getToken(graphScope)).rejects.toThrow(/AADSTS53003/);
+
+    cloud.tenant.blockByConditionalAccess(app.appId, false);
+    expect((await signIn(app.appId, secret)).status).toBe(200);
+  });
+
+  it('an app created blocked by Conditional Access', async () => {
+    const app = cloud.tenant.addApplication({
+      displayName: 'ca-blocked',
+      conditionalAccessBlocked: true,
+      passwords: [{ startDateTime: new Date(Date.now() - DAY), endDateTime: new Date(Date.now() + DAY) }],
+    });
+    const res = await signIn(app.appId, app.passwordCredentials[0]!.secretText);
+    expect([res.status, res.body.error_codes]).toEqual([400, [53003]]);
   });
 });
 
@@ -230,12 +318,12 @@ describe('managed identity endpoint (App Service style)', () => {
     expect(cloud.log.count('mi.token', (e) => e.status === 200)).toBeGreaterThanOrEqual(2);
   });
 
-  it('refuses another user-assigned identity with 400, quickly (no 404 retry storm)', async () => {
-    const started = Date.now();
+  it('refuses another user-assigned identity with 400, asked once (no 404 retry storm)', async () => {
+    const before = cloud.log.count('mi.token');
     await expect(
       new ManagedIdentityCredential({ clientId: randomUUID() }).getToken(`${freshResource()}/.default`),
     ).rejects.toThrow();
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(cloud.log.count('mi.token')).toBe(before + 1);
     expect(cloud.log.entries.filter((e) => e.op === 'mi.token').at(-1)?.status).toBe(400);
   });
 

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SimContext, SimService } from './cloud.js';
 import { SimHttpError, type ErrorShape, type SimRequest, type SimResponse } from './http.js';
-import type { SimServicePrincipal } from './tenant.js';
+import type { AuthFailure, SimServicePrincipal } from './tenant.js';
 import { normalizeAudience } from './tokens.js';
 
 const GRAPH_PUBLIC = 'https://graph.microsoft.com';
@@ -66,6 +66,8 @@ const entraErrors = (ctx: SimContext): ErrorShape => ({
       trace_id: traceId,
       correlation_id: correlationId,
       ...(n ? { error_uri: `https://login.microsoftonline.com/error?code=${n}` } : {}),
+      // Conditional Access blocks carry a suberror: nothing the client can do interactively fixes them.
+      ...(n === '53003' ? { suberror: 'message_only' } : {}),
     };
   },
 });
@@ -195,12 +197,11 @@ function authority(ctx: SimContext): SimService {
     const result = ctx.tenant.authenticate(clientId, secret);
     if (!('ok' in result)) {
       // The tenant's messages never contain the secret itself.
-      if (result.code === 'AADSTS700016') {
-        throw new SimHttpError(400, 'unauthorized_client', `${result.code}: ${result.message}`);
-      }
-      throw new SimHttpError(401, 'invalid_client', `${result.code}: ${result.message}`);
+      const [status, error] = SIGN_IN_ERRORS[result.code];
+      throw new SimHttpError(status, error, `${result.code}: ${result.message}`);
     }
-    const sp = servicePrincipalFor(ctx, result.appId);
+    const sp = ctx.tenant.servicePrincipalByAppId(result.appId);
+    if (!sp) throw new Error(`tenant.authenticate admitted ${result.appId}, which has no service principal`);
     const resource = only.slice(0, -'/.default'.length);
     return {
       status: 200,
@@ -229,17 +230,14 @@ function authority(ctx: SimContext): SimService {
   };
 }
 
-/** An app registration signs in as its service principal; Entra creates it on first use in the home tenant. */
-function servicePrincipalFor(ctx: SimContext, appId: string): SimServicePrincipal {
-  const existing = ctx.tenant.servicePrincipalByAppId(appId);
-  if (existing) return existing;
-  const app = ctx.tenant.applicationByAppId(appId);
-  return ctx.tenant.addServicePrincipal({
-    displayName: app?.displayName ?? appId,
-    appId,
-    servicePrincipalType: 'Application',
-  });
-}
+/** HTTP status and OAuth error of each sign-in failure, as Entra answers them. */
+const SIGN_IN_ERRORS: Record<AuthFailure['code'], [number, string]> = {
+  AADSTS700016: [400, 'unauthorized_client'],
+  AADSTS7000229: [401, 'invalid_client'],
+  AADSTS7000215: [401, 'invalid_client'],
+  AADSTS7000222: [401, 'invalid_client'],
+  AADSTS53003: [400, 'interaction_required'],
+};
 
 // ---------------------------------------------------------------------------------------------------
 // Managed identity endpoint (App Service style, plain http)

@@ -15,9 +15,11 @@ console.info = console.error;
 
 const usage = `usage: tsx test/sim/main.ts [--seed demo|large|none] [--apps N] [--due-percent P]
   [--latency graph=50,entra=30,mi=30,keyvault=30,acs=50] [--no-graph-throttling]
-  [--acs-per-minute N] [--acs-per-hour N] [--replication-delay-ms N]`;
+  [--acs-domain azure-managed|custom] [--acs-running-ms N] [--acs-per-minute N] [--acs-per-hour N] [--replication-delay-ms N (demo seed: 300)]`;
 
 const SERVICES: ServiceName[] = ['entra', 'mi', 'graph', 'keyvault', 'acs'];
+/** Replication delay of new secrets in the demo tenant (real Entra: seconds to minutes). */
+const DEMO_REPLICATION_DELAY_MS = 300;
 
 function fail(message: string): never {
   console.error(`${message}\n${usage}`);
@@ -52,6 +54,8 @@ const { values } = (() => {
         'due-percent': { type: 'string' },
         latency: { type: 'string' },
         'no-graph-throttling': { type: 'boolean', default: false },
+        'acs-domain': { type: 'string' },
+        'acs-running-ms': { type: 'string' },
         'acs-per-minute': { type: 'string' },
         'acs-per-hour': { type: 'string' },
         'replication-delay-ms': { type: 'string' },
@@ -72,12 +76,22 @@ if (!['demo', 'large', 'none'].includes(values.seed))
 const duePercent = values['due-percent'] === undefined ? undefined : Number(values['due-percent']);
 if (duePercent !== undefined && !(duePercent >= 0 && duePercent <= 100)) fail('--due-percent must be 0-100');
 
+const acsDomain = values['acs-domain'];
+if (acsDomain !== undefined && acsDomain !== 'azure-managed' && acsDomain !== 'custom')
+  fail(`--acs-domain must be azure-managed or custom, got '${acsDomain}'`);
+
 const cloud = await startSimCloud({
+  acsDomainKind: acsDomain,
+  acsSendRunningMs: int('acs-running-ms', values['acs-running-ms']),
   graphThrottling: !values['no-graph-throttling'],
   acsMessagesPerMinute: int('acs-per-minute', values['acs-per-minute']),
-  replicationDelayMs: int('replication-delay-ms', values['replication-delay-ms']),
+  // The demo tenant makes new secrets wait a little, as Entra does, so a proof's waiting is always exercised.
+  replicationDelayMs:
+    int('replication-delay-ms', values['replication-delay-ms']) ??
+    (values.seed === 'demo' ? DEMO_REPLICATION_DELAY_MS : undefined),
 });
-cloud.mail.messagesPerHour = int('acs-per-hour', values['acs-per-hour']);
+const perHour = int('acs-per-hour', values['acs-per-hour']);
+if (perHour !== undefined) cloud.mail.messagesPerHour = perHour;
 Object.assign(cloud.faults.latencyMs, parseLatency(values.latency));
 
 if (values.seed === 'demo') seedDemoTenant(cloud);
@@ -168,6 +182,7 @@ async function handle(cloud: SimCloud, req: IncomingMessage, res: ServerResponse
       cloud.log.clear();
       cloud.mail.throttled.perMinute = 0;
       cloud.mail.throttled.perHour = 0;
+      cloud.mail.throttled.status = 0;
       return json(res, 200, { reset: true });
     case 'POST /shutdown':
       json(res, 200, { stopping: true });
@@ -206,6 +221,7 @@ function stats(cloud: SimCloud) {
     emailsDropped: cloud.mail.messages.filter((m) => m.dropped).length,
     acsThrottled: { ...cloud.mail.throttled },
     graphWrites,
+    replicationDelayMs: cloud.tenant.replicationDelayMs,
   };
 }
 

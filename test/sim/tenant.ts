@@ -66,6 +66,8 @@ export interface TenantOptions {
   replicationDelayMs?: number;
   /** App-management policy: maximum password lifetime in days (undefined = no policy). */
   passwordLifetimeMaxDays?: number;
+  /** Whether addApplication creates the app's service principal unless told otherwise (default true). */
+  servicePrincipalsByDefault?: boolean;
   /** Users in the tenant for Graph's throttling tier: S < 50, M 50-500, L > 500. */
   throttlingTier?: 'S' | 'M' | 'L';
 }
@@ -84,6 +86,8 @@ export interface NewApplication {
    * false: a registration made with `az ad app create`, plain Graph or Bicep, which cannot sign in (AADSTS7000229).
    */
   servicePrincipal?: boolean;
+  /** A Conditional Access policy blocks token issuance to this app (AADSTS53003, after the secret check). */
+  conditionalAccessBlocked?: boolean;
 }
 
 const DAY = 86_400_000;
@@ -104,8 +108,10 @@ function newSecretText(): string {
 
 export type AuthFailure =
   | { code: 'AADSTS700016'; message: string } // application not found
+  | { code: 'AADSTS7000229'; message: string } // no service principal in the tenant
   | { code: 'AADSTS7000215'; message: string } // invalid secret
-  | { code: 'AADSTS7000222'; message: string }; // expired secret
+  | { code: 'AADSTS7000222'; message: string } // expired secret
+  | { code: 'AADSTS53003'; message: string }; // Conditional Access blocked issuance (the secret was right)
 
 export class Tenant {
   readonly tenantId: string;
@@ -113,12 +119,15 @@ export class Tenant {
   replicationDelayMs: number;
   passwordLifetimeMaxDays?: number;
   throttlingTier: 'S' | 'M' | 'L';
+  servicePrincipalsByDefault: boolean;
   readonly applications = new Map<string, SimApplication>();
   private readonly byAppId = new Map<string, SimApplication>();
   readonly users = new Map<string, SimUser>();
   readonly servicePrincipals = new Map<string, SimServicePrincipal>();
   /** appId (lower case) → its service principal; checked against `servicePrincipals`, which tests edit directly. */
   private readonly spByAppId = new Map<string, SimServicePrincipal>();
+  /** App ids (lower case) a Conditional Access policy blocks from getting tokens (see blockByConditionalAccess). */
+  readonly conditionalAccessBlocked = new Set<string>();
   /** Every secret value this tenant ever issued, removed ones included: the leak scanner's list. */
   readonly issuedSecrets: string[] = [];
   /** Client secrets of service principals' own app registrations that were seeded (the rotator on-premises). */
@@ -130,6 +139,7 @@ export class Tenant {
     this.replicationDelayMs = opts.replicationDelayMs ?? 0;
     this.passwordLifetimeMaxDays = opts.passwordLifetimeMaxDays;
     this.throttlingTier = opts.throttlingTier ?? 'L';
+    this.servicePrincipalsByDefault = opts.servicePrincipalsByDefault ?? true;
   }
 
   addUser(u: { displayName: string; mail?: string | null; userPrincipalName?: string }): SimUser {
@@ -170,6 +180,8 @@ export class Tenant {
     const key = appId.toLowerCase();
     const indexed = this.spByAppId.get(key);
     if (indexed && this.servicePrincipals.get(indexed.id) === indexed) return indexed;
+    // A miss needs no scan while the index and the map agree (seeding 50,000 apps must stay linear).
+    if (!indexed && this.spByAppId.size === this.servicePrincipals.size) return undefined;
     for (const sp of this.servicePrincipals.values()) {
       if (sp.appId.toLowerCase() === key) {
         this.spByAppId.set(key, sp);
@@ -178,6 +190,12 @@ export class Tenant {
     }
     this.spByAppId.delete(key);
     return undefined;
+  }
+
+  /** Turns a Conditional Access block on (or off) for one app. */
+  blockByConditionalAccess(appId: string, blocked = true): void {
+    if (blocked) this.conditionalAccessBlocked.add(appId.toLowerCase());
+    else this.conditionalAccessBlocked.delete(appId.toLowerCase());
   }
 
   /** Deletes an app's service principal (the app can no longer sign in: AADSTS7000229). */
@@ -222,9 +240,10 @@ export class Tenant {
     }
     this.applications.set(app.id, app);
     this.byAppId.set(app.appId.toLowerCase(), app);
-    if (a.servicePrincipal !== false) {
+    if (a.servicePrincipal ?? this.servicePrincipalsByDefault) {
       this.addServicePrincipal({ displayName: app.displayName, appId: app.appId });
     }
+    if (a.conditionalAccessBlocked) this.blockByConditionalAccess(app.appId);
     return app;
   }
 
@@ -273,7 +292,11 @@ export class Tenant {
     return secret;
   }
 
-  /** Client-credentials check, as the token endpoint does it: current, replicated, unexpired secrets only. */
+  /**
+   * Client-credentials check, in the token endpoint's order: the application (AADSTS700016), its service
+   * principal in this tenant (AADSTS7000229), the secret (current and replicated: AADSTS7000215; unexpired:
+   * AADSTS7000222), then Conditional Access (AADSTS53003, which only a caller with the right secret sees).
+   */
   authenticate(
     clientId: string,
     secret: string,
@@ -297,6 +320,14 @@ export class Tenant {
         message: `Application with identifier '${clientId}' was not found in the directory '${this.tenantId}'.`,
       };
     }
+    if (!this.servicePrincipalByAppId(app.appId)) {
+      return {
+        code: 'AADSTS7000229',
+        message:
+          `The client application ${app.appId} is missing service principal in the tenant ${this.tenantId}. ` +
+          'See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119',
+      };
+    }
     const cred = app.passwordCredentials.find((c) => c.secretText === secret);
     if (!cred || (cred.createdAt > 0 && now < cred.createdAt + this.replicationDelayMs)) {
       return {
@@ -310,6 +341,13 @@ export class Tenant {
       return {
         code: 'AADSTS7000222',
         message: `The provided client secret keys for app '${clientId}' are expired. Visit the Azure portal to create new keys for your app.`,
+      };
+    }
+    if (this.conditionalAccessBlocked.has(app.appId.toLowerCase())) {
+      return {
+        code: 'AADSTS53003',
+        message:
+          'Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.',
       };
     }
     return { ok: true, appId: app.appId };
