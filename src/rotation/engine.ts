@@ -79,6 +79,17 @@ export function loadVaultIndex(ctx: Omit<RunContext, 'vaultIndex'>, wholeScope: 
   });
 }
 
+/** Runs at most so many apps' work at once. */
+export type Limiter = <T>(work: () => Promise<T>) => Promise<T>;
+
+/**
+ * The bound on concurrent reconciliations: ROTATION_CONCURRENCY. Extension point: an adaptive limiter (one that
+ * narrows on throttling and widens when calls come back fast) replaces this one function.
+ */
+export function createLimiter(ctx: RunContext): Limiter {
+  return pLimit(ctx.settings.concurrency);
+}
+
 /** The report as it grows: counts every entry, and keeps or streams it. */
 class Collector {
   readonly summary = summarize([]);
@@ -103,7 +114,7 @@ export async function runRotation(ctx: RunContext, opts: RunOptions = {}): Promi
   if (!ctx.dryRun && !ctx.services.vault) throw new Error('KEY_VAULT_URL is required to rotate.');
   opts.stream?.start({ runId: ctx.runId, startedAt, dryRun: ctx.dryRun });
   const out = new Collector(opts.stream);
-  const limit = pLimit(ctx.settings.concurrency);
+  const limit = createLimiter(ctx);
   const later: Array<{ at: number; app: AppView }> = [];
   const pending: Array<Promise<void>> = [];
   let listed = 0;
@@ -176,7 +187,7 @@ async function settleLater(
   handOff: HandOff | undefined,
   later: ReadonlyArray<{ at: number; app: AppView }>,
   out: Collector,
-  limit: ReturnType<typeof pLimit>,
+  limit: Limiter,
 ): Promise<void> {
   if (later.length === 0) return;
   const reason = handOff?.afterListing?.(later.map((l) => l.app));

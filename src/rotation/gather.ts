@@ -1,7 +1,14 @@
 // The only code that reads Graph and Key Vault to make a decision. Each function returns plain data for the pure
 // checks in checks.ts; nothing here decides.
 import type { VaultDetail } from '../azure/vault.js';
-import { carriesScopeTag, hasRotatorMade, type AppView, type VaultView } from './checks.js';
+import {
+  carriesScopeTag,
+  firstFinding,
+  hasRotatorMade,
+  skipChain,
+  type AppView,
+  type VaultView,
+} from './checks.js';
 import type { RunContext } from './context.js';
 import { policyFor, type PolicyResult } from './policy.js';
 
@@ -9,7 +16,7 @@ import { policyFor, type PolicyResult } from './policy.js';
 export interface AppState {
   app: AppView;
   policy: PolicyResult;
-  /** Undefined when the policy leaves nothing to read (invalid or disabled tags, no client secret). */
+  /** Undefined when skipChain settles the app (invalid or disabled tags, no client secret): nothing to read. */
   vault?: VaultDetail;
 }
 
@@ -72,6 +79,7 @@ export async function gatherApp(ctx: RunContext, appId: string): Promise<AppStat
   const app = await ctx.services.graph.getApplication(appId);
   if (!app) return undefined;
   const policy = policyFor(app, ctx.settings);
-  if (!policy.ok || policy.policy.disabled || app.passwordCredentials.length === 0) return { app, policy };
+  // An app the skip checks settle needs nothing from Key Vault.
+  if (!policy.ok || firstFinding(skipChain, { app, policy })) return { app, policy };
   return { app, policy, vault: await ctx.services.vault!.view(policy.policy.secretName) };
 }

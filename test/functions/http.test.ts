@@ -7,11 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { decodeAsHost, WORK_QUEUE } from '../../src/azure/queue.js';
 import { RunTable } from '../../src/azure/runs.js';
-import { rotateHttp } from '../../src/functions/rotateHttp.js';
+import { rotateHttp, rotateHttpHandler } from '../../src/functions/rotateHttp.js';
 import { runsHttp } from '../../src/functions/runsHttp.js';
-import { scanHttp } from '../../src/functions/scanHttp.js';
+import { scanHttp, scanHttpHandler } from '../../src/functions/scanHttp.js';
 import type { Report } from '../../src/rotation/report.js';
+import { envEdge } from '../../src/run.js';
 import { loadSettings } from '../../src/settings.js';
+import { systemClock } from '../../src/util/clock.js';
 import { startSimCloud } from '../sim/cloud.js';
 import { freePort } from '../sim/http.js';
 import { seedDemoTenant } from '../sim/seed.js';
@@ -158,6 +160,27 @@ describe('POST /api/rotate refuses malformed requests with no change', () => {
     const res = await call(rotateHttp, request(JSON.stringify({ appIds: ['z'.repeat(5000)] })));
     expect(res.status).toBe(400);
     expect(res.body.error.message.length).toBeLessThan(200);
+  });
+});
+
+describe('handlers built from their edge (settings, clock, adapters), process.env untouched', () => {
+  it('reads the settings it is given', async () => {
+    const handler = rotateHttpHandler(envEdge({ ...baseEnv, RENEW_BEFORE_DAYS: 'soon' }));
+    const res = await call(handler, request('{"dryRun": true}'));
+    expect(res.status).toBe(500);
+    expect(res.body.error.message).toMatch(/^Setting RENEW_BEFORE_DAYS "soon" is invalid/);
+    expect(cloud.log.entries.length).toBe(0);
+  });
+
+  it('decides by the clock it is given: a year on, the up-to-date app has expired', async () => {
+    const yearOn = { ...systemClock, now: () => new Date(Date.now() + 366 * 86_400_000) };
+    const handler = scanHttpHandler({ ...envEdge(baseEnv), clock: yearOn });
+    const res = await call(handler, request(undefined, {}, 'GET', 'https://x/api/scan'));
+    const entry = (res.body as Report).apps.find((a) => a.appId === demo.apps.upToDate.appId);
+    expect(entry).toMatchObject({ action: 'would-rotate', code: 'secret-expired' });
+    const today = await call(scanHttp, request(undefined, {}, 'GET', 'https://x/api/scan'));
+    const now = (today.body as Report).apps.find((a) => a.appId === demo.apps.upToDate.appId);
+    expect(now).toMatchObject({ action: 'up-to-date', code: 'current-secret-valid' });
   });
 });
 
