@@ -489,6 +489,28 @@ describe('Graph simulator: service principals (is each app able to sign in here?
     );
   });
 
+  it('lifts the 15-value cap for an advanced query (ConsistencyLevel: eventual, $count=true) up to a 2,048-character URL', async () => {
+    const sixteen = bulk.slice(0, 16).map((a) => a.appId);
+    const res = (await rotator
+      .api('/servicePrincipals')
+      .header('ConsistencyLevel', 'eventual')
+      .count(true)
+      .filter(inFilter(sixteen))
+      .select(['appId'])
+      .get()) as PageCollection;
+    expect(res['@odata.count']).toBe(16);
+    const sixty = bulk.slice(0, 60).map((a) => a.appId);
+    const err = await graphError(
+      rotator
+        .api('/servicePrincipals')
+        .header('ConsistencyLevel', 'eventual')
+        .count(true)
+        .filter(inFilter(sixty))
+        .get(),
+    );
+    expect([err.statusCode, err.code]).toEqual([400, 'Request_UnsupportedQuery']);
+  });
+
   it("gets one by servicePrincipals(appId='...'), and 404s Request_ResourceNotFound when the app has none", async () => {
     const sp = (await rotator.api(`/servicePrincipals(appId='${owned.appId}')`).get()) as Record<
       string,

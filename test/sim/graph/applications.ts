@@ -8,9 +8,11 @@ import { parseApplicationFilter } from './filter.js';
 import { resolveApp } from './lookup.js';
 import {
   badRequest,
+  checkAdvancedUrl,
   context,
   denied,
   GraphError,
+  isAdvancedQuery,
   ok,
   optionalJson,
   page,
@@ -58,7 +60,9 @@ export const listApplications: GraphHandler = (g, call) => {
   const select = parseSelect(call.req, Object.keys(APP_PROPERTIES), 'microsoft.graph.application');
   const expand = parseExpand(call.req, 'microsoft.graph.application');
   const filter = call.req.query.get('$filter');
-  const predicate = filter !== null ? parseApplicationFilter(filter) : () => true;
+  const advanced = isAdvancedQuery(call.req);
+  if (advanced) checkAdvancedUrl(g, call.req);
+  const predicate = filter !== null ? parseApplicationFilter(filter, { advanced }) : () => true;
   const apps = sortById([...g.tenant.applications.values()].filter(predicate));
   const render = (a: SimApplication) => appOut(g, a, select, call, expand);
   return ok(page(g, call, apps, (a) => a.id, render, selectFragment('applications', select)));

@@ -77,18 +77,34 @@ function tooManyClauses(n: number): SimHttpError {
 
 const eqi = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
+export interface FilterOptions {
+  /**
+   * An advanced query (ConsistencyLevel: eventual and $count=true): the 15-value cap does not apply; the
+   * request is limited by its URL length instead (checked by the route, see odata.ts checkAdvancedUrl).
+   */
+  advanced?: boolean;
+}
+
 /** Parses a $filter for /applications into a predicate, or throws Graph's 400. */
-export function parseApplicationFilter(filter: string): AppPredicate {
-  return parseFilter(filter, 'Application');
+export function parseApplicationFilter(filter: string, opts: FilterOptions = {}): AppPredicate {
+  return parseFilter(filter, 'Application', opts);
 }
 
 /** Parses a $filter for /servicePrincipals (the same clauses; service principals carry no tags here). */
-export function parseServicePrincipalFilter(filter: string): Predicate<SimServicePrincipal> {
-  const p = parseFilter(filter, 'ServicePrincipal');
+export function parseServicePrincipalFilter(
+  filter: string,
+  opts: FilterOptions = {},
+): Predicate<SimServicePrincipal> {
+  const p = parseFilter(filter, 'ServicePrincipal', opts);
   return (sp) => p({ appId: sp.appId, displayName: sp.displayName, tags: [] });
 }
 
-function parseFilter(filter: string, resource: 'Application' | 'ServicePrincipal'): Predicate<Filterable> {
+function parseFilter(
+  filter: string,
+  resource: 'Application' | 'ServicePrincipal',
+  opts: FilterOptions,
+): Predicate<Filterable> {
+  const maxOrClauses = opts.advanced ? Infinity : MAX_OR_CLAUSES;
   const tokens = tokenize(filter);
   let pos = 0;
   const peek = () => tokens[pos];
@@ -118,7 +134,7 @@ function parseFilter(filter: string, resource: 'Application' | 'ServicePrincipal
       left = (app) => l(app) || r(app);
       children++;
     }
-    if (children > MAX_OR_CLAUSES) throw tooManyClauses(children);
+    if (children > maxOrClauses) throw tooManyClauses(children);
     return left;
   }
 
@@ -168,7 +184,7 @@ function parseFilter(filter: string, resource: 'Application' | 'ServicePrincipal
     }
     expectPunct(')');
     // `in` is shorthand for an or-chain and counts against the same limit.
-    if (values.length > MAX_OR_CLAUSES) throw tooManyClauses(values.length);
+    if (values.length > maxOrClauses) throw tooManyClauses(values.length);
     return (app) => values.some((v) => eqi(get(app), v));
   }
 

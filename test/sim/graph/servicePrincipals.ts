@@ -7,7 +7,18 @@ import { appOut } from './applications.js';
 import { APP_READ, requireAny } from './auth.js';
 import { parseServicePrincipalFilter } from './filter.js';
 import { resolveSp } from './lookup.js';
-import { context, ok, page, parseSelect, pick, rejectUnmodelled, selectFragment, sortById } from './odata.js';
+import {
+  checkAdvancedUrl,
+  context,
+  isAdvancedQuery,
+  ok,
+  page,
+  parseSelect,
+  pick,
+  rejectUnmodelled,
+  selectFragment,
+  sortById,
+} from './odata.js';
 import { APP_PROPERTIES, fullShape, SP_PROPERTIES } from './shapes.js';
 import { lower, type GraphHandler } from './state.js';
 
@@ -27,7 +38,9 @@ export const listServicePrincipals: GraphHandler = (g, call) => {
   rejectUnmodelled(call.req, ['$select', '$filter', '$top', '$count', '$skiptoken']);
   const select = parseSelect(call.req, Object.keys(SP_PROPERTIES), 'microsoft.graph.servicePrincipal');
   const filter = call.req.query.get('$filter');
-  const predicate = filter !== null ? parseServicePrincipalFilter(filter) : () => true;
+  const advanced = isAdvancedQuery(call.req);
+  if (advanced) checkAdvancedUrl(g, call.req);
+  const predicate = filter !== null ? parseServicePrincipalFilter(filter, { advanced }) : () => true;
   const sps = sortById([...g.tenant.servicePrincipals.values()].filter(predicate));
   const render = (sp: SimServicePrincipal) => pick(fullShape(SP_PROPERTIES, sp, g.tenant), select);
   return ok(page(g, call, sps, (sp) => sp.id, render, selectFragment('servicePrincipals', select)));
