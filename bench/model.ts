@@ -134,12 +134,20 @@ export function lowerBound(i: LowerBoundInput): LowerBound {
   return { seconds: terms[binding], binding, chainSeconds, terms };
 }
 
+/** CPU seconds one process spent during a run: all its threads, and its main thread (the event loop). */
+export interface ProcessCpu {
+  total: number;
+  mainThread: number;
+}
+
 /**
  * The floor the machine's cores put under a run: the CPU seconds both processes (rotator and simulator) spent
- * during it cannot take less wall time than their sum spread over every core.
+ * during it cannot take less wall time than their sum spread over every core, nor than either event loop's own
+ * CPU seconds (one thread runs on one core at a time).
  */
-export function cpuFloorSeconds(cpuSecondsPerProcess: readonly number[], cores: number): number {
-  return cpuSecondsPerProcess.reduce((a, b) => a + b, 0) / Math.max(1, cores);
+export function cpuFloorSeconds(processes: readonly ProcessCpu[], cores: number): number {
+  const spread = processes.reduce((a, p) => a + p.total, 0) / Math.max(1, cores);
+  return Math.max(spread, ...processes.map((p) => p.mainThread));
 }
 
 /** What bounds a run: the cloud (the lower bound's binding term) or this machine's CPU, whichever is larger. */

@@ -25,6 +25,8 @@ export interface SimProcess {
   ready: Ready;
   /** CPU seconds the simulator process has used so far. */
   cpuSeconds(): number;
+  /** Of those, its main thread's (the event loop, which one core at most can run). */
+  mainThreadCpuSeconds(): number;
   stats(): Promise<SimStats>;
   /** Distinct addresses the sent messages went to. */
   distinctRecipients(): Promise<number>;
@@ -58,6 +60,7 @@ export async function startSim(cwd: string, args: string[]): Promise<SimProcess>
   return {
     ready,
     cpuSeconds: () => processCpuSeconds(child.pid),
+    mainThreadCpuSeconds: () => processCpuSeconds(child.pid, child.pid),
     stats: () => get<SimStats>('/stats'),
     async distinctRecipients() {
       const mail = await get<Array<{ to: string[]; dropped: boolean }>>('/mail');
@@ -72,17 +75,27 @@ export async function startSim(cwd: string, args: string[]): Promise<SimProcess>
   };
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux; 0 elsewhere). */
-export function processCpuSeconds(pid: number | undefined): number {
+/**
+ * CPU seconds (user + system) a process has used so far, or one of its threads (`tid`; the main thread's id is
+ * the pid), from /proc (Linux; 0 elsewhere).
+ */
+export function processCpuSeconds(pid: number | undefined, tid?: number): number {
   if (pid === undefined) return 0;
   try {
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    const stat = readFileSync(
+      tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`,
+      'utf8',
+    );
+    return cpuSecondsOfStat(stat);
   } catch {
     return 0;
   }
+}
+
+/** utime + stime of a /proc stat line: the 12th and 13th fields after the command name (which may hold spaces). */
+export function cpuSecondsOfStat(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
 // Linux's USER_HZ, what /proc counts CPU time in; 100 on every mainstream kernel build.

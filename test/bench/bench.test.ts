@@ -1,5 +1,5 @@
-// The engine's page backpressure that keeps a large tenant's run in
-// constant memory. No timings here: the bench itself measures those.
+// The engine's page backpressure that keeps a large tenant's run in constant memory. No timings here: the bench
+// itself measures those.
 import { describe, expect, it } from 'vitest';
 import type { GraphApi } from '../../src/azure/graph.js';
 import type { Vault, VaultDetail } from '../../src/azure/vault.js';

@@ -129,8 +129,26 @@ describe('lower bound', () => {
 });
 
 describe('CPU floor', () => {
-  it('is both processes’ CPU seconds spread over the cores, and names the CPU when above the bound', () => {
-    expect(cpuFloorSeconds([3, 1], 2)).toBe(2);
+  it('is both processes’ CPU seconds spread over the cores, or one event loop’s, and names the CPU when above the bound', () => {
+    expect(
+      cpuFloorSeconds(
+        [
+          { total: 3, mainThread: 1.5 },
+          { total: 1, mainThread: 1 },
+        ],
+        2,
+      ),
+    ).toBe(2);
+    // One event loop busy for 2.5 s cannot finish in less, however many cores share the rest.
+    expect(
+      cpuFloorSeconds(
+        [
+          { total: 3, mainThread: 2.5 },
+          { total: 1, mainThread: 1 },
+        ],
+        2,
+      ),
+    ).toBe(2.5);
     const lb = lowerBound({
       pages: 11,
       latency,
