@@ -1,0 +1,44 @@
+// The caller check's settings, from the product's settings: AZURE_AUTHORITY_HOST, API_AUDIENCE, and the tenant
+// GUID (AZURE_TENANT_ID when it is a GUID; otherwise the tenant of the rotator's own token, as contract §1 says).
+import type { TokenCredential } from '@azure/identity';
+import { createCredential, whoAmI } from '../azure/identity.js';
+import type { Settings } from '../settings.js';
+import type { Clock } from '../util/clock.js';
+import type { CallerAuthConfig } from './callers.js';
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export type CallerAuthSettings = Pick<Settings, 'authorityHost' | 'tenantId' | 'graphEndpoint'> & {
+  apiAudiences?: string[];
+};
+
+// A domain name in AZURE_TENANT_ID (or none) is resolved once per process: the issuer names the GUID.
+let resolvedTenant: Promise<string> | undefined;
+
+export async function callerAuthConfig(
+  settings: CallerAuthSettings,
+  clock?: Clock,
+  credential?: TokenCredential,
+): Promise<CallerAuthConfig> {
+  const tenantId =
+    settings.tenantId && GUID.test(settings.tenantId)
+      ? settings.tenantId
+      : await ownTenant(settings, credential);
+  return {
+    authorityHost: settings.authorityHost,
+    tenantId,
+    audiences: settings.apiAudiences ?? [],
+    ...(clock ? { clock } : {}),
+  };
+}
+
+function ownTenant(settings: CallerAuthSettings, credential?: TokenCredential): Promise<string> {
+  resolvedTenant ??= (async () => {
+    const s = { ...settings, tenantId: undefined } as Settings;
+    return (await whoAmI(credential ?? createCredential(s), s)).tenantId;
+  })().catch((err: unknown) => {
+    resolvedTenant = undefined; // try again on the next call
+    throw err;
+  });
+  return resolvedTenant;
+}
