@@ -66,7 +66,26 @@ function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+const SUBJECT_NAME_MAX = 60;
+
+/** The app as the subject names it: its display name (cleaned, short, quoted), else its appId. */
+function subjectName(a: NotifiableApp): string {
+  const name = cleanText(a.displayName);
+  if (!name) return cleanText(a.appId);
+  return `"${name.length > SUBJECT_NAME_MAX ? `${name.slice(0, SUBJECT_NAME_MAX - 1)}…` : name}"`;
+}
+
+/** Counts; a message about one app names it, so a reader can tell messages apart in a list. */
 export function subjectFor(apps: NotifiableApp[]): string {
+  if (apps.length === 1) {
+    const a = apps[0]!;
+    const what = {
+      rotated: `client secret rotated for ${subjectName(a)}`,
+      failed: `rotation failed for ${subjectName(a)}`,
+      reminder: `${subjectName(a)} has expiring credentials`,
+    }[a.action];
+    return `Entra app secrets: ${what}`;
+  }
   const rotated = apps.filter((a) => a.action === 'rotated').length;
   const failed = apps.filter((a) => a.action === 'failed').length;
   const reminders = apps.filter((a) => a.action === 'reminder').length;
@@ -109,15 +128,27 @@ function rotatedEntry(a: NotifiableApp): Entry {
   fields.push({ label: 'New secret expires', value: when(a.expiresOn) });
   if (secretUri) fields.push({ label: 'Key Vault secret', value: secretUri, mono: true });
   const old = (a.oldKeyIds ?? []).map(cleanText).filter(Boolean);
-  if (old.length) fields.push({ label: 'Replaces', value: `keyId ${old.join(', ')}`, mono: true });
-  fields.push({
-    label: 'Old secret removed',
-    value: retiresOn
-      ? when(retiresOn)
-      : 'not by the rotator (it was not created by the rotator); it stays valid until it expires',
-  });
+  if (old.length) {
+    fields.push({ label: 'Replaces', value: `keyId ${old.join(', ')}`, mono: true });
+    fields.push({
+      label: 'Old secret removed',
+      value: retiresOn
+        ? when(retiresOn)
+        : 'not by the rotator (it was not created by the rotator); it stays valid until it expires',
+    });
+  } else {
+    // Nothing was superseded: no earlier secret was still valid when the rotator made this one.
+    fields.push({
+      label: 'Old secret',
+      value: 'none still valid: every earlier client secret of this app had already expired',
+    });
+  }
   const ref = secretUri ? versionlessSecretUri(secretUri) : undefined;
-  const deadline = retiresOn ? `before ${when(retiresOn)}` : 'before the old secret expires';
+  const deadline = !old.length
+    ? 'now (the old secret no longer works)'
+    : retiresOn
+      ? `before ${when(retiresOn)}`
+      : 'before the old secret expires';
   const todo = ref
     ? [
         `Nothing, if your application reads the secret through a Key Vault reference without a version: @Microsoft.KeyVault(SecretUri=${cleanText(ref)}) picks up the new version by itself (App Service and Functions re-read references within 24 hours).`,
@@ -229,18 +260,47 @@ function renderText(subject: string, secs: Section[], ctx: RenderContext): strin
 }
 
 const FONT = "font-family:'Segoe UI',Helvetica,Arial,sans-serif;";
-const MONO = "font-family:Consolas,'Courier New',monospace;word-break:break-all;";
+const MONO = "font-family:Consolas,'Courier New',monospace;font-size:13px;";
+const NOWRAP = '<span style="white-space:nowrap;">';
+/** A piece longer than this may not fit a phone's line: it may wrap anywhere rather than scroll the message. */
+const MAX_UNBROKEN = 40;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}[),.;:]?$/i;
+
+/**
+ * Escaped HTML of a text in which identifiers never break mid-word: a GUID is kept on one line (browsers would
+ * break it after a hyphen), and a long URL or Key Vault reference breaks only after `/`, `(` or `=`. The
+ * container's overflow-wrap is the last resort for a piece too long for any screen (so nothing scrolls sideways).
+ */
+export function breakableHtml(text: string): string {
+  return text
+    .split(/(\s+)/)
+    .map((token) => {
+      if (/^\s*$/.test(token)) return token;
+      if (GUID.test(token)) return `${NOWRAP}${escapeHtml(token)}</span>`;
+      if (token.length <= 24 || !/[/(=]/.test(token)) return escapeHtml(token);
+      return token
+        .split(/(?<=[/(=])/)
+        .map((piece) =>
+          piece.length <= MAX_UNBROKEN ? `${NOWRAP}${escapeHtml(piece)}</span>` : escapeHtml(piece),
+        )
+        .join('<wbr>');
+    })
+    .join('');
+}
 
 function renderHtml(subject: string, secs: Section[], ctx: RenderContext): string {
   const h: string[] = [];
+  // One column throughout (labels above values): it reads the same on a 400 px phone and a desktop client,
+  // without media queries that many mail clients drop.
+  const WRAP = 'overflow-wrap:anywhere;word-wrap:break-word;';
   h.push(
     '<!DOCTYPE html>',
     '<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
     `<title>${escapeHtml(subject)}</title></head>`,
     `<body style="margin:0;padding:0;background:#f3f3f3;${FONT}">`,
-    '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="background:#f3f3f3;"><tr><td align="center" style="padding:16px 8px;">',
-    `<table role="presentation" width="640" cellpadding="0" cellspacing="0" border="0" style="width:100%;max-width:640px;background:#ffffff;border:1px solid #dddddd;${FONT}font-size:14px;line-height:20px;color:#242424;">`,
-    `<tr><td style="padding:16px 20px;border-bottom:1px solid #dddddd;font-size:18px;line-height:24px;font-weight:bold;">${escapeHtml(subject)}</td></tr>`,
+    '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="background:#f3f3f3;table-layout:fixed;"><tr><td align="center" style="padding:16px 8px;">',
+    `<table role="presentation" width="640" cellpadding="0" cellspacing="0" border="0" style="width:100%;max-width:640px;background:#ffffff;border:1px solid #dddddd;table-layout:fixed;${FONT}font-size:14px;line-height:20px;color:#242424;">`,
+    `<tr><td style="padding:16px 20px;border-bottom:1px solid #dddddd;font-size:18px;line-height:24px;font-weight:bold;${WRAP}">${escapeHtml(subject)}</td></tr>`,
   );
   for (const s of secs) {
     h.push(
@@ -249,18 +309,18 @@ function renderHtml(subject: string, secs: Section[], ctx: RenderContext): strin
     for (const e of s.entries) {
       h.push(
         '<tr><td style="padding:8px 20px;">',
-        '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="border:1px solid #e1e1e1;border-collapse:collapse;">',
-        `<tr><td colspan="2" style="padding:8px 10px;background:#fafafa;font-weight:bold;border-bottom:1px solid #e1e1e1;">${escapeHtml(e.title)}</td></tr>`,
+        '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="border:1px solid #e1e1e1;border-collapse:collapse;table-layout:fixed;">',
+        `<tr><td style="padding:8px 10px;background:#fafafa;font-weight:bold;border-bottom:1px solid #e1e1e1;${WRAP}">${escapeHtml(e.title)}</td></tr>`,
       );
       for (const f of e.fields) {
         h.push(
-          `<tr><td valign="top" style="padding:4px 10px;width:170px;color:#616161;">${escapeHtml(f.label)}</td>` +
-            `<td valign="top" style="padding:4px 10px;${f.mono ? MONO : ''}">${escapeHtml(f.value)}</td></tr>`,
+          `<tr><td style="padding:6px 10px 0 10px;color:#616161;font-size:12px;line-height:16px;">${escapeHtml(f.label)}</td></tr>` +
+            `<tr><td style="padding:0 10px 4px 10px;${WRAP}${f.mono ? MONO : ''}">${breakableHtml(f.value)}</td></tr>`,
         );
       }
       h.push(
-        `<tr><td valign="top" style="padding:4px 10px 8px 10px;color:#616161;">What to do</td><td valign="top" style="padding:4px 10px 8px 10px;">` +
-          e.todo.map((t) => `<p style="margin:0 0 6px 0;">${escapeHtml(t)}</p>`).join('') +
+        `<tr><td style="padding:6px 10px 0 10px;color:#616161;font-size:12px;line-height:16px;">What to do</td></tr><tr><td style="padding:0 10px 8px 10px;${WRAP}">` +
+          e.todo.map((t) => `<p style="margin:0 0 6px 0;">${breakableHtml(t)}</p>`).join('') +
           '</td></tr>',
         '</table>',
         '</td></tr>',
@@ -270,7 +330,7 @@ function renderHtml(subject: string, secs: Section[], ctx: RenderContext): strin
   const url = safeHttpUrl(ctx.productUrl);
   const about = url ? `<br><a href="${escapeHtml(url)}" style="color:#0f6cbd;">About ${PRODUCT}</a>` : '';
   h.push(
-    `<tr><td style="padding:16px 20px;border-top:1px solid #dddddd;font-size:12px;line-height:18px;color:#616161;">${footerLines(ctx).map(escapeHtml).join('<br>')}${about}</td></tr>`,
+    `<tr><td style="padding:16px 20px;border-top:1px solid #dddddd;font-size:12px;line-height:18px;color:#616161;${WRAP}">${footerLines(ctx).map(breakableHtml).join('<br>')}${about}</td></tr>`,
     '</table>',
     '</td></tr></table>',
     '</body></html>',

@@ -1,7 +1,7 @@
 // What the status page shows, gathered: a scan over the scope (the engine's own verdict per app), the same apps'
 // credentials from one Graph listing (for the timeline and the last rotation), and the last runs of the run table.
 import { whoAmI } from '../azure/identity.js';
-import type { RunTable } from '../azure/runs.js';
+import { RunTable } from '../azure/runs.js';
 import { describeError } from '../errors.js';
 import { createServices, runRotation, type Logger, type Services } from '../rotation/engine.js';
 import { policyFor } from '../rotation/policy.js';
@@ -13,8 +13,8 @@ export const RECENT_RUNS = 10;
 export interface GatherOptions {
   now?: () => Date;
   log?: Logger;
-  /** The run table (AzureWebJobsStorage); without one the page shows no runs. */
-  runs?: RunTable;
+  /** The run table (AzureWebJobsStorage), or runs already at hand (newest first); without either, no runs. */
+  runs?: RunTable | StatusInput['runs'];
 }
 
 export async function gatherStatus(
@@ -28,12 +28,12 @@ export async function gatherStatus(
   const [scan, facts, runs] = await Promise.all([
     runRotation(settings, { mode: 'scan', now, log: opts.log }, services),
     appFacts(settings, services),
-    opts.runs
+    opts.runs instanceof RunTable
       ? recentRuns(opts.runs, RECENT_RUNS).catch((err: unknown) => {
           notes.push(`the run table could not be read: ${describeError(err)}`);
           return [];
         })
-      : Promise.resolve([]),
+      : Promise.resolve(opts.runs ?? []),
   ]);
   const scope = settings.scope === 'owned' ? 'apps the rotator owns' : `apps tagged ${settings.tag ?? ''}`;
   return buildStatus({

@@ -110,9 +110,7 @@ function appRow(a: StatusApp, x: Scale, now: number): string {
 function runRow(r: StatusRun): string {
   const who = r.requestedBy
     ? text(r.requestedBy.name ?? r.requestedBy.appId ?? r.requestedBy.oid)
-    : r.trigger === 'timer'
-      ? 'schedule'
-      : '—';
+    : (({ timer: 'the schedule', cli: 'an operator (CLI)' } as Record<string, string>)[r.trigger] ?? '—');
   const failures = r.failures.length
     ? `<ul class="failures">${r.failures.map((f) => `<li><b>${text(f.displayName) || text(f.appId)}</b>: ${text(f.reason)}</li>`).join('')}</ul>`
     : '';

@@ -63,6 +63,11 @@ export interface AppFacts {
   renewBeforeDays?: number;
 }
 
+export type RunInput = Pick<
+  RunRow,
+  'runId' | 'startedAt' | 'scanned' | 'queued' | 'rotatedInline' | 'failedInline'
+> & { trigger: string; requestedBy?: StatusRun['requestedBy'] };
+
 export interface StatusInput {
   now: Date;
   scope: string;
@@ -70,7 +75,8 @@ export interface StatusInput {
   apps: readonly AppReport[];
   /** Credentials and renewal window per appId (lower case), from the same listing. */
   facts: ReadonlyMap<string, AppFacts>;
-  runs: ReadonlyArray<{ run: RunRow & { requestedBy?: StatusRun['requestedBy'] }; apps: readonly AppRow[] }>;
+  /** Newest first: a run row of the run table (or the like, e.g. a CLI run's report) and its app rows. */
+  runs: ReadonlyArray<{ run: RunInput; apps: ReadonlyArray<Pick<AppRow, 'appId' | 'source' | 'report'>> }>;
   notes?: readonly string[];
 }
 
@@ -153,7 +159,7 @@ function statusApp(report: AppReport, facts: AppFacts | undefined, now: Date): S
   };
 }
 
-function statusRun(run: StatusInput['runs'][number]['run'], rows: readonly AppRow[]): StatusRun {
+function statusRun(run: RunInput, rows: StatusInput['runs'][number]['apps']): StatusRun {
   // Inline rows are the rotations the HTTP call or timer did itself (already in rotatedInline/failedInline);
   // worker and poison rows are the queued apps, one each when done.
   const queuedRows = rows.filter((r) => r.source !== 'inline');

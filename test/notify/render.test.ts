@@ -1,6 +1,8 @@
 // The message each recipient reads: subject counts, the facts per app, inert display names, no secrets.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Digest, NotifiableApp } from '../../src/notify/digest.js';
 import {
   cleanText,
@@ -10,6 +12,8 @@ import {
   versionlessSecretUri,
   type RenderContext,
 } from '../../src/notify/render.js';
+import { ARTIFACTS, launchBrowser, openHtml, screenshot } from '../status/browser.js';
+import type { Browser } from 'playwright-core';
 
 const ctx: RenderContext = {
   runId: 'run-2025-06-01',
@@ -68,17 +72,19 @@ const render = (...apps: NotifiableApp[]) => renderDigest({ to: 'ann@contoso.com
 /** The text a mail client shows for the HTML part: tags dropped, entities decoded. */
 const visible = (html: string) =>
   html
+    .replace(/<\/?span[^>]*>|<wbr>/g, '') // break hints inside a value are not spaces
     .replace(/<[^>]*>/g, ' ')
     .replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n)))
     .replace(/\s+/g, ' ');
 
 describe('subject', () => {
   it.each<[NotifiableApp['action'][], string]>([
-    [['rotated'], 'Entra app secrets: 1 client secret rotated'],
+    [['rotated'], 'Entra app secrets: client secret rotated for "CRM Connector"'],
     [['rotated', 'rotated', 'failed'], 'Entra app secrets: 2 client secrets rotated, 1 failed'],
-    [['failed'], 'Entra app secrets: 1 rotation failed'],
+    [['failed'], 'Entra app secrets: rotation failed for "CRM Connector"'],
     [['failed', 'failed'], 'Entra app secrets: 2 rotations failed'],
-    [['reminder'], 'Entra app secrets: 1 app with expiring credentials'],
+    [['reminder'], 'Entra app secrets: "CRM Connector" has expiring credentials'],
+    [['reminder', 'reminder'], 'Entra app secrets: 2 apps with expiring credentials'],
     [
       ['rotated', 'failed', 'reminder', 'reminder'],
       'Entra app secrets: 1 client secret rotated, 1 failed, 2 apps with expiring credentials',
@@ -88,8 +94,14 @@ describe('subject', () => {
     expect(subjectFor(actions.map((action) => rotated({ action })))).toBe(subject);
   });
 
-  it('never carries a display name (user input stays out of the header)', () => {
-    expect(render(rotated({ displayName: 'Evil\r\nBcc: x@y.com' })).subject).not.toContain('Evil');
+  it('names the one app cleaned and cut short: no header injection, no bidi tricks, no essay', () => {
+    const s = render(rotated({ displayName: 'Evil\r\nBcc: x@y.com\u202E' })).subject;
+    expect(s).toBe('Entra app secrets: client secret rotated for "Evil  Bcc: x@y.com"');
+    const long = render(failed({ displayName: 'x'.repeat(500) })).subject;
+    expect(long).toBe(`Entra app secrets: rotation failed for "${'x'.repeat(59)}…"`);
+    expect(render(failed({ displayName: '  ' })).subject).toBe(
+      'Entra app secrets: rotation failed for 99999999-2222-3333-4444-555555555555',
+    );
   });
 });
 
@@ -133,6 +145,18 @@ describe('content', () => {
     const m = render(rotated({ oldSecretRetiresOn: undefined }));
     expect(m.plainText).toMatch(/Old secret removed: not by the rotator/);
     expect(m.plainText).toMatch(/before the old secret expires/);
+  });
+
+  it('does not promise an expired secret stays valid: nothing was superseded, consumers must switch now', () => {
+    // The rotator supersedes only a valid current secret; an app whose secrets had all expired supersedes none.
+    const m = render(rotated({ oldKeyIds: [], oldSecretRetiresOn: undefined }));
+    for (const part of [m.plainText, visible(m.html)]) {
+      expect(part).toMatch(
+        /Old secret:? none still valid: every earlier client secret of this app had already expired/,
+      );
+      expect(part).not.toMatch(/stays valid|Replaces|before the old secret expires/);
+      expect(part).toContain('switch to the new version now (the old secret no longer works)');
+    }
   });
 
   it('gives failed apps the reason and what to do, failures first', () => {
@@ -275,11 +299,14 @@ describe('tenant values are inert', () => {
         const { html, subject } = renderDigest(d, ctx);
         const tamed = renderDigest({ ...d, apps: apps.map(tame) }, ctx).html;
         // The markup is the template's alone: as many tags as with harmless values, and only known tags.
-        expect(html.split('<').length).toBe(tamed.split('<').length);
+        // (Break hints inside values depend on their length and are the template's own markup.)
+        const tags = (h: string) => h.replace(/<span style="white-space:nowrap;">|<\/span>|<wbr>/g, '');
+        expect(tags(html).split('<').length).toBe(tags(tamed).split('<').length);
         expect(html).not.toMatch(
-          /<(?!\/?(?:html|head|meta|title|body|table|tr|td|div|p|br|a)[\s>]|!DOCTYPE html>)/,
+          /<(?!\/?(?:html|head|meta|title|body|table|tr|td|div|p|br|a|span|wbr)[\s>]|!DOCTYPE html>)/,
         );
-        expect(subject).not.toMatch(/[<>\r\n]/);
+        // eslint-disable-next-line no-control-regex -- control characters are what the subject must not carry
+        expect(subject).not.toMatch(/[\u0000-\u001f\u202a-\u202e]/);
       }),
       { numRuns: 300 },
     );
@@ -304,5 +331,57 @@ describe('secrets never appear', () => {
       expect(part).not.toContain(secretText);
       expect(part).not.toContain(secretText.slice(0, 12));
     }
+  });
+});
+
+describe('in a browser (Debian chromium), at 400 px', () => {
+  let browser: Browser;
+  beforeAll(async () => void (browser = await launchBrowser()), 60_000);
+  afterAll(() => browser?.close());
+
+  const long = {
+    secretUri:
+      'https://kv-rotator-production-westeurope.vault.azure.net/secrets/payroll-api-client-secret-for-the-nightly-export/0123456789abcdef0123456789abcdef',
+  };
+
+  it('never scrolls sideways and never breaks an identifier mid-word', async () => {
+    const m = render(
+      rotated(long),
+      rotated({
+        ...long,
+        appId: '22222222-2222-3333-4444-555555555555',
+        oldKeyIds: [],
+        oldSecretRetiresOn: undefined,
+      }),
+      failed({ displayName: 'A'.repeat(120) }), // a name with no space at all still wraps
+      reminder(),
+    );
+    writeFileSync(join(ARTIFACTS, 'email-400.html'), m.html);
+    const page = await openHtml(browser, m.html, 400);
+    const { scrollWidth, clientWidth } = await page.evaluate(() => {
+      const el = (
+        globalThis as unknown as {
+          document: { scrollingElement: { scrollWidth: number; clientWidth: number } };
+        }
+      ).document.scrollingElement;
+      return { scrollWidth: el.scrollWidth, clientWidth: el.clientWidth };
+    });
+    expect(clientWidth).toBe(400);
+    expect(scrollWidth).toBeLessThanOrEqual(clientWidth);
+    // Every unbreakable piece (GUIDs, URL segments) sits on one line: one box each.
+    const pieces = page.locator('span[style*="nowrap"]');
+    const count = await pieces.count();
+    expect(count).toBeGreaterThan(20);
+    const boxes = await pieces.evaluateAll((els) =>
+      els.map((e) => ({
+        text: e.textContent,
+        lines: (e as unknown as { getClientRects(): unknown[] }).getClientRects().length,
+      })),
+    );
+    expect(boxes.filter((b) => b.lines !== 1)).toEqual([]);
+    // The long Key Vault URI is still one value a reader can copy: its text is intact.
+    expect(await page.locator('body').innerText()).toContain(long.secretUri);
+    await screenshot(page, 'email-400.png');
+    await page.close();
   });
 });
