@@ -97,6 +97,7 @@ it(
       'rotateWorker',
       'runs',
       'scan',
+      'status',
     ]);
     expect(bundled).toEqual(fromSource);
   },

@@ -36,6 +36,7 @@ it(
       'rotateWorker.js',
       'runsHttp.js',
       'scanHttp.js',
+      'statusHttp.js',
     ]);
     const script = files
       .map((f) => `await import(${JSON.stringify(join(out, 'src/functions', f))});`)
@@ -53,7 +54,7 @@ it(
     expect(run.status).toBe(0);
     expect(run.stdout.trim()).toBe('loaded');
     // Outside the host, app.* only warns: proof that each registration ran.
-    for (const name of ['rotate', 'scan', 'runs', 'rotateTimer', 'rotateWorker', 'rotatePoison'])
+    for (const name of ['rotate', 'scan', 'runs', 'status', 'rotateTimer', 'rotateWorker', 'rotatePoison'])
       expect(run.stderr).toContain(`Skipping call to register function "${name}"`);
   },
 );
