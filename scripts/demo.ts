@@ -24,7 +24,7 @@ const dim = (s: string) => (tty ? `\x1b[2m${s}\x1b[0m` : s);
 const say = (...lines: string[]) => console.log(lines.join('\n'));
 
 /** One line per seeded app: what is unusual about it and what the rotator should do. */
-const SEEDED: Record<keyof DemoTenant['apps'], string> = {
+const SEEDED: Partial<Record<keyof DemoTenant['apps'], string>> = {
   due: 'one secret expiring in 10 days: due, rotated',
   expired: 'every secret has expired (its consumers are already failing): rotated',
   upToDate: 'one secret expiring in 200 days: up to date, left alone',
@@ -89,13 +89,14 @@ try {
     return { ...r, report };
   };
 
-  const ownedCount = Object.keys(demo.apps).length - 1;
+  const ownedCount = Object.values(demo.apps).filter((a) => a && a !== demo.apps.notOwned).length;
   say(
     bold(`\nSimulated tenant ${cloud.tenant.tenantId}: ${cloud.tenant.applications.size} app registrations.`),
     `${ownedCount} are owned by the rotator's managed identity (ROTATION_SCOPE=owned). What each one is for:`,
-    ...Object.entries(SEEDED).map(
-      ([key, why]) => `  ${demo.apps[key as keyof DemoTenant['apps']].displayName.padEnd(34)} ${why}`,
-    ),
+    ...Object.entries(SEEDED).flatMap(([key, why]) => {
+      const app = demo.apps[key as keyof DemoTenant['apps']];
+      return app ? [`  ${app.displayName.padEnd(34)} ${why}`] : [];
+    }),
     'New secrets start working 1.5 s after they are made (simulated Entra replication): the rotator proves each',
     'one works before storing it, so a rotation takes a few seconds.',
   );

@@ -263,7 +263,7 @@ const FONT = "font-family:'Segoe UI',Helvetica,Arial,sans-serif;";
 const MONO = "font-family:Consolas,'Courier New',monospace;font-size:13px;";
 const NOWRAP = '<span style="white-space:nowrap;">';
 /** A piece longer than this may not fit a phone's line: it may wrap anywhere rather than scroll the message. */
-const MAX_UNBROKEN = 40;
+const MAX_UNBROKEN = 44;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}[),.;:]?$/i;
 
 /**
@@ -279,7 +279,7 @@ export function breakableHtml(text: string): string {
       if (GUID.test(token)) return `${NOWRAP}${escapeHtml(token)}</span>`;
       if (token.length <= 24 || !/[/(=]/.test(token)) return escapeHtml(token);
       return token
-        .split(/(?<=[/(=])/)
+        .split(/(?<=[/(=])(?!\/)/)
         .map((piece) =>
           piece.length <= MAX_UNBROKEN ? `${NOWRAP}${escapeHtml(piece)}</span>` : escapeHtml(piece),
         )

@@ -42,7 +42,9 @@ it('notes the unreadable owners once and still reaches the tag and NOTIFY_ALSO r
 
   const to = cloud.mail.messages.map((m) => m.to.join(',')).sort();
   expect(to).toEqual(['secops@contoso.com', 'security@contoso.com']);
-  expect(cloud.mail.to('secops@contoso.com')[0]!.subject).toBe('Entra app secrets: 1 client secret rotated');
+  expect(cloud.mail.to('secops@contoso.com')[0]!.subject).toBe(
+    'Entra app secrets: client secret rotated for "Payroll API"',
+  );
   expect(cloud.mail.to('security@contoso.com')[0]!.subject).toBe(
     'Entra app secrets: 4 client secrets rotated, 1 failed',
   );

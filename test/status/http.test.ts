@@ -1,6 +1,6 @@
 // GET /api/status called as the host calls it, against the simulated cloud and Azurite: the caller rules of the other
 // endpoints (no token 401, no role 403, nothing read from Graph either way), HTML for a browser, JSON on request.
-import * as Functions from '@azure/functions';
+import type * as Functions from '@azure/functions';
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { ROLES } from '../../src/auth/callers.js';
