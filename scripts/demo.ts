@@ -194,10 +194,11 @@ function writeEmails(runs: Array<{ mail: MailMessage[] }>): string[][] {
   );
 }
 
-const OUTCOME_ORDER = ['failed', 'rotated', 'would-rotate', 'up-to-date', 'skipped'];
-const byOutcome = (a: AppReport, b: AppReport) =>
-  OUTCOME_ORDER.indexOf(a.action) - OUTCOME_ORDER.indexOf(b.action) ||
-  a.displayName.localeCompare(b.displayName);
+/** Failures first, then what changed, then the rest. (A function declaration: it is used before this line runs.) */
+function byOutcome(a: AppReport, b: AppReport): number {
+  const order = ['failed', 'rotated', 'would-rotate', 'up-to-date', 'skipped'];
+  return order.indexOf(a.action) - order.indexOf(b.action) || a.displayName.localeCompare(b.displayName);
+}
 
 function indexPage(
   runs: Array<{ label: string; report: Report; mail: MailMessage[] }>,
