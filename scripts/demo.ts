@@ -6,8 +6,14 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { escapeHtml } from '../src/notify/render.js';
-import { createServices } from '../src/rotation/engine.js';
-import { formatTable, type AppReport, type Report } from '../src/rotation/report.js';
+import {
+  formatRow,
+  summaryLines,
+  TABLE_HEADER,
+  type AppReport,
+  type Report,
+} from '../src/rotation/report.js';
+import { connect } from '../src/run.js';
 import { loadSettings } from '../src/settings.js';
 import { gatherStatus } from '../src/status/gather.js';
 import { renderStatusHtml } from '../src/status/html.js';
@@ -82,7 +88,7 @@ try {
     const r = await cli('rotate', '--json');
     if (r.status !== 0 && r.status !== 1) throw new Error(`rotate exited with ${r.status}:\n${r.stderr}`);
     const report = JSON.parse(r.stdout) as Report;
-    say(formatTable(report));
+    say([TABLE_HEADER, ...report.apps.map(formatRow), '', ...summaryLines(report)].join('\n'));
     const mail = cloud.mail.messages.slice(sentBefore);
     say(dim(`(exit code ${r.status}; ${mail.length} email${mail.length === 1 ? '' : 's'} sent by this run)`));
     runs.push({ label, report, mail });
@@ -135,7 +141,7 @@ try {
   say(bold('\n5. The operator status page (GET /api/status), for the tenant as it is now:'));
   Object.assign(process.env, env); // the rotator's identity, for the in-process scan
   const settings = loadSettings(env, { requireKeyVault: false });
-  const status = await gatherStatus(settings, { runs: asStatusRuns(runs) }, createServices(settings));
+  const status = await gatherStatus(await connect(settings, () => undefined), asStatusRuns(runs));
   writeFileSync(join(out, 'status.html'), renderStatusHtml(status));
   say(`  ${join(out, 'status.html')}: ${status.apps.length} apps, the last ${status.runs.length} runs.`);
 

@@ -5,33 +5,35 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { RunTable } from '../azure/runs.js';
 import { CallerRefused, requireCaller, ROLES } from '../auth/callers.js';
 import { callerAuthConfig } from '../auth/config.js';
-import { createServices } from '../rotation/engine.js';
-import { loadSettings } from '../settings.js';
+import { connect, envEdge, type Edge } from '../run.js';
 import { gatherStatus } from '../status/gather.js';
 import { statusResponse } from '../status/respond.js';
-import { contextLogger } from './lib/fanout.js';
 import { errorResponse, json, requireMethod } from './lib/http.js';
+import { contextLogger } from './lib/invocation.js';
 
-export async function statusHttp(
-  request: HttpRequest,
-  context: InvocationContext,
-): Promise<HttpResponseInit> {
-  try {
-    requireMethod(request, 'GET');
-    const settings = loadSettings(process.env, { requireKeyVault: false });
-    const services = createServices(settings);
-    const auth = await callerAuthConfig(settings, undefined, services.credential);
-    const caller = await requireCaller(request.headers.get('authorization'), auth, [ROLES.read]);
-    context.log(JSON.stringify({ event: 'status', caller }));
-    const runs = settings.storage ? new RunTable(settings.storage, services.credential) : undefined;
-    const page = await gatherStatus(settings, { runs, log: contextLogger(context) }, services);
-    return statusResponse(page, request.headers.get('accept'));
-  } catch (err) {
-    if (err instanceof CallerRefused)
-      return json(err.status, { error: { code: err.code, message: err.message } }, err.headers);
-    return errorResponse(err, context);
-  }
-}
+export const statusHttpHandler =
+  (edge: Edge) =>
+  async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    try {
+      requireMethod(request, 'GET');
+      const settings = edge.settings({ requireKeyVault: false });
+      const services = edge.services(settings);
+      const auth = await callerAuthConfig(settings, edge.clock, services.credential);
+      const caller = await requireCaller(request.headers.get('authorization'), auth, [ROLES.read]);
+      context.log(JSON.stringify({ event: 'status', caller }));
+      const deps = await connect(settings, contextLogger(context), services, edge.clock);
+      const runs = settings.storage ? new RunTable(settings.storage, services.credential) : undefined;
+      return statusResponse(await gatherStatus(deps, runs), request.headers.get('accept'));
+    } catch (err) {
+      if (err instanceof CallerRefused)
+        return json(err.status, { error: { code: err.code, message: err.message } }, err.headers);
+      return errorResponse(err, context);
+    }
+  };
+
+/** The registered handler: the environment is read once per invocation. */
+export const statusHttp = (request: HttpRequest, context: InvocationContext) =>
+  statusHttpHandler(envEdge(process.env))(request, context);
 
 app.http('status', {
   methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],

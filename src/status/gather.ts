@@ -1,55 +1,51 @@
 // What the status page shows, gathered: a scan over the scope (the engine's own verdict per app), the same apps'
 // credentials from one Graph listing (for the timeline and the last rotation), and the last runs of the run table.
-import { whoAmI } from '../azure/identity.js';
 import { RunTable } from '../azure/runs.js';
 import { describeError } from '../errors.js';
-import { createServices, runRotation, type Logger, type Services } from '../rotation/engine.js';
+import { inline } from '../handoff.js';
+import type { RunDeps } from '../rotation/context.js';
 import { policyFor } from '../rotation/policy.js';
+import { runOnce } from '../run.js';
 import type { Settings } from '../settings.js';
 import { buildStatus, type AppFacts, type StatusInput, type StatusPage } from './model.js';
 
 export const RECENT_RUNS = 10;
 
-export interface GatherOptions {
-  now?: () => Date;
-  log?: Logger;
-  /** The run table (AzureWebJobsStorage), or runs already at hand (newest first); without either, no runs. */
-  runs?: RunTable | StatusInput['runs'];
-}
+/** The run table (AzureWebJobsStorage), or runs already at hand (newest first); without either, no runs. */
+export type RunHistory = RunTable | StatusInput['runs'] | undefined;
 
-export async function gatherStatus(
-  settings: Settings,
-  opts: GatherOptions = {},
-  services: Services = createServices(settings),
-): Promise<StatusPage> {
-  const now = opts.now ?? (() => new Date());
-  services.identity ??= await whoAmI(services.credential, settings);
+export async function gatherStatus(deps: RunDeps, runs?: RunHistory): Promise<StatusPage> {
+  const { settings } = deps;
   const notes: string[] = [];
-  const [scan, facts, runs] = await Promise.all([
-    runRotation(settings, { mode: 'scan', now, log: opts.log }, services),
-    appFacts(settings, services),
-    opts.runs instanceof RunTable
-      ? recentRuns(opts.runs, RECENT_RUNS).catch((err: unknown) => {
+  const [scan, facts, history] = await Promise.all([
+    runOnce(deps, 'http', inline, { mode: 'scan' }),
+    appFacts(deps),
+    runs instanceof RunTable
+      ? recentRuns(runs, RECENT_RUNS).catch((err: unknown) => {
           notes.push(`the run table could not be read: ${describeError(err)}`);
           return [];
         })
-      : Promise.resolve(opts.runs ?? []),
+      : Promise.resolve(runs ?? []),
   ]);
-  const scope = settings.scope === 'owned' ? 'apps the rotator owns' : `apps tagged ${settings.tag ?? ''}`;
+  const report = scan.result!.report;
   return buildStatus({
-    now: now(),
-    scope: settings.tag && settings.scope === 'owned' ? `${scope} and tagged ${settings.tag}` : scope,
-    apps: scan.report.apps,
+    now: deps.clock.now(),
+    scope: scopeOf(settings),
+    apps: report.apps,
     facts,
-    runs,
-    notes: [...(scan.report.notes ?? []), ...notes],
+    runs: history,
+    notes: [...(report.notes ?? []), ...notes],
   });
 }
 
+function scopeOf(settings: Settings): string {
+  const scope = settings.scope === 'owned' ? 'apps the rotator owns' : `apps tagged ${settings.tag ?? ''}`;
+  return settings.tag && settings.scope === 'owned' ? `${scope} and tagged ${settings.tag}` : scope;
+}
+
 /** Each app's credentials and renewal window, from one listing of the scope. */
-async function appFacts(settings: Settings, services: Services): Promise<Map<string, AppFacts>> {
-  const source =
-    settings.scope === 'owned' ? { ownedBy: services.identity!.objectId } : { tag: settings.tag! };
+async function appFacts({ settings, services, identity }: RunDeps): Promise<Map<string, AppFacts>> {
+  const source = settings.scope === 'owned' ? { ownedBy: identity.objectId } : { tag: settings.tag! };
   const facts = new Map<string, AppFacts>();
   for await (const page of services.graph.applicationPages(source)) {
     for (const app of page) {

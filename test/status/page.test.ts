@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RunTable } from '../../src/azure/runs.js';
-import { createServices, runRotation } from '../../src/rotation/engine.js';
+import { inline } from '../../src/handoff.js';
+import { connect, createServices, runOnce } from '../../src/run.js';
 import { loadSettings } from '../../src/settings.js';
 import { gatherStatus } from '../../src/status/gather.js';
 import { renderStatusHtml } from '../../src/status/html.js';
@@ -43,7 +44,9 @@ beforeAll(async () => {
     rotatedInline: 0,
     failedInline: 0,
   });
-  const result = await runRotation(settings, { mode: 'rotate' }, services);
+  const deps = await connect(settings, () => undefined, services);
+  const { result } = await runOnce(deps, 'cli', inline, { mode: 'rotate' });
+  if (!result) throw new Error('the rotation returned no result');
   const s = result.report.summary;
   await table.createRun({
     runId: result.report.runId,
@@ -56,7 +59,7 @@ beforeAll(async () => {
     failedInline: s.failed,
   });
   for (const c of result.changed) await table.recordApp(result.report.runId, 'inline', c.report, c);
-  page = await gatherStatus(settings, { runs: table }, services);
+  page = await gatherStatus(deps, table);
   browser = await launchBrowser();
 }, 120_000);
 afterAll(async () => {
