@@ -12,6 +12,7 @@ import {
   settingNameLiterals,
   settingsReadIn,
   templateMatcher,
+  unionLiterals,
 } from './markdown.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -116,6 +117,26 @@ describe('docs/settings.md', () => {
     }
     const list = [...missing].map(([name, file]) => `${name} (read in ${file})`);
     expect(list, `add these settings to the table in docs/settings.md: ${list.join('; ')}`).toEqual([]);
+  });
+});
+
+describe('docs/reference.md', () => {
+  it('lists every code a report entry can carry (the EntryCode and DecisionCode unions in src/rotation/)', () => {
+    const rotation = sources.filter((f) => /^src[\\/]rotation[\\/]/.test(f)).map(read);
+    const codes = new Set(
+      rotation.flatMap((src) => [...unionLiterals(src, 'EntryCode'), ...unionLiterals(src, 'DecisionCode')]),
+    );
+    expect(
+      codes.size,
+      'found no EntryCode / DecisionCode union in src/rotation/: update this test to where the codes live',
+    ).toBeGreaterThanOrEqual(5);
+    const documented = new Set(
+      [...read('docs/reference.md').matchAll(/^\|\s*`([a-z0-9-]+)`\s*\|/gm)].map((m) => m[1]!),
+    );
+    const missing = [...codes].filter((c) => !documented.has(c));
+    expect(missing, `add these codes to the Codes table of docs/reference.md: ${missing.join(', ')}`).toEqual(
+      [],
+    );
   });
 });
 

@@ -35,6 +35,12 @@ export function settingNameLiterals(source: string): string[] {
   return [...new Set(names)].sort();
 }
 
+/** The string literals of a union type alias: `export type EntryCode = DecisionCode | 'app-not-found' | …;`. */
+export function unionLiterals(source: string, typeName: string): string[] {
+  const body = new RegExp(String.raw`\btype\s+${typeName}\s*=([^;]*);`).exec(withoutComments(source))?.[1];
+  return body ? [...body.matchAll(/'([^']+)'|"([^"]+)"/g)].map((m) => (m[1] ?? m[2])!) : [];
+}
+
 /** `AzureWebJobsStorage__${svc}ServiceUri` → a RegExp that accepts the names it can produce. */
 export function templateMatcher(template: string): RegExp {
   const parts = template.split(/\$\{[^}]*\}/).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
