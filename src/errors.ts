@@ -6,7 +6,6 @@ export interface ServiceErrorInfo {
   status?: number;
   code?: string;
   message: string;
-  retryAfterMs?: number;
 }
 
 export function errorInfo(err: unknown): ServiceErrorInfo {
@@ -26,11 +25,7 @@ export function errorInfo(err: unknown): ServiceErrorInfo {
   }
   const aadsts = /AADSTS\d+/.exec(message)?.[0];
   if (aadsts) code = aadsts;
-  let retryAfterMs: number | undefined;
-  const headers = e.headers as { get?: (n: string) => string | null } | undefined;
-  const ra = typeof headers?.get === 'function' ? headers.get('retry-after') : undefined;
-  if (ra && /^\d+$/.test(ra)) retryAfterMs = Number(ra) * 1000;
-  return { status, code, message, retryAfterMs };
+  return { status, code, message };
 }
 
 export function redact(text: string, secrets: readonly string[]): string {

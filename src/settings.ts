@@ -2,6 +2,8 @@
 // A bad setting stops the run before any change, with one line naming the setting, what was wrong and what
 // is accepted. Imports nothing above the small utilities: everything else depends on this, not the reverse.
 
+import { CronExpressionParser } from 'cron-parser';
+import { cleanText } from './text.js';
 import { isKnownAzureHost, knownHostsText, type EndpointKind } from './util/clouds.js';
 import { isDomainName, isEmailAddress } from './util/email.js';
 import { isGuid } from './util/ids.js';
@@ -38,7 +40,6 @@ export interface Settings {
   emailSender?: string;
   notifyAlso: string[];
   remindUnmanaged: boolean;
-  schedule: string;
   /** AzureWebJobsStorage as a connection string, or the account's blob/queue/table URIs for identity-based access. */
   storage?: StorageSettings;
   keyVaultDisableChallengeVerification: boolean;
@@ -74,20 +75,29 @@ export const BOUNDS = {
 
 export const DEFAULT_SCHEDULE = '0 0 3 * * *';
 
-/** NCRONTAB with six fields ({second} {minute} {hour} {day} {month} {day-of-week}) or a TimeSpan such as 01:00:00. */
-function schedule(env: Env): string {
+/**
+ * ROTATION_SCHEDULE is read by the Functions host (the timer's %ROTATION_SCHEDULE%), not by the code: it is only
+ * validated here, so a bad schedule stops the CLI and every function with one line instead of a timer that never
+ * fires. NCRONTAB has six fields ({second} {minute} {hour} {day} {month} {day-of-week}); cron-parser checks each
+ * value's range, and tokens cron-parser knows but NCRONTAB does not (L, W, #, ?) are refused.
+ */
+function validateSchedule(env: Env): void {
   const raw = read(env, 'ROTATION_SCHEDULE');
-  if (raw === undefined) return DEFAULT_SCHEDULE;
+  if (raw === undefined) return;
+  const accepted =
+    'Use {second} {minute} {hour} {day} {month} {day-of-week}, e.g. "0 0 3 * * *" for 03:00 UTC daily.';
+  // A TimeSpan (hh:mm:ss) is what the host also takes on App Service plans.
+  if (/^([01]?\d|2[0-3]):[0-5]\d:[0-5]\d$/.test(raw)) return;
   const fields = raw.split(/\s+/);
-  const field = /^[0-9A-Za-z*/,-]+$/;
-  if ((fields.length === 6 && fields.every((f) => field.test(f))) || /^\d{1,2}:\d{2}:\d{2}$/.test(raw))
-    return raw;
-  return fail(
-    'ROTATION_SCHEDULE',
-    raw,
-    'not a six-field NCRONTAB expression',
-    'Use {second} {minute} {hour} {day} {month} {day-of-week}, e.g. "0 0 3 * * *" for 03:00 UTC daily.',
-  );
+  if (fields.length !== 6) fail('ROTATION_SCHEDULE', raw, `${fields.length} fields instead of six`, accepted);
+  const token = /^(\*|\d{1,2}|[A-Za-z]{3})$/;
+  if (!fields.every((f) => f.split(/[,/-]/).every((t) => token.test(t))))
+    fail('ROTATION_SCHEDULE', raw, 'not an NCRONTAB expression', accepted);
+  try {
+    CronExpressionParser.parse(raw, { tz: 'UTC' });
+  } catch (err) {
+    fail('ROTATION_SCHEDULE', raw, cleanText((err as Error).message, 120), accepted);
+  }
 }
 
 export interface LoadOptions {
@@ -335,13 +345,13 @@ function checkEndpoints(settings: Settings): void {
 }
 
 export function loadSettings(env: Env, opts: LoadOptions): Settings {
+  validateSchedule(env);
   const settings: Settings = {
     ...endpoints(env, opts),
     ...scope(env),
     ...lifetimes(env),
     ...mail(env),
     remindUnmanaged: bool(env, 'REMIND_UNMANAGED', false),
-    schedule: schedule(env),
     storage: storageSetting(env),
     keyVaultDisableChallengeVerification: bool(env, 'KEY_VAULT_DISABLE_CHALLENGE_VERIFICATION', false),
     ...tuning(env),

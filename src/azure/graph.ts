@@ -1,36 +1,17 @@
-// Microsoft Graph, through @microsoft/microsoft-graph-client: the app registrations in scope, their owners,
-// and addPassword/removePassword. Retries live here, in one place that knows which calls are idempotent.
+// Microsoft Graph, through @microsoft/microsoft-graph-client: the app registrations in scope, their owners and
+// service principals, and addPassword/removePassword. Retries live here, in one place that knows which calls are
+// idempotent.
 import type { TokenCredential } from '@azure/identity';
 import { Client, RetryHandlerOptions } from '@microsoft/microsoft-graph-client';
 import pLimit from 'p-limit';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
-import type { AppView, Credential } from '../rotation/checks.js';
 import { errorInfo } from '../errors.js';
+import type { AppView, Credential, NewPassword, OwnerObject } from './graph-types.js';
 import { graphScope } from './identity.js';
 import type { Settings } from '../settings.js';
-
-const APP_SELECT = 'id,appId,displayName,tags,signInAudience,passwordCredentials,keyCredentials';
-const PAGE_SIZE = 999; // Graph's maximum: fewest sequential page round-trips
-const BATCH_LIMIT = 20;
-const BATCHES_IN_FLIGHT = 4;
-// The SDK's RetryHandler would also retry a POST that timed out after it committed (503/504), creating a second
-// credential; so it is off and `call` below retries with knowledge of idempotency.
-const NO_SDK_RETRY = [new RetryHandlerOptions(0, 0)];
-// A hung call must not stall the run or keep the app's lock renewed for ever (fetch would wait 300 s for headers).
-// A timeout is a lost answer: reads are retried, an addPassword is resolved by looking.
-const CALL_TIMEOUT_MS = 60_000;
-
-export interface OwnerObject {
-  '@odata.type'?: string;
-  id: string;
-  mail?: string | null;
-  userPrincipalName?: string | null;
-  displayName?: string | null;
-}
-
-export interface NewPassword extends Credential {
-  secretText: string;
-}
+import { systemClock, type Clock } from '../util/clock.js';
+export type { AppView, Credential, NewPassword, OwnerObject };
+import { exponentialBackoff, headerGetter, parseRetryAfter, retryAfterOf, withRetry } from '../util/retry.js';
 
 /** A write whose outcome is unknown (connection lost, gateway timeout): the credential may or may not exist. */
 export class AmbiguousWriteError extends Error {
@@ -39,7 +20,18 @@ export class AmbiguousWriteError extends Error {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const APP_SELECT = 'id,appId,displayName,tags,signInAudience,passwordCredentials,keyCredentials';
+const PAGE_SIZE = 999; // Graph's maximum: fewest sequential page round-trips
+const BATCH_LIMIT = 20;
+const BATCHES_IN_FLIGHT = 4;
+/** Graph allows at most 15 values in an `in` filter (learn.microsoft.com/graph/filter-query-parameter). */
+const IN_FILTER_LIMIT = 15;
+// The SDK's RetryHandler would also retry a POST that timed out after it committed (503/504), creating a second
+// credential; so it is off and `call` below retries with knowledge of idempotency.
+const NO_SDK_RETRY = [new RetryHandlerOptions(0, 0)];
+// A hung call must not stall the run or keep the app's lock renewed for ever (fetch would wait 300 s for headers).
+// A timeout is a lost answer: reads are retried, an addPassword is resolved by looking.
+const CALL_TIMEOUT_MS = 60_000;
 
 interface RetryPolicy {
   /** Safe to repeat after an unknown outcome (reads, removePassword). */
@@ -47,15 +39,38 @@ interface RetryPolicy {
   attempts?: number;
 }
 
+interface Page<T> {
+  value: T[];
+  '@odata.nextLink'?: string;
+}
+
+interface BatchResponse {
+  id: string;
+  status: number;
+  headers?: Record<string, string>;
+  body?: { value?: unknown[] };
+}
+
+/** Some sub-requests of a $batch were throttled or failed on the server: they are sent again. */
+class BatchIncomplete extends Error {}
+
+const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+export interface GraphOptions {
+  timeoutMs?: number;
+  clock?: Clock;
+}
+
 export class GraphApi {
   private readonly client: Client;
   /** When Graph says "slow down", every call waits, not only the one that was told (no 429 storms). */
   private pausedUntil = 0;
-
   private readonly timeoutMs: number;
+  private readonly clock: Clock;
 
-  constructor(credential: TokenCredential, settings: Settings, opts: { timeoutMs?: number } = {}) {
+  constructor(credential: TokenCredential, settings: Settings, opts: GraphOptions = {}) {
     this.timeoutMs = opts.timeoutMs ?? CALL_TIMEOUT_MS;
+    this.clock = opts.clock ?? systemClock;
     const base = new URL(settings.graphEndpoint);
     this.client = Client.initWithMiddleware({
       authProvider: new TokenCredentialAuthenticationProvider(credential, { scopes: [graphScope(settings)] }),
@@ -67,46 +82,60 @@ export class GraphApi {
     });
   }
 
-  /** Runs one Graph request with pacing and retries. */
-  async call<T>(request: (signal: AbortSignal) => Promise<T>, policy: RetryPolicy): Promise<T> {
-    const attempts = policy.attempts ?? 6;
-    for (let attempt = 1; ; attempt++) {
-      const wait = this.pausedUntil - Date.now();
-      if (wait > 0) await sleep(wait);
-      // A fresh deadline per attempt, its timer cleared as soon as the attempt ends (AbortSignal.timeout would keep
-      // every request's state alive for the whole timeout, which over a large sweep is every request at once).
-      const controller = new AbortController();
-      const timer = setTimeout(
-        () => controller.abort(new Error(`no answer within ${this.timeoutMs} ms`)),
-        this.timeoutMs,
-      );
-      try {
-        return await request(controller.signal);
-      } catch (err) {
-        const { status, message, retryAfterMs } = errorInfo(err);
-        const throttled = status === 429 || status === 503;
-        if (throttled) {
-          const pause = retryAfterMs ?? Math.min(1000 * 2 ** attempt, 30_000);
-          this.pausedUntil = Math.max(this.pausedUntil, Date.now() + pause);
-        }
-        // Graph refuses overlapping writes on one object with a 400 that asks to retry; nothing was done.
-        const concurrent = status === 400 && /concurrent/i.test(message);
-        const unknownOutcome = status === undefined || (status >= 500 && status !== 503 && status !== 501);
-        // A 503 usually means "not done, retry", but a write may still have landed: a non-idempotent call is
-        // resolved by looking (the caller's job), never by sending it again blind. A 429 was never carried out.
-        if ((unknownOutcome || status === 503) && !policy.idempotent) throw new AmbiguousWriteError(err);
-        const retryable = throttled || concurrent || unknownOutcome;
-        if (!retryable || attempt >= attempts) throw err;
-        if (!throttled) await sleep(Math.min(200 * 2 ** attempt, 5_000) * (0.5 + Math.random()));
-      } finally {
-        clearTimeout(timer);
-      }
+  private pause(ms: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, this.clock.now().getTime() + ms);
+  }
+
+  /** One attempt: waits out a shared pause, runs with a deadline, and classifies a failure. */
+  private async attempt<T>(
+    request: (signal: AbortSignal) => Promise<T>,
+    policy: RetryPolicy,
+    n: number,
+  ): Promise<T> {
+    const wait = this.pausedUntil - this.clock.now().getTime();
+    if (wait > 0) await this.clock.sleep(wait);
+    // A fresh deadline per attempt, its timer cleared as soon as the attempt ends (AbortSignal.timeout would keep
+    // every request's state alive for the whole timeout, which over a large sweep is every request at once).
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new Error(`no answer within ${this.timeoutMs} ms`)),
+      this.timeoutMs,
+    );
+    try {
+      return await request(controller.signal);
+    } catch (err) {
+      const { status } = errorInfo(err);
+      if (status === 429 || status === 503)
+        this.pause(retryAfterOf(err, this.clock.now()) ?? Math.min(1000 * 2 ** n, 30_000));
+      // A 503 usually means "not done, retry", but a write may still have landed: a non-idempotent call is
+      // resolved by looking (the caller's job), never by sending it again blind. A 429 was never carried out.
+      if ((unknownOutcome(status) || status === 503) && !policy.idempotent)
+        throw new AmbiguousWriteError(err);
+      throw err;
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /** Runs one Graph request with pacing and retries. */
+  call<T>(request: (signal: AbortSignal) => Promise<T>, policy: RetryPolicy): Promise<T> {
+    return withRetry((n) => this.attempt(request, policy, n), {
+      attempts: policy.attempts ?? 6,
+      clock: this.clock,
+      retryable: (err) => !(err instanceof AmbiguousWriteError) && retryable(err),
+      // A throttled call already set the shared pause, which the next attempt waits out.
+      waitMs: (err) => (isThrottled(err) ? 0 : undefined),
+      backoffMs: exponentialBackoff(400, 5_000),
+    });
   }
 
   /** A request with the attempt's deadline (`call` makes a fresh one per attempt and clears its timer after). */
   private get(path: string, signal: AbortSignal) {
     return this.client.api(path).middlewareOptions(NO_SDK_RETRY).option('signal', signal);
+  }
+
+  private read<T>(path: string): Promise<T> {
+    return this.call((signal) => this.get(path, signal).get() as Promise<T>, { idempotent: true });
   }
 
   /** Pages of app registrations, streamed: `owned` via the rotator's ownedObjects, `tagged` via a tag filter. */
@@ -120,13 +149,7 @@ export class GraphApi {
       next = `/applications?$filter=${filter}&$select=${APP_SELECT}&$top=${PAGE_SIZE}`;
     }
     while (next) {
-      const url: string = next;
-      const page = await this.call(
-        (signal) => this.get(url, signal).get() as Promise<{ value: AppView[]; '@odata.nextLink'?: string }>,
-        {
-          idempotent: true,
-        },
-      );
+      const page: Page<AppView> = await this.read<Page<AppView>>(next);
       yield page.value.map(normalizeApp);
       next = page['@odata.nextLink'];
     }
@@ -134,15 +157,20 @@ export class GraphApi {
 
   async getApplication(appId: string): Promise<AppView | undefined> {
     try {
-      const app = await this.call(
-        (signal) =>
-          this.get(
-            `/applications(appId='${encodeURIComponent(appId)}')?$select=${APP_SELECT}`,
-            signal,
-          ).get() as Promise<AppView>,
-        { idempotent: true },
+      return normalizeApp(
+        await this.read<AppView>(`/applications(appId='${encodeURIComponent(appId)}')?$select=${APP_SELECT}`),
       );
-      return normalizeApp(app);
+    } catch (err) {
+      if (errorInfo(err).status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** The app's password credentials by object id; undefined when the app is gone. */
+  async passwordCredentials(appObjectId: string): Promise<Credential[] | undefined> {
+    try {
+      const app = await this.read<AppView>(`/applications/${appObjectId}?$select=id,passwordCredentials`);
+      return (app.passwordCredentials ?? []).map(credentialOf);
     } catch (err) {
       if (errorInfo(err).status === 404) return undefined;
       throw err;
@@ -152,14 +180,7 @@ export class GraphApi {
   async isOwner(appObjectId: string, principalId: string): Promise<boolean> {
     let next: string | undefined = `/applications/${appObjectId}/owners?$select=id&$top=${PAGE_SIZE}`;
     while (next) {
-      const url: string = next;
-      const page = await this.call(
-        (signal) =>
-          this.get(url, signal).get() as Promise<{ value: OwnerObject[]; '@odata.nextLink'?: string }>,
-        {
-          idempotent: true,
-        },
-      );
+      const page: Page<OwnerObject> = await this.read<Page<OwnerObject>>(next);
       if (page.value.some((o) => o.id === principalId)) return true;
       next = page['@odata.nextLink'];
     }
@@ -178,77 +199,121 @@ export class GraphApi {
         ...(p.startDateTime ? { startDateTime: p.startDateTime.toISOString() } : {}),
       },
     };
-    const created = await this.call(
+    return this.call(
       (signal) =>
         this.get(`/applications/${appObjectId}/addPassword`, signal).post(body) as Promise<NewPassword>,
       { idempotent: false },
     );
-    return created;
   }
 
-  /** Idempotent: a credential that is already gone (a retry after a lost answer, a person was faster) is done. */
+  /**
+   * Removes a password credential. The documentation promises only 204; what Graph answers for a keyId that is
+   * already gone (a retry after a lost answer, a person was faster) is not promised (404 or 400). So a failed
+   * removal is decided from state: the app's credentials are read again, and a keyId that is gone is done.
+   */
   async removePassword(appObjectId: string, keyId: string): Promise<void> {
     try {
       await this.call(
         (signal) => this.get(`/applications/${appObjectId}/removePassword`, signal).post({ keyId }),
-        {
-          idempotent: true,
-        },
+        { idempotent: true },
       );
     } catch (err) {
-      if (errorInfo(err).status !== 404) throw err;
+      const left = await this.passwordCredentials(appObjectId).catch(() => {
+        throw err; // cannot tell: the removal's own error says more than the re-read's
+      });
+      if (left?.some((c) => c.keyId.toLowerCase() === keyId.toLowerCase()) ?? false) throw err;
     }
+  }
+
+  /**
+   * GETs in $batch requests of 20, a few in flight. Sub-requests that are throttled or fail on the server are sent
+   * again (6 rounds at most, after their Retry-After); the last answer of each is returned, in `paths` order.
+   */
+  private async batchGet(paths: readonly string[]): Promise<BatchResponse[]> {
+    const results: BatchResponse[] = [];
+    const oneBatch = async (indices: number[]) => {
+      let pending = indices;
+      await withRetry(
+        async () => {
+          const requests = pending.map((i) => ({ id: String(i), method: 'GET', url: paths[i] }));
+          const res = await this.call(
+            (signal) =>
+              this.get('/$batch', signal).post({ requests }) as Promise<{ responses: BatchResponse[] }>,
+            { idempotent: true },
+          );
+          const retry: number[] = [];
+          let pauseMs = 0;
+          for (const r of res.responses) {
+            results[Number(r.id)] = r;
+            if (r.status !== 429 && r.status < 500) continue;
+            retry.push(Number(r.id));
+            const get = headerGetter(r.headers);
+            pauseMs = Math.max(pauseMs, (get && parseRetryAfter(get, this.clock.now())) ?? 1000);
+          }
+          pending = retry;
+          if (retry.length) {
+            this.pause(pauseMs);
+            throw new BatchIncomplete();
+          }
+        },
+        { attempts: 6, clock: this.clock, retryable: (e) => e instanceof BatchIncomplete, waitMs: () => 0 },
+      ).catch((err: unknown) => {
+        if (!(err instanceof BatchIncomplete)) throw err; // the rest keep their last (failed) answer
+      });
+    };
+    // A few batches in flight: after a large run, thousands of changed apps would otherwise wait on one
+    // round-trip per 20 apps, one after another, before the first email goes out.
+    const batches: number[][] = [];
+    for (let i = 0; i < paths.length; i += BATCH_LIMIT)
+      batches.push(paths.slice(i, i + BATCH_LIMIT).map((_, k) => i + k));
+    const limit = pLimit(BATCHES_IN_FLIGHT);
+    await Promise.all(batches.map((b) => limit(() => oneBatch(b))));
+    return results;
   }
 
   /** Owners of many apps in $batch requests of 20 (one round-trip instead of twenty). */
   async ownersOf(appObjectIds: readonly string[]): Promise<Map<string, OwnerObject[]>> {
-    const result = new Map<string, OwnerObject[]>();
     const select = 'id,displayName,mail,userPrincipalName';
-    const oneBatch = async (ids: readonly string[]) => {
-      let pending = ids;
-      for (let round = 1; pending.length > 0; round++) {
-        const requests = pending.map((id, n) => ({
-          id: String(n),
-          method: 'GET',
-          url: `/applications/${id}/owners?$select=${select}&$top=${PAGE_SIZE}`,
-        }));
-        const res = await this.call(
-          (signal) =>
-            this.get('/$batch', signal).post({ requests }) as Promise<{
-              responses: Array<{
-                id: string;
-                status: number;
-                headers?: Record<string, string>;
-                body?: { value?: OwnerObject[] };
-              }>;
-            }>,
-          { idempotent: true },
+    const responses = await this.batchGet(
+      appObjectIds.map((id) => `/applications/${id}/owners?$select=${select}&$top=${PAGE_SIZE}`),
+    );
+    // Owners unknown (a sub-request that kept failing): the run still reaches tag and NOTIFY_ALSO recipients.
+    return new Map(
+      appObjectIds.map((id, i) => {
+        const r = responses[i];
+        return [id, r?.status === 200 ? ((r.body?.value ?? []) as OwnerObject[]) : []];
+      }),
+    );
+  }
+
+  /**
+   * Which of these appIds have a service principal in this tenant (lower-case). Entra refuses a client-credentials
+   * sign-in without one (AADSTS7000229), so a new secret of such an app can never be proven. 15 appIds per `in`
+   * filter, 20 filters per $batch: 300 apps per round-trip. Throws when Graph does not answer for some of them.
+   */
+  async appIdsWithServicePrincipal(appIds: readonly string[]): Promise<Set<string>> {
+    const unique = [...new Set(appIds.map((a) => a.toLowerCase()))];
+    const chunks: string[][] = [];
+    for (let i = 0; i < unique.length; i += IN_FILTER_LIMIT)
+      chunks.push(unique.slice(i, i + IN_FILTER_LIMIT));
+    const responses = await this.batchGet(
+      chunks.map((c) => {
+        const filter = encodeURIComponent(`appId in (${c.map(quote).join(',')})`);
+        return `/servicePrincipals?$filter=${filter}&$select=appId&$top=${PAGE_SIZE}`;
+      }),
+    );
+    const found = new Set<string>();
+    responses.forEach((r) => {
+      if (r.status !== 200) {
+        const e = r.body as { error?: { code?: string; message?: string } } | undefined;
+        throw new Error(
+          `Graph could not list service principals (${r.status} ${e?.error?.code ?? ''}: ${e?.error?.message ?? ''})`,
         );
-        const retry: string[] = [];
-        let pauseMs = 0;
-        for (const r of res.responses) {
-          const appObjectId = pending[Number(r.id)]!;
-          if (r.status === 200) result.set(appObjectId, r.body?.value ?? []);
-          else if ((r.status === 429 || r.status >= 500) && round < 6) {
-            retry.push(appObjectId);
-            const ra = Number(r.headers?.['Retry-After'] ?? r.headers?.['retry-after'] ?? 1);
-            pauseMs = Math.max(pauseMs, (Number.isFinite(ra) ? ra : 1) * 1000);
-          } else result.set(appObjectId, []); // owners unknown: the run still reaches tag and NOTIFY_ALSO recipients
-        }
-        if (retry.length) {
-          this.pausedUntil = Math.max(this.pausedUntil, Date.now() + pauseMs);
-        }
-        pending = retry;
       }
-    };
-    // A few batches in flight: after a large run, thousands of changed apps would otherwise wait on one
-    // round-trip per 20 apps, one after another, before the first email goes out.
-    const batches: string[][] = [];
-    for (let i = 0; i < appObjectIds.length; i += BATCH_LIMIT)
-      batches.push(appObjectIds.slice(i, i + BATCH_LIMIT));
-    const limit = pLimit(BATCHES_IN_FLIGHT);
-    await Promise.all(batches.map((ids) => limit(() => oneBatch(ids))));
-    return result;
+      for (const sp of (r.body?.value ?? []) as Array<{ appId?: string }>)
+        if (sp.appId) found.add(sp.appId.toLowerCase());
+    });
+    return found;
   }
 
   /** The tenant's maximum password lifetime in days, when the policy is readable and sets one. */
@@ -256,10 +321,7 @@ export class GraphApi {
     try {
       const policy = (await this.call(
         (signal) => this.get('/policies/defaultAppManagementPolicy', signal).get(),
-        {
-          idempotent: true,
-          attempts: 2,
-        },
+        { idempotent: true, attempts: 2 },
       )) as {
         applicationRestrictions?: {
           passwordCredentials?: Array<{ restrictionType?: string; maxLifetime?: string | null }>;
@@ -274,6 +336,22 @@ export class GraphApi {
       return undefined; // needs Policy.Read.All, which the rotator does not ask for: fall back
     }
   }
+}
+
+/** No HTTP status (connection lost, our timeout) or a server error that may have been carried out. */
+const unknownOutcome = (status: number | undefined) =>
+  status === undefined || (status >= 500 && status !== 503 && status !== 501);
+
+const isThrottled = (err: unknown) => {
+  const { status } = errorInfo(err);
+  return status === 429 || status === 503;
+};
+
+function retryable(err: unknown): boolean {
+  const { status, message } = errorInfo(err);
+  // Graph refuses overlapping writes on one object with a 400 that asks to retry; nothing was done.
+  const concurrent = status === 400 && /concurrent/i.test(message);
+  return isThrottled(err) || concurrent || unknownOutcome(status);
 }
 
 function normalizeApp(a: AppView): AppView {

@@ -1,8 +1,11 @@
 // The rotator's own identity (managed identity in Azure, a service principal from AZURE_CLIENT_* on-premises,
 // `az login` on a workstation: DefaultAzureCredential picks), and the proof that a new client secret works.
 import { ClientSecretCredential, DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { decodeJwt, type JWTPayload } from 'jose';
 import { isMicrosoftAuthority, type Settings } from '../settings.js';
-import { describeError } from '../errors.js';
+import { describeError, errorInfo } from '../errors.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { exponentialBackoff, withRetry } from '../util/retry.js';
 
 export function createCredential(settings: Settings): TokenCredential {
   return new DefaultAzureCredential({
@@ -27,11 +30,12 @@ export interface Identity {
 /**
  * Who the rotator is, read from its own Graph token. App-only tokens carry tid/oid; there is no /me for an
  * application, and asking the operator for the service principal's id would be one more setting to get wrong.
+ * The token is only read here, not verified: it came from the authority over TLS to be sent to Graph.
  */
 export async function whoAmI(credential: TokenCredential, settings: Settings): Promise<Identity> {
   const token = await credential.getToken(graphScope(settings));
   if (!token) throw new Error('The rotator identity returned no token for Microsoft Graph.');
-  const claims = decodeJwtPayload(token.token);
+  const claims = readClaims(token.token);
   const tenantId = settings.tenantId ?? str(claims?.tid);
   const objectId = str(claims?.oid);
   if (!tenantId || !objectId) {
@@ -45,11 +49,9 @@ export async function whoAmI(credential: TokenCredential, settings: Settings): P
 
 const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
 
-export function decodeJwtPayload(token: string): Record<string, unknown> | undefined {
-  const part = token.split('.')[1];
-  if (!part) return undefined;
+function readClaims(token: string): JWTPayload | undefined {
   try {
-    return JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
+    return decodeJwt(token);
   } catch {
     return undefined;
   }
@@ -61,43 +63,77 @@ export interface ProofResult {
   elapsedMs: number;
   /** Why it never worked (last error, one line, no secret). */
   reason?: string;
+  /** The AADSTS code of the sign-in error that decided the result, when there was one. */
+  code?: string;
+  /** ok, but worth saying (AADSTS53003: Conditional Access blocked the token after the secret was accepted). */
+  note?: string;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export interface ProofOptions {
+  /** Stop waiting for replication at this time: VERIFY_TIMEOUT_SECONDS, or less (an HTTP run's remaining budget). */
+  deadline: Date;
+  clock?: Clock;
+}
+
+/** The only sign-in errors that waiting can cure: the secret or the app has not replicated yet (contract §8). */
+const REPLICATION_SIGNALS = new Set(['AADSTS7000215', 'AADSTS700016']);
+/** Conditional Access blocked the token, which Entra decides only after it accepted the client secret. */
+const CONDITIONAL_ACCESS_BLOCK = 'AADSTS53003';
+
+const aadstsCode = (err: unknown) => /^AADSTS\d+$/.exec(errorInfo(err).code ?? '')?.[0];
 
 /**
  * Proves a new secret by acquiring a token as the app (client credentials), waiting out Entra replication
- * (seconds, sometimes minutes: AADSTS7000215 until then) up to the deadline.
+ * (seconds, sometimes minutes: AADSTS7000215 / AADSTS700016 until then) up to the deadline. Any other sign-in
+ * error stops at once with its AADSTS code (e.g. AADSTS7000229: no service principal); an error without a code
+ * (the authority unreachable, a server error) is tried again until the deadline. `options` as a number is the old
+ * form: a timeout in milliseconds from now.
  */
 export async function proveSecret(
   settings: Settings,
   tenantId: string,
   appId: string,
   secretText: string,
-  timeoutMs: number,
+  options: number | ProofOptions,
 ): Promise<ProofResult> {
-  const started = Date.now();
+  const clock = (typeof options === 'number' ? undefined : options.clock) ?? systemClock;
+  const started = clock.now().getTime();
+  const deadline = typeof options === 'number' ? new Date(started + options) : options.deadline;
+  const elapsed = () => clock.now().getTime() - started;
   let attempts = 0;
-  let delay = 500;
-  let reason = 'not tried';
-  for (;;) {
-    attempts++;
-    // A fresh credential each attempt: no cached failure, and no token cache shared with other apps.
-    const credential = new ClientSecretCredential(tenantId, appId, secretText, {
-      authorityHost: settings.authorityHost,
-      disableInstanceDiscovery: !isMicrosoftAuthority(settings.authorityHost),
-      retryOptions: { maxRetries: 1 },
-    });
-    try {
-      const token = await credential.getToken(graphScope(settings));
-      if (token) return { ok: true, attempts, elapsedMs: Date.now() - started };
-      reason = 'no token returned';
-    } catch (err) {
-      reason = describeError(err, [secretText]);
+  try {
+    await withRetry(
+      async () => {
+        attempts++;
+        // A fresh credential each attempt: no cached failure, and no token cache shared with other apps.
+        const credential = new ClientSecretCredential(tenantId, appId, secretText, {
+          authorityHost: settings.authorityHost,
+          disableInstanceDiscovery: !isMicrosoftAuthority(settings.authorityHost),
+          retryOptions: { maxRetries: 1 },
+        });
+        if (!(await credential.getToken(graphScope(settings)))) throw new Error('no token returned');
+      },
+      {
+        attempts: Infinity,
+        deadline,
+        clock,
+        retryable: (err) => {
+          const code = aadstsCode(err);
+          return code === undefined || REPLICATION_SIGNALS.has(code);
+        },
+        backoffMs: exponentialBackoff(500, 10_000, false),
+        waitMs: () => undefined,
+      },
+    );
+    return { ok: true, attempts, elapsedMs: elapsed() };
+  } catch (err) {
+    const code = aadstsCode(err);
+    if (code === CONDITIONAL_ACCESS_BLOCK) {
+      const note =
+        'Conditional Access blocked the token (AADSTS53003), which Entra decides only after accepting the secret: counted as proof';
+      return { ok: true, attempts, elapsedMs: elapsed(), code, note };
     }
-    const left = started + timeoutMs - Date.now();
-    if (left <= 0) return { ok: false, attempts, elapsedMs: Date.now() - started, reason };
-    await sleep(Math.min(delay, left));
-    delay = Math.min(delay * 2, 10_000);
+    const reason = describeError(err, [secretText]);
+    return { ok: false, attempts, elapsedMs: elapsed(), reason, code };
   }
 }

@@ -4,6 +4,8 @@ import type { TokenCredential } from '@azure/identity';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { errorInfo } from '../errors.js';
 import type { StorageSettings } from '../settings.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { withRetry } from '../util/retry.js';
 
 export const LOCK_CONTAINER = 'rotation-locks';
 /** Leases last 15-60 s; renewed while the rotation runs, so a crashed holder frees the app within a minute. */
@@ -20,13 +22,14 @@ export function blobServiceClient(storage: StorageSettings, credential: TokenCre
     : new BlobServiceClient(storage.blobServiceUri, credential);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export class AppLocks {
   private container: ContainerClient;
   private ready?: Promise<unknown>;
 
-  constructor(storage: StorageSettings, credential: TokenCredential) {
+  private readonly clock: Clock;
+
+  constructor(storage: StorageSettings, credential: TokenCredential, opts: { clock?: Clock } = {}) {
+    this.clock = opts.clock ?? systemClock;
     this.container = blobServiceClient(storage, credential).getContainerClient(LOCK_CONTAINER);
   }
 
@@ -42,18 +45,19 @@ export class AppLocks {
       if (status !== 409 && status !== 412) throw err; // exists already (possibly leased): fine
     }
     const lease = blob.getBlobLeaseClient();
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      try {
-        await lease.acquireLease(LEASE_SECONDS);
-        break;
-      } catch (err) {
-        if (errorInfo(err).status !== 409 || Date.now() >= deadline) {
-          if (errorInfo(err).status === 409) return undefined;
-          throw err;
-        }
-        await sleep(Math.min(1000, Math.max(50, deadline - Date.now())));
-      }
+    const held = (err: unknown) => errorInfo(err).status === 409;
+    try {
+      await withRetry(() => lease.acquireLease(LEASE_SECONDS), {
+        attempts: Infinity,
+        deadline: new Date(this.clock.now().getTime() + waitMs),
+        clock: this.clock,
+        retryable: held,
+        backoffMs: () => 1000,
+        waitMs: () => undefined,
+      });
+    } catch (err) {
+      if (held(err)) return undefined; // still held by another run when the wait was over
+      throw err;
     }
     const renew = setInterval(() => {
       lease.renewLease().catch(() => undefined); // a lost lease shows up as a failed release, not a crash

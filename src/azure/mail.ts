@@ -1,9 +1,13 @@
-// How we talk to ACS Email: one message per recipient, idempotent per (run, recipient) through the
-// Operation-Id header, with throttling waits bounded per run so a rate-limited domain cannot stall a run.
+// How we talk to ACS Email: one send per message, idempotent per (run, recipients) through the Operation-Id, with
+// throttling waits bounded per run so a rate-limited domain cannot stall a run. A send is never repeated blind:
+// before every POST the operation is looked up by its id, so a resend after a lost answer follows the operation
+// ACS already has instead of relying on what ACS answers to a reused Operation-Id.
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { EmailClient, type EmailClientOptions } from '@azure/communication-email';
 import type { TokenCredential } from '@azure/identity';
+import { cleanText } from '../text.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { parseRetryAfter, RETRY_AFTER_HEADERS, retryAfterOf, withRetry } from '../util/retry.js';
 
 export interface MailSettings {
   endpoint?: string;
@@ -21,23 +25,40 @@ export interface SendResult {
 export interface MailerOptions {
   /** Total time this Mailer may spend waiting on 429/503 Retry-After, the SDK's own retries included (default 120 s). */
   maxWaitMs?: number;
-  /** Poll interval when ACS sends no retry-after (default 500 ms). */
+  /** Poll interval when ACS sends no Retry-After (default 500 ms). */
   pollIntervalMs?: number;
   /** How long one send may wait for ACS to finish the operation (default 120 s). */
   pollTimeoutMs?: number;
   log?: (line: string) => void;
+  clock?: Clock;
 }
 
 type PipelinePolicy = NonNullable<EmailClientOptions['additionalPolicies']>[number]['policy'];
 type PipelineResponse = Awaited<ReturnType<PipelinePolicy['sendRequest']>>;
+type PipelineRequest = Parameters<PipelinePolicy['sendRequest']>[0];
+
+interface Operation {
+  id: string;
+  status: string;
+  error?: { code?: string; message?: string };
+  /** Our one-line account of a failed operation, when we already have one. */
+  description?: string;
+}
+
+/** EmailClient 1.1.0 has no public way to read an operation by id; its generated client does (GET /emails/operations/{id}). */
+interface OperationReader {
+  getSendResult(id: string, options?: { abortSignal?: AbortSignal }): Promise<Operation>;
+}
 
 // ACS refuses requests over 10 MB; stop short of it instead of sending a doomed request.
 const MAX_MESSAGE_BYTES = 9.5 * 1024 * 1024;
-const RETRY_AFTER_HEADERS = ['retry-after-ms', 'x-ms-retry-after-ms', 'retry-after'] as const;
 // Marks a throttled response whose wait this run can no longer afford (set by our own policy, never by ACS).
 const BUDGET_HEADER = 'x-rotator-wait-budget';
 // Fixed namespace for name-based (v5) operation ids.
 const OPERATION_NAMESPACE = Buffer.from('5b3f0a2e8c1d4e7fa6b9d2c4e1f08a37', 'hex');
+/** Sends whose outcome stayed unknown (lost answer, server error) are looked up and tried this often. */
+const AMBIGUOUS_TRIES = 3;
+const TERMINAL = new Set(['Succeeded', 'Failed', 'Canceled']);
 
 /** A UUID (v5 layout) derived from (runId, recipient): a retried send of the same message reuses it, so ACS
  *  treats it as the same operation instead of mailing twice. Addresses compare case-insensitively. */
@@ -53,21 +74,6 @@ export function mailOperationId(runId: string, recipient: string): string {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
 
-/** Milliseconds a throttled response asks us to wait, read the way the SDK reads it; undefined when it does not say. */
-function retryAfterMs(get: (name: string) => string | undefined | null): number | undefined {
-  for (const name of RETRY_AFTER_HEADERS) {
-    const raw = get(name);
-    if (raw === undefined || raw === null || raw === '') continue;
-    const n = Number(raw);
-    if (Number.isFinite(n)) return Math.max(0, name === 'retry-after' ? n * 1000 : n);
-    if (name === 'retry-after') {
-      const at = Date.parse(raw);
-      if (Number.isFinite(at)) return Math.max(0, at - Date.now());
-    }
-  }
-  return undefined;
-}
-
 interface ErrorLike {
   name?: string;
   message?: string;
@@ -76,10 +82,7 @@ interface ErrorLike {
   response?: { headers?: { get(name: string): string | undefined } };
 }
 
-function oneLine(s: string, max = 300): string {
-  const line = s.replace(/\s+/g, ' ').trim();
-  return line.length > max ? `${line.slice(0, max)}…` : line;
-}
+const line = (s: string) => cleanText(s, 300);
 
 /** One line naming the cause. Built from the error's status, code and first message line only; the request
  *  (and so the message body) is never looked at. */
@@ -88,16 +91,30 @@ export function describeMailError(e: unknown): string {
   const first = (err.message ?? '').split('\n')[0] ?? '';
   if (err.name === 'AbortError') return 'timed out waiting for ACS to finish the send operation';
   const lro = /^The long-running operation has failed\.?\s*(.*)$/.exec(first);
-  if (lro) return oneLine(`ACS did not deliver: ${lro[1] || 'operation failed'}`);
+  if (lro) return line(`ACS did not deliver: ${lro[1] || 'operation failed'}`);
   if (err.statusCode !== undefined) {
     const code = err.code && err.code !== first ? `${err.code}: ` : '';
-    return oneLine(`ACS answered ${err.statusCode}: ${code}${first}`);
+    return line(`ACS answered ${err.statusCode}: ${code}${first}`);
   }
   if (err.name === 'CredentialUnavailableError' || err.name === 'AuthenticationError') {
-    return oneLine(`no token for ACS (${err.name}): ${first}`);
+    return line(`no token for ACS (${err.name}): ${first}`);
   }
-  return oneLine(`${err.code ? `${err.code}: ` : ''}${first || err.name || 'unknown error'}`);
+  return line(`${err.code ? `${err.code}: ` : ''}${first || err.name || 'unknown error'}`);
 }
+
+/** A POST whose earlier attempt failed without a clear "not done": the SDK must not send it again blind. */
+class AmbiguousSendError extends Error {
+  constructor() {
+    super('the send may or may not have been accepted');
+    this.name = 'AmbiguousSendError';
+  }
+}
+
+const statusOf = (e: unknown) => (e as ErrorLike | undefined)?.statusCode;
+const isThrottled = (e: unknown) => statusOf(e) === 429 || statusOf(e) === 503;
+/** No answer, or a server error: ACS may or may not have accepted the send. */
+const isAmbiguous = (e: unknown) =>
+  e instanceof AmbiguousSendError || statusOf(e) === undefined || statusOf(e)! >= 500;
 
 export class Mailer {
   private readonly client: EmailClient;
@@ -105,6 +122,7 @@ export class Mailer {
   private readonly log: (line: string) => void;
   private readonly pollIntervalMs: number;
   private readonly pollTimeoutMs: number;
+  private readonly clock: Clock;
   /** Throttling wait still allowed for this run (shared by all sends of this Mailer). */
   private budgetMs: number;
 
@@ -114,8 +132,12 @@ export class Mailer {
     this.budgetMs = opts.maxWaitMs ?? 120_000;
     this.pollIntervalMs = opts.pollIntervalMs ?? 500;
     this.pollTimeoutMs = opts.pollTimeoutMs ?? 120_000;
+    this.clock = opts.clock ?? systemClock;
     const options: EmailClientOptions = {
-      additionalPolicies: [{ policy: this.throttleBudgetPolicy(), position: 'perRetry' }],
+      additionalPolicies: [
+        { policy: this.throttleBudgetPolicy(), position: 'perRetry' },
+        { policy: sendGuardPolicy(), position: 'perRetry' },
+      ],
     };
     // A connection string is an explicit choice of HMAC auth; otherwise the rotator's own identity.
     if (settings.connectionString) this.client = new EmailClient(settings.connectionString, options);
@@ -126,6 +148,10 @@ export class Mailer {
   /** Milliseconds of throttling wait left for this run. */
   get remainingWaitMs(): number {
     return this.budgetMs;
+  }
+
+  private get operations(): OperationReader {
+    return (this.client as unknown as { generatedClient: { email: OperationReader } }).generatedClient.email;
   }
 
   /**
@@ -140,7 +166,7 @@ export class Mailer {
       sendRequest: async (request, next): Promise<PipelineResponse> => {
         const response = await next(request);
         if (response.status !== 429 && response.status !== 503) return response;
-        const ms = retryAfterMs((n) => response.headers.get(n));
+        const ms = parseRetryAfter((n) => response.headers.get(n), this.clock.now());
         if (ms === undefined) return response;
         if (ms <= this.budgetMs) {
           this.budgetMs -= ms;
@@ -158,9 +184,57 @@ export class Mailer {
     };
   }
 
-  /** Sends one message; `operationId` must be deterministic for (runId, recipient) so a retried send is idempotent
-   *  at ACS (Operation-Id header = SDK option `operationId`). Honours 429 Retry-After beyond the SDK's own retries,
-   *  up to maxWaitMs in total per run, then reports 'failed' (the caller keeps it pending for the next run). */
+  /** The operation ACS has under this id; undefined when it has none (404: the send was never accepted). */
+  private async lookUp(operationId: string): Promise<Operation | undefined> {
+    try {
+      return await this.operations.getSendResult(operationId);
+    } catch (e) {
+      if (statusOf(e) === 404) return undefined;
+      throw e;
+    }
+  }
+
+  /** Polls an operation ACS already has until it ends, at its Retry-After or our poll interval. */
+  private async follow(op: Operation, deadline: Date): Promise<Operation> {
+    let current = op;
+    while (!TERMINAL.has(current.status)) {
+      if (this.clock.now() >= deadline) return current;
+      await this.clock.sleep(this.pollIntervalMs);
+      current = await this.operations.getSendResult(op.id);
+    }
+    return current;
+  }
+
+  /** POSTs the message and waits for the poller (which honours ACS's Retry-After between polls). */
+  private async submit(
+    to: string,
+    message: { subject: string; plainText: string; html: string },
+    operationId: string,
+  ): Promise<Operation> {
+    const poller = await this.client.beginSend(
+      {
+        senderAddress: this.sender,
+        recipients: { to: [{ address: to }] },
+        content: { subject: message.subject, plainText: message.plainText, html: message.html },
+      },
+      { operationId, updateIntervalInMs: this.pollIntervalMs },
+    );
+    try {
+      const result = await poller.pollUntilDone({ abortSignal: AbortSignal.timeout(this.pollTimeoutMs) });
+      return { id: operationId, status: result.status, error: result.error };
+    } catch (e) {
+      // Accepted, still running when our patience ended: ACS delivers it on its own; sending again would not help.
+      if ((e as ErrorLike).name === 'AbortError') return { id: operationId, status: 'Running' };
+      // The poller throws when the operation ended Failed: that is an answer, not a reason to try again.
+      if (/^The long-running operation has failed/.test((e as ErrorLike).message ?? ''))
+        return { id: operationId, status: 'Failed', description: describeMailError(e) };
+      throw e;
+    }
+  }
+
+  /** Sends one message; `operationId` must be deterministic for (runId, recipient) so a retried send is idempotent.
+   *  Honours 429 Retry-After beyond the SDK's own retries, up to maxWaitMs in total per run, then reports 'failed'
+   *  (the caller keeps it pending for the next run). */
   async send(
     to: string,
     message: { subject: string; plainText: string; html: string },
@@ -174,42 +248,68 @@ export class Mailer {
     if (size > MAX_MESSAGE_BYTES)
       return failed(`message too large for ACS (${(size / 1048576).toFixed(1)} MB)`);
 
-    for (;;) {
-      try {
-        const poller = await this.client.beginSend(
-          {
-            senderAddress: this.sender,
-            recipients: { to: [{ address: to }] },
-            content: { subject: message.subject, plainText: message.plainText, html: message.html },
-          },
-          { operationId, updateIntervalInMs: this.pollIntervalMs },
-        );
-        const result = await poller.pollUntilDone({ abortSignal: AbortSignal.timeout(this.pollTimeoutMs) });
-        if (result.status === 'Succeeded') {
-          this.log(`mail to ${to}: sent (operation ${operationId})`);
-          return { to, status: 'sent', operationId };
-        }
-        const why = result.error ? `${result.error.code ?? ''} ${result.error.message ?? ''}` : '';
-        return failed(oneLine(`ACS ended the operation as ${result.status}${why.trim() ? `: ${why}` : ''}`));
-      } catch (e) {
-        // The SDK gave up on a throttled request whose wait our policy already charged: wait it and go again
-        // with the same operationId (ACS returns the existing operation if the first attempt got through).
-        const err = e as ErrorLike;
-        if (err.statusCode === 429 || err.statusCode === 503) {
-          const ms = err.response?.headers ? retryAfterMs((n) => err.response!.headers!.get(n)) : undefined;
-          if (ms !== undefined) {
-            await sleep(ms);
-            continue;
-          }
-          const exhausted = err.response?.headers?.get(BUDGET_HEADER) === 'exhausted';
-          return failed(
-            exhausted
-              ? `ACS throttled the send (${err.statusCode}) for longer than this run may wait; it stays pending`
-              : `ACS throttled the send (${err.statusCode}) without saying how long to wait`,
-          );
-        }
-        return failed(describeMailError(e));
-      }
+    const deadline = new Date(this.clock.now().getTime() + this.pollTimeoutMs);
+    let ambiguous = 0;
+    let result: Operation;
+    try {
+      result = await withRetry(
+        async () => {
+          const existing = await this.lookUp(operationId);
+          return existing ? this.follow(existing, deadline) : this.submit(to, message, operationId);
+        },
+        {
+          attempts: Infinity,
+          clock: this.clock,
+          // A throttled request waits what our budget policy charged; one without a Retry-After left is over budget.
+          retryable: (e) =>
+            isThrottled(e)
+              ? retryAfterOf(e, this.clock.now()) !== undefined
+              : isAmbiguous(e) && ++ambiguous < AMBIGUOUS_TRIES,
+          waitMs: (e) => (isThrottled(e) ? retryAfterOf(e, this.clock.now()) : undefined),
+          backoffMs: () => 1000,
+        },
+      );
+    } catch (e) {
+      if (!isThrottled(e)) return failed(describeMailError(e));
+      const exhausted = (e as ErrorLike).response?.headers?.get(BUDGET_HEADER) === 'exhausted';
+      return failed(
+        exhausted
+          ? `ACS throttled the send (${statusOf(e)}) for longer than this run may wait; it stays pending`
+          : `ACS throttled the send (${statusOf(e)}) without saying how long to wait`,
+      );
     }
+    if (result.status === 'Succeeded' || result.status === 'Running') {
+      const still = result.status === 'Running' ? ', accepted and still running: ACS delivers it' : '';
+      this.log(`mail to ${to}: sent (operation ${operationId}${still})`);
+      return { to, status: 'sent', operationId };
+    }
+    if (result.description) return failed(result.description);
+    const why = [result.error?.code, result.error?.message].filter(Boolean).join('. ');
+    if (result.status === 'Failed' && why) return failed(line(`ACS did not deliver: ${why}`));
+    return failed(line(`ACS ended the operation as ${result.status}${why ? `: ${why}` : ''}`));
   }
+}
+
+/**
+ * Stops the SDK from sending a POST again after an attempt that failed without a clear "not done" (a lost
+ * connection, a server error): `send` looks the operation up first instead. A 429 was not carried out, so its
+ * retries go on.
+ */
+function sendGuardPolicy(): PipelinePolicy {
+  const ambiguous = new WeakSet<PipelineRequest>();
+  return {
+    name: 'rotatorSendGuard',
+    sendRequest: async (request, next): Promise<PipelineResponse> => {
+      if (request.method !== 'POST') return next(request);
+      if (ambiguous.has(request)) throw new AmbiguousSendError();
+      try {
+        const response = await next(request);
+        if (response.status >= 500) ambiguous.add(request);
+        return response;
+      } catch (e) {
+        ambiguous.add(request);
+        throw e;
+      }
+    },
+  };
 }

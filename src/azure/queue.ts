@@ -4,6 +4,7 @@
 import type { TokenCredential } from '@azure/identity';
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import type { StorageSettings } from '../settings.js';
+import { isGuid } from '../util/ids.js';
 
 export const WORK_QUEUE = 'rotation-work';
 /** Where the host moves a message after maxDequeueCount failed attempts (`<queue>-poison`). */
@@ -15,8 +16,7 @@ export interface WorkMessage {
   force: boolean;
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isGuid = (s: unknown): s is string => typeof s === 'string' && GUID.test(s);
+export { isGuid };
 
 /** Text to put on the queue: base64 of the JSON, the way the host decodes it. */
 export function encodeWorkMessage(m: WorkMessage): string {

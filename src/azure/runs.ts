@@ -4,10 +4,46 @@
 import type { TokenCredential } from '@azure/identity';
 import { odata, TableClient } from '@azure/data-tables';
 import { errorInfo } from '../errors.js';
-import type { AppView } from '../rotation/checks.js';
-import type { ChangedApp } from '../rotation/engine.js';
-import type { AppReport } from '../rotation/report.js';
 import type { StorageSettings } from '../settings.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { withRetry } from '../util/retry.js';
+import type { AppView } from './graph-types.js';
+
+/**
+ * A report entry as the run table stores it (the report's app entry, contract §5). Declared here, not imported from
+ * the report, so that adapters depend on no domain module; the shapes are the same.
+ */
+export interface StoredAppReport {
+  appId: string;
+  displayName: string;
+  action: 'rotated' | 'up-to-date' | 'would-rotate' | 'skipped' | 'failed';
+  keyId?: string;
+  expiresOn?: string;
+  secretUri?: string;
+  retiredKeyIds?: string[];
+  notified?: string[];
+  reason?: string;
+  orphansRemoved?: string[];
+  code?: string;
+}
+
+/** What the digest needs about a rotated or failed app (the engine's ChangedApp, slimmed by toStoredChange). */
+export interface StoredChange {
+  app: AppView;
+  report: StoredAppReport;
+  notify: string[];
+  outcome?: {
+    ok: boolean;
+    keyId?: string;
+    credentialName?: string;
+    expiresOn?: string;
+    secretUri?: string;
+    retiredKeyIds: string[];
+    supersededKeyIds: string[];
+    notes: string[];
+    reason?: string;
+  };
+}
 
 export const RUNS_TABLE = 'rotationruns';
 const RUN_ROW = 'run';
@@ -36,9 +72,9 @@ export interface AppRow {
   runId: string;
   appId: string;
   source: AppSource;
-  report: AppReport;
+  report: StoredAppReport;
   /** What the digest needs about a rotated or failed app (see toStoredChange). */
-  changed?: ChangedApp;
+  changed?: StoredChange;
   updatedAt: string;
 }
 
@@ -50,7 +86,7 @@ interface Entity {
 }
 
 /** Only what notifyOwners reads: the app's identity, the credentials it superseded, and the tag recipients. */
-function toStoredChange(c: ChangedApp): ChangedApp {
+function toStoredChange(c: StoredChange): StoredChange {
   const superseded = new Set(c.outcome?.supersededKeyIds ?? []);
   const app: AppView = {
     id: c.app.id,
@@ -86,7 +122,7 @@ function toStoredChange(c: ChangedApp): ChangedApp {
 const json = (s: unknown) => (typeof s === 'string' && s ? (JSON.parse(s) as unknown) : undefined);
 
 /** A later, weaker result (a duplicate delivery finding the app up to date) never hides this run's rotation. */
-function keepsExisting(existing: AppReport, next: AppReport): boolean {
+function keepsExisting(existing: StoredAppReport, next: StoredAppReport): boolean {
   return existing.action === 'rotated' && next.action !== 'rotated';
 }
 
@@ -94,7 +130,15 @@ export class RunTable {
   readonly client: TableClient;
   private ready?: Promise<unknown>;
 
-  constructor(storage: StorageSettings, credential: TokenCredential, tableName = RUNS_TABLE) {
+  private readonly clock: Clock;
+
+  constructor(
+    storage: StorageSettings,
+    credential: TokenCredential,
+    tableName = RUNS_TABLE,
+    opts: { clock?: Clock } = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
     if (storage.kind === 'connectionString') {
       // The SDK refuses shared keys over http; only the local emulator (Azurite) is reached over http.
       const insecure = /TableEndpoint=http:\/\/(127\.0\.0\.1|localhost)[:/]/i.test(storage.connectionString);
@@ -185,8 +229,8 @@ export class RunTable {
   async recordApp(
     runId: string,
     source: AppSource,
-    report: AppReport,
-    changed?: ChangedApp,
+    report: StoredAppReport,
+    changed?: StoredChange,
   ): Promise<AppRow> {
     const t = await this.table();
     const row: AppRow = {
@@ -195,7 +239,7 @@ export class RunTable {
       source,
       report,
       changed: changed && toStoredChange(changed),
-      updatedAt: new Date().toISOString(),
+      updatedAt: this.clock.now().toISOString(),
     };
     const entity: Entity = {
       partitionKey: runId,
@@ -207,9 +251,10 @@ export class RunTable {
       changed: row.changed ? JSON.stringify(row.changed) : undefined,
       updatedAt: row.updatedAt,
     };
-    for (let attempt = 0; ; attempt++) {
-      const existing = await this.getApp(runId, row.appId);
-      try {
+    // Optimistic concurrency: another worker's write in between (409 on create, 412 on replace) means read again.
+    return withRetry(
+      async () => {
+        const existing = await this.getApp(runId, row.appId);
         if (!existing) {
           await t.createEntity(entity);
           return row;
@@ -217,11 +262,14 @@ export class RunTable {
         if (keepsExisting(existing.report, report)) return existing;
         await t.updateEntity(entity, 'Replace', { etag: existing.etag });
         return row;
-      } catch (err) {
-        const status = errorInfo(err).status;
-        if ((status !== 409 && status !== 412) || attempt >= 5) throw err;
-      }
-    }
+      },
+      {
+        attempts: 6,
+        clock: this.clock,
+        retryable: (err) => [409, 412].includes(errorInfo(err).status ?? 0),
+        waitMs: () => 0,
+      },
+    );
   }
 
   async getApp(runId: string, appId: string): Promise<(AppRow & { etag: string }) | undefined> {
@@ -251,8 +299,8 @@ function fromEntity(runId: string, e: Record<string, unknown>): AppRow {
     runId,
     appId: String(e.rowKey),
     source: e.source as AppSource,
-    report: json(e.report) as AppReport,
-    changed: json(e.changed) as ChangedApp | undefined,
+    report: json(e.report) as StoredAppReport,
+    changed: json(e.changed) as StoredChange | undefined,
     updatedAt: String(e.updatedAt),
   };
 }

@@ -1,9 +1,19 @@
-// Azure Key Vault, through @azure/keyvault-secrets: where each app's secret lives, one version per rotation.
+// Azure Key Vault, through @azure/keyvault-secrets: where each app's secret lives, one version per rotation, and the
+// rotator's own state (the pending notifications). The one SecretClient of the product.
 import type { TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
-import type { VaultView } from '../rotation/checks.js';
 import { errorInfo } from '../errors.js';
 import type { Settings } from '../settings.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { withRetry } from '../util/retry.js';
+
+/** What Key Vault says about the app's secret; undefined when it was not read (or there is no vault). */
+export interface VaultView {
+  /** keyId tag of the latest version, if any. */
+  latestKeyId?: string;
+  /** keyId tags of every version (a credential whose secret reached Key Vault). */
+  storedKeyIds: Set<string>;
+}
 
 export interface StoredVersion {
   /** Versioned secret id: what the report calls secretUri. */
@@ -15,6 +25,15 @@ export interface VaultDetail extends VaultView {
   latestId?: string;
   /** appId tag of the latest version: another app's means two apps share one secret name. */
   latestAppId?: string;
+  /** The secret exists (with at least one version). */
+  exists?: boolean;
+}
+
+export interface SecretAttributes {
+  notBefore?: Date;
+  expiresOn?: Date;
+  tags: Record<string, string>;
+  contentType?: string;
 }
 
 /** A hung call must not hold an app's lock forever. */
@@ -23,13 +42,15 @@ const CALL_TIMEOUT_MS = 60_000;
 export class Vault {
   private readonly client: SecretClient;
   private readonly timeoutMs: number;
+  private readonly clock: Clock;
 
   constructor(
     credential: TokenCredential,
-    settings: Settings & { keyVaultUrl: string },
-    opts: { timeoutMs?: number } = {},
+    settings: Pick<Settings, 'keyVaultDisableChallengeVerification'> & { keyVaultUrl: string },
+    opts: { timeoutMs?: number; clock?: Clock } = {},
   ) {
     this.timeoutMs = opts.timeoutMs ?? CALL_TIMEOUT_MS;
+    this.clock = opts.clock ?? systemClock;
     this.client = new SecretClient(settings.keyVaultUrl, credential, {
       disableChallengeResourceVerification: settings.keyVaultDisableChallengeVerification,
     });
@@ -38,32 +59,37 @@ export class Vault {
   /**
    * Runs one Key Vault call with a deadline. The SDK retries lost connections itself but never a call we aborted, so
    * a call that hung is tried again (twice) with a fresh deadline: reads are safe to repeat, and a repeated write
-   * only adds an identical version (same value, same keyId tag).
+   * only adds an identical version (same value, same tags).
    */
-  private async timed<T>(call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-    for (let tries = 1; ; tries++) {
-      // Not AbortSignal.timeout: its timer would keep the signal, and the request listening to it, alive for the
-      // full timeout after the call returned; over a large sweep that holds every request's state at once.
-      const controller = new AbortController();
-      const timer = setTimeout(
-        () => controller.abort(new Error(`no answer within ${this.timeoutMs} ms`)),
-        this.timeoutMs,
-      );
-      try {
-        return await call(controller.signal);
-      } catch (err) {
-        if (!controller.signal.aborted || tries >= 3) throw err;
-      } finally {
-        clearTimeout(timer);
-      }
-    }
+  private timed<T>(call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    const timedOut = new WeakSet<object>();
+    return withRetry(
+      async () => {
+        // Not AbortSignal.timeout: its timer would keep the signal, and the request listening to it, alive for the
+        // full timeout after the call returned; over a large sweep that holds every request's state at once.
+        const controller = new AbortController();
+        const timer = setTimeout(
+          () => controller.abort(new Error(`no answer within ${this.timeoutMs} ms`)),
+          this.timeoutMs,
+        );
+        try {
+          return await call(controller.signal);
+        } catch (err) {
+          if (controller.signal.aborted && typeof err === 'object' && err !== null) timedOut.add(err);
+          throw err;
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+      { attempts: 3, clock: this.clock, retryable: (err) => timedOut.has(err as object), waitMs: () => 0 },
+    );
   }
 
   get vaultUrl(): string {
     return this.client.vaultUrl;
   }
 
-  /** Versions' keyId tags, read from properties only: a secret's value is never read back. */
+  /** Versions' keyId and appId tags, read from properties only: an app's secret value is never read back here. */
   async view(name: string): Promise<VaultDetail> {
     return this.timed(async (abortSignal) => {
       const storedKeyIds = new Set<string>();
@@ -79,7 +105,13 @@ export class Vault {
       } catch (err) {
         if (errorInfo(err).status !== 404) throw err;
       }
-      return { storedKeyIds, latestKeyId: latest?.keyId, latestId: latest?.id, latestAppId: latest?.appId };
+      return {
+        storedKeyIds,
+        latestKeyId: latest?.keyId,
+        latestId: latest?.id,
+        latestAppId: latest?.appId,
+        exists: latest !== undefined,
+      };
     });
   }
 
@@ -95,17 +127,27 @@ export class Vault {
     return index;
   }
 
-  async store(
-    name: string,
-    secretText: string,
-    attrs: { notBefore: Date; expiresOn: Date; tags: Record<string, string> },
-  ): Promise<StoredVersion> {
+  /**
+   * The latest version's value; undefined when the secret does not exist. Only for the rotator's own state and for
+   * adopting a hand-kept secret (contract §8: its value must sign in as the app); never logged or reported.
+   */
+  async value(name: string): Promise<string | undefined> {
+    try {
+      const s = await this.timed((abortSignal) => this.client.getSecret(name, { abortSignal }));
+      return s.value ?? '';
+    } catch (err) {
+      if (errorInfo(err).status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async store(name: string, secretText: string, attrs: SecretAttributes): Promise<StoredVersion> {
     const stored = await this.timed((abortSignal) =>
       this.client.setSecret(name, secretText, {
         notBefore: attrs.notBefore,
         expiresOn: attrs.expiresOn,
         tags: attrs.tags,
-        contentType: 'client secret of an Entra app registration',
+        contentType: attrs.contentType ?? 'client secret of an Entra app registration',
         abortSignal,
       }),
     );
@@ -113,12 +155,6 @@ export class Vault {
       id: stored.properties.id ?? `${this.vaultUrl}/secrets/${name}/${stored.properties.version}`,
       version: stored.properties.version ?? '',
     };
-  }
-
-  async updateTags(name: string, version: string, tags: Record<string, string>): Promise<void> {
-    await this.timed((abortSignal) =>
-      this.client.updateSecretProperties(name, version, { tags, abortSignal }),
-    );
   }
 }
 

@@ -2,9 +2,9 @@
 // always has, Key Vault, and sent by the next run. One secret holds them all as compact JSON: app data and
 // recipients, never a secret value (a notification never contains one).
 import type { TokenCredential } from '@azure/identity';
-import { SecretClient } from '@azure/keyvault-secrets';
-import { errorInfo } from '../errors.js';
+import { Vault } from '../azure/vault.js';
 import type { Settings } from '../settings.js';
+import { DAY_MS } from '../util/ids.js';
 import { isEmailAddress, type NotifiableApp } from './digest.js';
 
 export const PENDING_SECRET_NAME = 'entra-secret-rotator-pending-notifications';
@@ -16,9 +16,6 @@ export const MAX_PENDING_BYTES = 25 * 1024;
 /** A notice that could not be delivered for a month is dropped (said in a run note): its news is stale by then
  *  and an address ACS refuses for good must not be retried forever. */
 export const MAX_PENDING_AGE_DAYS = 30;
-
-const DAY = 86_400_000;
-const CALL_TIMEOUT_MS = 60_000;
 
 /** One notice still owed to some recipients. */
 export interface PendingItem extends Omit<NotifiableApp, 'ownerAddresses' | 'tagRecipients' | 'heldSince'> {
@@ -136,40 +133,31 @@ export function expireOld(
   now: Date,
   maxAgeDays = MAX_PENDING_AGE_DAYS,
 ): { fresh: PendingItem[]; expired: PendingItem[] } {
-  const cutoff = now.getTime() - maxAgeDays * DAY;
+  const cutoff = now.getTime() - maxAgeDays * DAY_MS;
   const fresh: PendingItem[] = [];
   const expired: PendingItem[] = [];
   for (const i of items) (Date.parse(i.queuedAt) < cutoff ? expired : fresh).push(i);
   return { fresh, expired };
 }
 
-/** The pending notices in Key Vault. Read once per run, written back only when they change. */
+/** The pending notices in Key Vault, through the Vault adapter. Read once per run, written back only when they change. */
 export class PendingStore {
-  private readonly client: SecretClient;
+  private readonly vault: Vault;
   /** The value as read, to tell whether a write is needed. */
   private readValue?: string;
 
-  constructor(credential: TokenCredential, settings: Settings & { keyVaultUrl: string }) {
-    this.client = new SecretClient(settings.keyVaultUrl, credential, {
-      disableChallengeResourceVerification: settings.keyVaultDisableChallengeVerification,
-    });
+  constructor(
+    credential: TokenCredential,
+    settings: Pick<Settings, 'keyVaultDisableChallengeVerification'> & { keyVaultUrl: string },
+    vault?: Vault,
+  ) {
+    this.vault = vault ?? new Vault(credential, settings);
   }
 
   /** The pending items ([] when the secret does not exist yet); throws when Key Vault cannot be read. */
   async read(): Promise<{ items: PendingItem[]; invalid: number }> {
-    try {
-      const s = await this.client.getSecret(PENDING_SECRET_NAME, {
-        abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS),
-      });
-      this.readValue = s.value ?? '';
-      return decodePending(this.readValue);
-    } catch (err) {
-      if (errorInfo(err).status === 404) {
-        this.readValue = undefined;
-        return { items: [], invalid: 0 };
-      }
-      throw err;
-    }
+    this.readValue = await this.vault.value(PENDING_SECRET_NAME);
+    return this.readValue === undefined ? { items: [], invalid: 0 } : decodePending(this.readValue);
   }
 
   /** Writes a new version when the content changed; nothing when it did not (or when it stays empty). */
@@ -177,10 +165,9 @@ export class PendingStore {
     const { value, dropped } = encodePending(items);
     if (value === this.readValue || (this.readValue === undefined && items.length === 0))
       return { written: false, dropped };
-    await this.client.setSecret(PENDING_SECRET_NAME, value, {
+    await this.vault.store(PENDING_SECRET_NAME, value, {
       contentType: 'application/json; entra-secret-rotator pending notifications (no secret values)',
       tags: { purpose: 'pending-notifications' },
-      abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS),
     });
     this.readValue = value;
     return { written: true, dropped };

@@ -94,7 +94,34 @@ describe('Mailer', () => {
     const b = await mailer.send('ann@contoso.com', msg, opId);
     expect([a.status, b.status]).toEqual(['sent', 'sent']);
     expect(cloud.mail.to('ann@contoso.com')).toHaveLength(1);
-    expect(cloud.log.count('acs.send')).toBe(2);
+    // The second send looked the operation up by its id and followed it: no POST, whatever ACS would answer.
+    expect(cloud.log.count('acs.send')).toBe(1);
+  });
+
+  it.each(['commitThenReset', 'commitThenStatus'] as const)(
+    'a send ACS accepted but whose answer was lost (%s) is followed, never POSTed again',
+    async (kind) => {
+      cloud.faults.add({ op: 'acs.send', kind, status: 500, times: 1 });
+      const lines: string[] = [];
+      const r = await hmac({ log: (l) => lines.push(l) }).send(
+        'ann@contoso.com',
+        msg,
+        mailOperationId(`run-${kind}`, 'ann'),
+      );
+      expect(r.status).toBe('sent');
+      expect(cloud.mail.to('ann@contoso.com')).toHaveLength(1);
+      // One POST (the one that landed); the SDK's own retry of it was stopped and the operation looked up instead.
+      expect(cloud.log.count('acs.send')).toBe(1);
+      expect(cloud.log.count('acs.getOperation')).toBeGreaterThanOrEqual(2);
+    },
+  );
+
+  it('a send refused with a server error before it was accepted is sent once, after looking', async () => {
+    cloud.faults.fail('acs.send', 500, 1);
+    const r = await hmac().send('ann@contoso.com', msg, mailOperationId('run-500', 'ann'));
+    expect(r.status).toBe('sent');
+    expect(cloud.mail.to('ann@contoso.com')).toHaveLength(1);
+    expect(cloud.log.count('acs.send')).toBe(2); // the refused one, then one after the lookup found nothing
   });
 
   it('absorbs a 429 burst longer than the SDK’s own retries, within the wait budget', async () => {

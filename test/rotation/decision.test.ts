@@ -71,7 +71,6 @@ describe('settings (contract §1, §7 bounds)', () => {
       verifyTimeoutSeconds: 300,
       notifyAlso: [],
       remindUnmanaged: false,
-      schedule: '0 0 3 * * *',
       keyVaultDisableChallengeVerification: false,
     });
   });

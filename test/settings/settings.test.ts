@@ -76,3 +76,32 @@ describe('second-round settings', () => {
     expect(imports.filter((p) => /notify|rotation|functions/.test(p!))).toEqual([]);
   });
 });
+
+describe('ROTATION_SCHEDULE (NCRONTAB, validated with cron-parser)', () => {
+  it.each([
+    '0 0 3 * * *',
+    '0 */5 * * * *',
+    '0 0 9 * * MON-FRI',
+    '0 30 2 1,15 * *',
+    '0 0 3 * JAN-MAR *',
+    '01:00:00',
+  ])('accepts %j', (schedule) => {
+    expect(() => load({ ROTATION_SCHEDULE: schedule })).not.toThrow();
+  });
+  it.each([
+    ['99 99 99 * * *', 'expected range 0-59'],
+    ['0 0 25 * * *', 'expected range 0-23'],
+    ['0 0 3 * *', '5 fields instead of six'],
+    ['0 0 3 * * * *', '7 fields instead of six'],
+    ['0 0 3 L * *', 'not an NCRONTAB expression'],
+    ['0 0 3 ? * *', 'not an NCRONTAB expression'],
+    ['every day', 'fields instead of six'],
+    ['25:00:00', 'fields instead of six'],
+  ])('refuses %j in one line naming ROTATION_SCHEDULE', (schedule, problem) => {
+    const err = refusal({ ROTATION_SCHEDULE: schedule });
+    expect(err.setting).toBe('ROTATION_SCHEDULE');
+    expect(err.message).toContain(problem);
+    expect(err.message).toContain('Use {second} {minute} {hour}');
+    expect(err.message).not.toContain('\n');
+  });
+});
