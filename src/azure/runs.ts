@@ -24,7 +24,6 @@ export interface StoredAppReport {
   notified?: string[];
   reason?: string;
   orphansRemoved?: string[];
-  code?: string;
 }
 
 /** What the digest needs about a rotated or failed app (the engine's ChangedApp, slimmed by toStoredChange). */
