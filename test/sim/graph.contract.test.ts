@@ -108,6 +108,7 @@ beforeEach(() => {
   graph.throttle.reset();
   graph.concurrency.enabled = true;
   graph.concurrency.holdMs = 5;
+  graph.concurrency.gate = undefined;
   graph.removePasswordUnknownKeyId = REMOVE_UNKNOWN_KEY_DEFAULT;
   tenant.passwordLifetimeMaxDays = undefined;
 });
@@ -413,11 +414,20 @@ describe('Graph simulator: addPassword and removePassword', () => {
   });
 
   it('answers an overlapping write on the same app with 400 "concurrent requests"', async () => {
-    graph.concurrency.holdMs = 100;
-    const results = await Promise.allSettled([
-      rotator.api(`/applications/${owned.id}/addPassword`).post({ passwordCredential: { displayName: 'a' } }),
-      rotator.api(`/applications/${owned.id}/addPassword`).post({ passwordCredential: { displayName: 'b' } }),
-    ]);
+    // The first write holds the app until released, so the second one overlaps it whatever the machine's load.
+    let release!: () => void;
+    graph.concurrency.gate = new Promise<void>((r) => (release = r));
+    const first = rotator
+      .api(`/applications/${owned.id}/addPassword`)
+      .post({ passwordCredential: { displayName: 'a' } }) as Promise<{ keyId: string }>;
+    while (!graph.concurrency.inFlight.has(owned.id)) await new Promise((r) => setTimeout(r, 5));
+    const second = rotator
+      .api(`/applications/${owned.id}/addPassword`)
+      .post({ passwordCredential: { displayName: 'b' } }) as Promise<{ keyId: string }>;
+    const secondSettled = await Promise.allSettled([second]);
+    release();
+    graph.concurrency.gate = undefined;
+    const results = [...(await Promise.allSettled([first])), ...secondSettled];
     const ok = results.filter((r) => r.status === 'fulfilled') as Array<
       PromiseFulfilledResult<{ keyId: string }>
     >;

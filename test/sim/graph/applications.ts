@@ -84,19 +84,20 @@ export const getApplication: GraphHandler = (g, call) => {
 
 /** Serialises writes per app the way Entra refuses overlapping ones (§I): the loser gets 400, not a wait. */
 async function exclusiveWrite<T>(g: GraphState, app: SimApplication, fn: () => T): Promise<T> {
-  if (!g.control.concurrency.enabled) return fn();
-  if (g.inFlightWrites.has(app.id)) {
+  const { concurrency } = g.control;
+  if (!concurrency.enabled) return fn();
+  if (concurrency.inFlight.has(app.id)) {
     throw badRequest(
       'Unable to complete the request because of concurrent requests on the same object. Please wait briefly and retry.',
     );
   }
-  g.inFlightWrites.add(app.id);
+  concurrency.inFlight.add(app.id);
   try {
     // Real time on purpose: a write holds its app for a few real ms, whatever the simulated clock says.
-    await new Promise((r) => setTimeout(r, g.control.concurrency.holdMs));
+    await (concurrency.gate ?? new Promise((r) => setTimeout(r, concurrency.holdMs)));
     return fn();
   } finally {
-    g.inFlightWrites.delete(app.id);
+    concurrency.inFlight.delete(app.id);
   }
 }
 

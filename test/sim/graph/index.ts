@@ -117,11 +117,11 @@ const unknownSegment: GraphHandler = (_g, call) => {
 export function createGraph(ctx: SimContext, opts: { throttling: boolean }): GraphService {
   const control: GraphControl = {
     throttle: new GraphThrottle(opts.throttling),
-    concurrency: { enabled: true, holdMs: 5 },
+    concurrency: { enabled: true, holdMs: 5, inFlight: new Set() },
     removePasswordUnknownKeyId: REMOVE_UNKNOWN_KEY_DEFAULT,
   };
   controls.set(ctx.tenant, control);
-  const g: GraphState = { ctx, tenant: ctx.tenant, control, inFlightWrites: new Set() };
+  const g: GraphState = { ctx, tenant: ctx.tenant, control };
 
   const REF = String.raw`(?:/([^/()]+)|\(appId='([^'/]*)'\))`;
   const re = (s: string) => new RegExp(`^/v1\\.0/${s}$`, 'i');

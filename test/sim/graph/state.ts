@@ -11,7 +11,15 @@ export interface GraphControl {
   /** Budgets (`setBudgets`, `reset`, `budgets`), the on/off switch and the counters. */
   throttle: GraphThrottle;
   /** A write that arrives while another write on the same app is in flight gets 400 (§I). */
-  concurrency: { enabled: boolean; holdMs: number };
+  concurrency: {
+    enabled: boolean;
+    /** How long a write holds its app (real ms). */
+    holdMs: number;
+    /** When set, a write holds its app until this settles instead (tests make an overlap certain). */
+    gate?: Promise<void>;
+    /** Object ids of apps with a write in flight. */
+    readonly inFlight: Set<string>;
+  };
   /** The status of removePassword for a keyId the app does not hold (see REMOVE_UNKNOWN_KEY_DEFAULT). */
   removePasswordUnknownKeyId: 400 | 404;
 }
@@ -20,8 +28,6 @@ export interface GraphState {
   readonly ctx: SimContext;
   readonly tenant: Tenant;
   readonly control: GraphControl;
-  /** Object ids of apps with a write in flight. */
-  readonly inFlightWrites: Set<string>;
 }
 
 /** One authenticated request: the caller's token claims and its Graph app roles. */
