@@ -4,7 +4,7 @@ import type { TokenCredential } from '@azure/identity';
 import { createCredential, whoAmI } from '../azure/identity.js';
 import type { Settings } from '../settings.js';
 import type { Clock } from '../util/clock.js';
-import type { CallerAuthConfig } from './callers.js';
+import { requireCaller, type Caller, type CallerAuthConfig, type Role } from './callers.js';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -41,4 +41,18 @@ function ownTenant(settings: CallerAuthSettings, credential?: TokenCredential): 
     throw err;
   });
   return resolvedTenant;
+}
+
+/**
+ * The one line a handler needs: the caller of `request` holding `roles`, or a thrown CallerRefused (401/403/500/503,
+ * map it like an HttpError). `request` is anything with headers.get (an Azure Functions HttpRequest, a fetch Request).
+ */
+export async function checkCaller(
+  request: { headers: { get(name: string): string | null } },
+  settings: CallerAuthSettings,
+  roles: readonly Role[],
+  opts: { clock?: Clock; credential?: TokenCredential } = {},
+): Promise<Caller> {
+  const config = await callerAuthConfig(settings, opts.clock, opts.credential);
+  return requireCaller(request.headers.get('authorization'), config, roles);
 }

@@ -3,8 +3,8 @@
 // Same caller rules as the other endpoints (contract §8): an Entra token for the API with the role Rotation.Read.
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { RunTable } from '../azure/runs.js';
-import { CallerRefused, requireCaller, ROLES } from '../auth/callers.js';
-import { callerAuthConfig } from '../auth/config.js';
+import { CallerRefused, ROLES } from '../auth/callers.js';
+import { checkCaller } from '../auth/config.js';
 import { connect, envEdge, type Edge } from '../run.js';
 import { gatherStatus } from '../status/gather.js';
 import { statusResponse } from '../status/respond.js';
@@ -18,8 +18,10 @@ export const statusHttpHandler =
       requireMethod(request, 'GET');
       const settings = edge.settings({ requireKeyVault: false });
       const services = edge.services(settings);
-      const auth = await callerAuthConfig(settings, edge.clock, services.credential);
-      const caller = await requireCaller(request.headers.get('authorization'), auth, [ROLES.read]);
+      const caller = await checkCaller(request, settings, [ROLES.read], {
+        clock: edge.clock,
+        credential: services.credential,
+      });
       context.log(JSON.stringify({ event: 'status', caller }));
       const deps = await connect(settings, contextLogger(context), services, edge.clock);
       const runs = settings.storage ? new RunTable(settings.storage, services.credential) : undefined;

@@ -11,7 +11,7 @@ import {
   type CallerAuthConfig,
   type CallerCheck,
 } from '../../src/auth/callers.js';
-import { callerAuthConfig } from '../../src/auth/config.js';
+import { callerAuthConfig, checkCaller } from '../../src/auth/config.js';
 import { loadSettings } from '../../src/settings.js';
 import { startSimCloud } from '../sim/cloud.js';
 import { freePort } from '../sim/http.js';
@@ -182,6 +182,29 @@ describe('settings', () => {
       authorityHost: cloud.env.AZURE_AUTHORITY_HOST,
       tenantId: cloud.tenant.tenantId,
       audiences: [cloud.apiAudience],
+    });
+  });
+
+  it('checks a request in one call (what every handler does), throwing CallerRefused', async () => {
+    const settings = loadSettings(
+      { ...cloud.env, AZURE_TENANT_ID: cloud.tenant.tenantId },
+      { requireKeyVault: false },
+    );
+    const token = await cloud.callerToken({ roles: [ROLES.rotate], oid: 'o-2' });
+    const request = new Request('https://rotator.example/api/rotate', {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(await checkCaller(request, settings, rolesForRotate({}))).toMatchObject({ oid: 'o-2' });
+    await expect(checkCaller(request, settings, rolesForRotate({ all: true }))).rejects.toMatchObject({
+      status: 403,
+      code: 'forbidden',
+    });
+    await expect(
+      checkCaller(new Request('https://rotator.example/'), settings, [ROLES.read]),
+    ).rejects.toMatchObject({
+      status: 401,
+      code: 'missing_token',
+      headers: { 'www-authenticate': 'Bearer' },
     });
   });
 });
