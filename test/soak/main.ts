@@ -1,0 +1,44 @@
+// npm run soak [-- --days 365 --apps 300 --seed 1]: a simulated year against the simulated cloud and Azurite.
+// Prints progress on stderr and, last, one JSON line with the summary on stdout; exit 1 on any violation.
+import { parseArgs } from 'node:util';
+import { startAzurite } from '../sim/azurite.js';
+import { runSoak } from './soak.js';
+
+const { values } = parseArgs({
+  options: {
+    days: { type: 'string', default: '365' },
+    apps: { type: 'string', default: '300' },
+    seed: { type: 'string', default: '1' },
+    'no-crashes': { type: 'boolean', default: false },
+  },
+});
+const whole = (name: string, raw: string) => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    process.stderr.write(
+      `soak: --${name} must be a whole number of at least 1, got ${JSON.stringify(raw)}\n`,
+    );
+    process.exit(2);
+  }
+  return n;
+};
+const days = whole('days', values.days);
+const apps = whole('apps', values.apps);
+const seed = whole('seed', values.seed);
+
+const azurite = await startAzurite();
+try {
+  const { summary } = await runSoak({
+    days,
+    apps,
+    seed,
+    storage: azurite.connectionString,
+    crashes: !values['no-crashes'],
+    progress: (line) => process.stderr.write(`soak: ${line}\n`),
+  });
+  for (const v of summary.firstViolations) process.stderr.write(`soak: VIOLATION ${v}\n`);
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  process.exitCode = summary.violations ? 1 : 0;
+} finally {
+  await azurite.stop();
+}

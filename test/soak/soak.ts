@@ -1,0 +1,248 @@
+// A simulated year (issue 17): every simulated day the cloud's clock moves one day, people change the tenant, the
+// day's faults are drawn, the real product makes its timer run (killed between two steps on some days, joined by a
+// second run on others), and the invariants are checked against the simulator's state.
+import { Worker } from 'node:worker_threads';
+import type { Settings } from '../../src/settings.js';
+import { Emitted, expireLocks } from '../reliability/harness.js';
+import { SimClock } from '../sim/clock.js';
+import { startSimCloud, type SimCloud } from '../sim/cloud.js';
+import { emptyTally, scheduleFaults, tallyDay, type DayFaults } from './faults.js';
+import { Checker, describeViolation, type Violation } from './invariants.js';
+import { fastClock, httpRun, timerRun, type RunOutcome } from './product.js';
+import { Rng } from './rng.js';
+import { applyEvents, createTenant, DAY, supportsNoServicePrincipal } from './tenant.js';
+
+export interface SoakOptions {
+  days: number;
+  apps: number;
+  seed: number;
+  /** Azurite connection string (locks, queues, tables, blobs). */
+  storage: string;
+  /** Kill runs between steps (a worker thread per kill); default true. */
+  crashes?: boolean;
+  /** A deliberately broken product (settings changed the way a bug would). */
+  breakSettings?: (s: Settings) => Settings;
+  /** Progress lines (one per simulated month). */
+  progress?: (line: string) => void;
+}
+
+export interface SoakSummary {
+  days: number;
+  apps: number;
+  seed: number;
+  rotations: number;
+  faults: { total: number; hit: number; byKind: Record<string, { injected: number; hit: number }> };
+  invariantChecks: number;
+  violations: number;
+  violationsByInvariant: Record<string, number>;
+  firstViolations: string[];
+  worstOverlapDays: number | null;
+  maxRotatorCredentialsPerApp: number;
+  emails: { sent: number; throttled429: number; rotations: number };
+  maxStateBytes: number;
+  tenant: {
+    appsAtEnd: number;
+    added: number;
+    deleted: number;
+    shapes: Record<string, number>;
+    noServicePrincipalShape: boolean;
+  };
+  runs: { timer: number; concurrent: number; killed: number };
+  wallSeconds: number;
+}
+
+const NOTIFY_ALSO = 'secops@contoso.com';
+const RETIRE_AFTER_DAYS = 7;
+const RENEW_BEFORE_DAYS = 30;
+
+export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary; violations: Violation[] }> {
+  const wallStart = Date.now();
+  const rng = new Rng(opts.seed);
+  const clock = new SimClock();
+  // A custom email domain's documented limits (30 a minute, 100 an hour): an Azure-managed domain's 5 and 10 cannot
+  // carry a few hundred apps' notices, and the deployment guide says so.
+  const cloud = await startSimCloud({ clock, acsDomainKind: 'custom' });
+  const env: Record<string, string> = {
+    ...cloud.env,
+    AzureWebJobsStorage: opts.storage,
+    NOTIFY_ALSO,
+    RETIRE_AFTER_DAYS: String(RETIRE_AFTER_DAYS),
+    RENEW_BEFORE_DAYS: String(RENEW_BEFORE_DAYS),
+    LOCK_WAIT_SECONDS: '1',
+    // Debugging knob only: a shorter proof wait while the product still waits in real time.
+    ...(process.env.SOAK_VERIFY_TIMEOUT_SECONDS
+      ? { VERIFY_TIMEOUT_SECONDS: process.env.SOAK_VERIFY_TIMEOUT_SECONDS }
+      : {}),
+  };
+  for (const k of ['AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_TENANT_ID']) delete process.env[k];
+  Object.assign(process.env, env);
+  const productClock = fastClock(clock);
+  const crashes = opts.crashes ?? true;
+  let standby: Promise<Worker> | undefined = crashes ? startWorker() : undefined;
+
+  try {
+    const model = createTenant(cloud, rng, opts.apps);
+    const checker = new Checker(cloud, model, {
+      retireAfterDays: RETIRE_AFTER_DAYS,
+      renewBeforeDays: RENEW_BEFORE_DAYS,
+      notifyAlso: [NOTIFY_ALSO],
+      toldWithinDays: 3,
+      maxStateBytes: 25 * 1024,
+    });
+    const tally = emptyTally();
+    const runs = { timer: 0, concurrent: 0, killed: 0 };
+    let added = 0;
+    let deleted = 0;
+    const t0 = clock.nowMs();
+    const policyDay = Math.floor(opts.days / 2);
+    let yesterday: DayFaults | undefined;
+
+    for (let day = 0; day < opts.days; day++) {
+      clock.set(t0 + day * DAY);
+      if (day > 0) {
+        const ev = applyEvents(cloud, rng, model, day, policyDay);
+        added += ev.added;
+        deleted += ev.deleted;
+      }
+      checker.beforeRun(day);
+      const dayStart = Date.now();
+      const faults = scheduleFaults(cloud, rng, { crashes, slowReplication: true }, yesterday);
+      if (faults.replicationDelayMs) cloud.tenant.replicationDelayMs = faults.replicationDelayMs;
+      const emitted = new Emitted();
+      const emit = (where: string, text: string) => emitted.add(`day ${day} ${where}`, text);
+      const mailFrom = cloud.mail.messages.length;
+      const outcomes: RunOutcome[] = [];
+      let killed = false;
+      const product = (label: string) => ({
+        env,
+        clock: productClock,
+        emit,
+        label,
+        breakSettings: opts.breakSettings,
+      });
+
+      if (faults.crashAfter && standby) {
+        const worker = await standby;
+        standby = startWorker();
+        const outcome = await crashRun(cloud, worker, faults.crashAfter, env, emit);
+        killed = outcome.killed;
+        if (outcome.outcome) outcomes.push(outcome.outcome);
+        runs.killed += killed ? 1 : 0;
+      } else if (faults.concurrent) {
+        outcomes.push(
+          ...(await Promise.all([timerRun(product('timer')), httpRun(product('POST /api/rotate'))])),
+        );
+        runs.concurrent++;
+      } else {
+        outcomes.push(await timerRun(product('timer')));
+      }
+      runs.timer++;
+      const ranMs = Date.now() - dayStart;
+      cloud.faults.clear();
+      cloud.tenant.replicationDelayMs = 0;
+      // A killed run's blob leases lapse within a minute; a day passes before the next run, so break them now.
+      if (killed) await expireLocks(opts.storage, cloud);
+
+      emitted.addMail(cloud, mailFrom);
+      emitted.addRequestUrls(cloud, 0);
+      cloud.log.clear();
+      if (day % 30 === 29 || day === opts.days - 1) await emitted.addStorage(cloud, opts.storage);
+      checker.afterRun(day, outcomes, faults.outage || killed);
+      checker.leaks(day, emitted.leaks(cloud));
+      tallyDay(tally, faults, killed);
+      if (process.env.SOAK_DEBUG)
+        process.stderr.write(
+          `day ${day}: run ${ranMs} ms, checks ${Date.now() - dayStart - ranMs} ms, faults ${faults.rules.map((r) => `${r.kind}${r.rule.hits ? '*' : ''}`).join(' ')}${faults.concurrent ? ' concurrent' : ''}${faults.crashAfter ? ` crash@${faults.crashAfter}` : ''}${faults.replicationDelayMs ? ' slow-replication' : ''}\n`,
+        );
+      yesterday = faults;
+      if (day % 30 === 29)
+        opts.progress?.(
+          `day ${day + 1}: ${checker.rotations} rotations, ${checker.violations.length} violations, ` +
+            `${Math.round((Date.now() - wallStart) / 1000)} s`,
+        );
+    }
+
+    const byKind = Object.fromEntries(Object.entries(tally).filter(([, v]) => v.injected > 0));
+    const violationsByInvariant: Record<string, number> = {};
+    for (const v of checker.violations)
+      violationsByInvariant[v.invariant] = (violationsByInvariant[v.invariant] ?? 0) + 1;
+    const shapes: Record<string, number> = {};
+    for (const a of model.apps.values()) shapes[a.shape] = (shapes[a.shape] ?? 0) + 1;
+    const mail = checker.mailStats();
+    const summary: SoakSummary = {
+      days: opts.days,
+      apps: opts.apps,
+      seed: opts.seed,
+      rotations: checker.rotations,
+      faults: {
+        total: Object.values(tally).reduce((s, v) => s + v.injected, 0),
+        hit: Object.values(tally).reduce((s, v) => s + v.hit, 0),
+        byKind,
+      },
+      invariantChecks: checker.checks,
+      violations: checker.violations.length,
+      violationsByInvariant,
+      firstViolations: checker.violations.slice(0, 10).map(describeViolation),
+      worstOverlapDays: Number.isFinite(checker.worstOverlapDays) ? checker.worstOverlapDays : null,
+      maxRotatorCredentialsPerApp: checker.maxRotatorCredentials,
+      emails: { sent: mail.sent, throttled429: mail.throttled, rotations: checker.rotations },
+      maxStateBytes: checker.maxStateBytes,
+      tenant: {
+        appsAtEnd: cloud.tenant.applications.size,
+        added,
+        deleted,
+        shapes,
+        noServicePrincipalShape: supportsNoServicePrincipal(cloud),
+      },
+      runs,
+      wallSeconds: Math.round((Date.now() - wallStart) / 100) / 10,
+    };
+    return { summary, violations: checker.violations };
+  } finally {
+    await standby?.then((w) => w.terminate()).catch(() => undefined);
+    await cloud.stop();
+  }
+}
+
+/** A worker thread with the product loaded, waiting for its run (started ahead, so a kill day does not wait). */
+function startWorker(): Promise<Worker> {
+  const worker = new Worker(new URL('./crash-worker.mjs', import.meta.url));
+  return new Promise((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('message', (m: { type: string }) =>
+      m.type === 'ready' ? resolve(worker) : reject(new Error(m.type)),
+    );
+  });
+}
+
+/** The day's run in the worker, killed right after `step` commits (if the run gets there). */
+async function crashRun(
+  cloud: SimCloud,
+  worker: Worker,
+  step: string,
+  env: Record<string, string>,
+  emit: (where: string, text: string) => void,
+): Promise<{ killed: boolean; outcome?: RunOutcome }> {
+  let killed = false;
+  cloud.faults.add({
+    op: step,
+    kind: 'commitThenHang',
+    times: 1,
+    onCommitted: () => {
+      killed = true;
+      void worker.terminate();
+    },
+  });
+  return new Promise((resolve) => {
+    let outcome: RunOutcome | undefined;
+    worker.on('message', (m: { type: string; where?: string; text?: string; outcome?: RunOutcome }) => {
+      if (m.type === 'emit') emit(`killed-run ${m.where}`, m.text ?? '');
+      if (m.type === 'done') {
+        outcome = m.outcome;
+        void worker.terminate();
+      }
+    });
+    worker.once('exit', () => resolve({ killed, outcome: killed ? undefined : outcome }));
+    worker.postMessage({ env, skewMs: cloud.clock.skewMs(), label: 'timer' });
+  });
+}
