@@ -23,6 +23,8 @@ export interface StatusApp {
   /** What a rotation would do now (the scan's verdict) and why. */
   action: Action;
   reason?: string;
+  /** The scan entry's machine-readable code (report `code`). */
+  code?: AppReport['code'];
   /** The current secret's expiry (contract §7 "current secret"); undefined when none is valid. */
   expiresOn?: string;
   /** Start of the newest secret the rotator made (its last rotation); undefined if it never rotated this app. */
@@ -142,6 +144,7 @@ function statusApp(report: AppReport, facts: AppFacts | undefined, now: Date): S
     displayName: report.displayName,
     action: report.action,
     ...(report.reason ? { reason: report.reason } : {}),
+    ...(report.code ? { code: report.code } : {}),
     ...(current ? { expiresOn: current.endDateTime } : {}),
     ...(lastRotatedAt ? { lastRotatedAt } : {}),
     ...(nextDueOn ? { nextDueOn } : {}),
