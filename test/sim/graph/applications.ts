@@ -35,11 +35,10 @@ const MAX_PERSONAL_PASSWORDS = 2;
  * removePassword of a keyId the app does not hold. The documentation promises only 204. Clients that run
  * against real Graph match the message "No password credential found with keyId <guid>" (HashiCorp's Azure
  * secrets engine, others) and one of them records the status as 400; so the real answer is most likely
- * 400 `Request_BadRequest`. The default stays 404 `Request_ResourceNotFound` (this simulator's old answer)
- * only until the product decides removals from the app's state (issue 14 §2): today it reads 404 as "gone"
- * and would report a retried removal as failed. Flip it to 400 then; tests set `removePasswordUnknownKeyId`.
+ * 400 `Request_BadRequest`, the default. 404 `Request_ResourceNotFound` (this simulator's old answer) stays
+ * selectable through `removePasswordUnknownKeyId`: the product must not depend on either (issue 14).
  */
-export const REMOVE_UNKNOWN_KEY_DEFAULT: 400 | 404 = 404;
+export const REMOVE_UNKNOWN_KEY_DEFAULT: 400 | 404 = 400;
 
 /** An application as a caller sees it: selected properties, and its owners when expanded. */
 export function appOut(
