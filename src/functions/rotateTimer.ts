@@ -17,10 +17,11 @@ export function rotateTimerHandler(edge: Edge) {
       const plan = fanOutBeyond(deps.settings.inlineMax);
       const { result, queued, due } = await runOnce(deps, 'timer', plan, { mode: 'rotate', runId });
       const { summary: s, notes = [] } = result!.report;
-      const { scanned, rotated: rotatedInline, failed, upToDate } = s;
-      const skipped = s.skipped - queued;
-      const counts = { scanned, due, queued, rotatedInline, failed, upToDate, skipped, notes };
-      context.log(JSON.stringify({ event: 'rotation-run', runId, pastDue: timer.isPastDue, ...counts }));
+      const counts = { scanned: s.scanned, due, queued, rotatedInline: s.rotated, failed: s.failed };
+      const rest = { upToDate: s.upToDate, skipped: s.skipped - queued, notes };
+      context.log(
+        JSON.stringify({ event: 'rotation-run', runId, pastDue: timer.isPastDue, ...counts, ...rest }),
+      );
     } catch (err) {
       // One line for the operator; throwing makes the host record the invocation as failed.
       const error = describeError(rootCause(err));

@@ -21,9 +21,10 @@ export function rotateWorkerHandler(edge: Edge) {
       const deps = await connectRun(edge, context, { requireKeyVault: true });
       const request = { mode: 'rotate' as const, appIds: [appId], runId, force };
       const { result, previous } = await runOnce(deps, 'worker', fromQueue(appId), request);
-      const entry = result?.report.apps[0];
-      if (entry) context.log(JSON.stringify({ event: 'rotation-app', runId, appId, ...pick(entry) }));
-      const action = entry?.action ?? previous?.action;
+      const report = result?.report.apps[0];
+      const { action = previous?.action, reason } = report ?? {};
+      if (report)
+        context.log(JSON.stringify({ event: 'rotation-app', runId, appId, action: report.action, reason }));
       if (previous) context.log(JSON.stringify({ event: 'rotation-app-redelivered', runId, appId, action }));
     } catch (err) {
       const error = describeError(err);
@@ -32,8 +33,6 @@ export function rotateWorkerHandler(edge: Edge) {
     }
   };
 }
-
-const pick = ({ action, reason }: { action: string; reason?: string }) => ({ action, reason });
 
 /** The registered handler: the environment is read once per invocation. */
 export const rotateWorker = (item: unknown, context: InvocationContext) =>

@@ -121,8 +121,12 @@ export async function runRotation(ctx: RunContext, opts: RunOptions = {}): Promi
 
   /** An app that needs work: offered for hand-off first (real runs only), then reconciled. */
   const work = async (at: number, app: AppView): Promise<Reconciled | undefined> => {
-    const offer =
-      ctx.dryRun || !opts.handOff ? 'now' : await opts.handOff.offer(app, () => previewApp(ctx, app));
+    const { handOff } = opts;
+    // An offer that fails (its preview could not read Key Vault) keeps the app here: reconcile reports the error.
+    const offer: Offer =
+      ctx.dryRun || !handOff
+        ? 'now'
+        : await handOff.offer(app, () => previewApp(ctx, app)).catch(() => 'now' as const);
     if (offer === 'later') return void later.push({ at, app });
     if (offer !== 'now') return { entry: handedOffEntry(app, offer.handedOff) };
     return reconcileApp(ctx, app);
