@@ -73,8 +73,6 @@ export const BOUNDS = {
   verifyTimeoutSeconds: { min: 1, max: 3600 },
 } as const;
 
-export const DEFAULT_SCHEDULE = '0 0 3 * * *';
-
 /**
  * ROTATION_SCHEDULE is read by the Functions host (the timer's %ROTATION_SCHEDULE%), not by the code: it is only
  * validated here, so a bad schedule stops the CLI and every function with one line instead of a timer that never

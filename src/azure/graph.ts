@@ -10,8 +10,10 @@ import type { AppView, Credential, NewPassword, OwnerObject } from './graph-type
 import { graphScope } from './identity.js';
 import type { Settings } from '../settings.js';
 import { systemClock, type Clock } from '../util/clock.js';
-export type { AppView, Credential, NewPassword, OwnerObject };
+import { withTimeout } from '../util/timeout.js';
 import { exponentialBackoff, headerGetter, parseRetryAfter, retryAfterOf, withRetry } from '../util/retry.js';
+
+export type { AppView, Credential, NewPassword, OwnerObject };
 
 /** A write whose outcome is unknown (connection lost, gateway timeout): the credential may or may not exist. */
 export class AmbiguousWriteError extends Error {
@@ -94,15 +96,8 @@ export class GraphApi {
   ): Promise<T> {
     const wait = this.pausedUntil - this.clock.now().getTime();
     if (wait > 0) await this.clock.sleep(wait);
-    // A fresh deadline per attempt, its timer cleared as soon as the attempt ends (AbortSignal.timeout would keep
-    // every request's state alive for the whole timeout, which over a large sweep is every request at once).
-    const controller = new AbortController();
-    const timer = setTimeout(
-      () => controller.abort(new Error(`no answer within ${this.timeoutMs} ms`)),
-      this.timeoutMs,
-    );
     try {
-      return await request(controller.signal);
+      return await withTimeout(this.timeoutMs, request);
     } catch (err) {
       const { status } = errorInfo(err);
       if (status === 429 || status === 503)
@@ -112,8 +107,6 @@ export class GraphApi {
       if ((unknownOutcome(status) || status === 503) && !policy.idempotent)
         throw new AmbiguousWriteError(err);
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -29,6 +29,8 @@ export interface MailerOptions {
   pollIntervalMs?: number;
   /** How long one send may wait for ACS to finish the operation (default 120 s). */
   pollTimeoutMs?: number;
+  /** How long one HTTP request to ACS may take before it is abandoned (default 30 s): a hung poll must not stall a run. */
+  requestTimeoutMs?: number;
   log?: (line: string) => void;
   clock?: Clock;
 }
@@ -47,7 +49,10 @@ interface Operation {
 
 /** EmailClient 1.1.0 has no public way to read an operation by id; its generated client does (GET /emails/operations/{id}). */
 interface OperationReader {
-  getSendResult(id: string, options?: { abortSignal?: AbortSignal }): Promise<Operation>;
+  getSendResult(
+    id: string,
+    options?: { onResponse?: (raw: { headers: { get(name: string): string | undefined } }) => void },
+  ): Promise<Operation>;
 }
 
 // ACS refuses requests over 10 MB; stop short of it instead of sending a doomed request.
@@ -137,6 +142,7 @@ export class Mailer {
       additionalPolicies: [
         { policy: this.throttleBudgetPolicy(), position: 'perRetry' },
         { policy: sendGuardPolicy(), position: 'perRetry' },
+        { policy: requestTimeoutPolicy(opts.requestTimeoutMs ?? 30_000), position: 'perRetry' },
       ],
     };
     // A connection string is an explicit choice of HMAC auth; otherwise the rotator's own identity.
@@ -184,23 +190,35 @@ export class Mailer {
     };
   }
 
+  /** Reads an operation, with the wait ACS asks for before the next read (Retry-After, else our poll interval). */
+  private async read(operationId: string): Promise<Operation & { nextPollMs: number }> {
+    let nextPollMs = this.pollIntervalMs;
+    const op = await this.operations.getSendResult(operationId, {
+      onResponse: (raw) => {
+        const ms = parseRetryAfter((n) => raw.headers.get(n), this.clock.now());
+        if (ms !== undefined && ms > 0) nextPollMs = ms;
+      },
+    });
+    return { ...op, nextPollMs };
+  }
+
   /** The operation ACS has under this id; undefined when it has none (404: the send was never accepted). */
-  private async lookUp(operationId: string): Promise<Operation | undefined> {
+  private async lookUp(operationId: string): Promise<(Operation & { nextPollMs: number }) | undefined> {
     try {
-      return await this.operations.getSendResult(operationId);
+      return await this.read(operationId);
     } catch (e) {
       if (statusOf(e) === 404) return undefined;
       throw e;
     }
   }
 
-  /** Polls an operation ACS already has until it ends, at its Retry-After or our poll interval. */
-  private async follow(op: Operation, deadline: Date): Promise<Operation> {
+  /** Polls an operation ACS already has until it ends or the deadline passes (then it is left running). */
+  private async follow(op: Operation & { nextPollMs: number }, deadline: Date): Promise<Operation> {
     let current = op;
     while (!TERMINAL.has(current.status)) {
       if (this.clock.now() >= deadline) return current;
-      await this.clock.sleep(this.pollIntervalMs);
-      current = await this.operations.getSendResult(op.id);
+      await this.clock.sleep(current.nextPollMs);
+      current = await this.read(op.id);
     }
     return current;
   }
@@ -219,12 +237,13 @@ export class Mailer {
       },
       { operationId, updateIntervalInMs: this.pollIntervalMs },
     );
+    const patience = AbortSignal.timeout(this.pollTimeoutMs);
     try {
-      const result = await poller.pollUntilDone({ abortSignal: AbortSignal.timeout(this.pollTimeoutMs) });
+      const result = await poller.pollUntilDone({ abortSignal: patience });
       return { id: operationId, status: result.status, error: result.error };
     } catch (e) {
       // Accepted, still running when our patience ended: ACS delivers it on its own; sending again would not help.
-      if ((e as ErrorLike).name === 'AbortError') return { id: operationId, status: 'Running' };
+      if (patience.aborted) return { id: operationId, status: 'Running' };
       // The poller throws when the operation ended Failed: that is an answer, not a reason to try again.
       if (/^The long-running operation has failed/.test((e as ErrorLike).message ?? ''))
         return { id: operationId, status: 'Failed', description: describeMailError(e) };
@@ -310,6 +329,17 @@ function sendGuardPolicy(): PipelinePolicy {
         ambiguous.add(request);
         throw e;
       }
+    },
+  };
+}
+
+/** Gives every request to ACS a deadline (the SDK sets none), so a hung answer is retried instead of waited on. */
+function requestTimeoutPolicy(ms: number): PipelinePolicy {
+  return {
+    name: 'rotatorRequestTimeout',
+    sendRequest: (request, next) => {
+      if (!request.timeout) request.timeout = ms;
+      return next(request);
     },
   };
 }

@@ -6,6 +6,7 @@ import { errorInfo } from '../errors.js';
 import type { Settings } from '../settings.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { withRetry } from '../util/retry.js';
+import { isTimeout, withTimeout } from '../util/timeout.js';
 
 /** What Key Vault says about the app's secret; undefined when it was not read (or there is no vault). */
 export interface VaultView {
@@ -62,27 +63,12 @@ export class Vault {
    * only adds an identical version (same value, same tags).
    */
   private timed<T>(call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-    const timedOut = new WeakSet<object>();
-    return withRetry(
-      async () => {
-        // Not AbortSignal.timeout: its timer would keep the signal, and the request listening to it, alive for the
-        // full timeout after the call returned; over a large sweep that holds every request's state at once.
-        const controller = new AbortController();
-        const timer = setTimeout(
-          () => controller.abort(new Error(`no answer within ${this.timeoutMs} ms`)),
-          this.timeoutMs,
-        );
-        try {
-          return await call(controller.signal);
-        } catch (err) {
-          if (controller.signal.aborted && typeof err === 'object' && err !== null) timedOut.add(err);
-          throw err;
-        } finally {
-          clearTimeout(timer);
-        }
-      },
-      { attempts: 3, clock: this.clock, retryable: (err) => timedOut.has(err as object), waitMs: () => 0 },
-    );
+    return withRetry(() => withTimeout(this.timeoutMs, call), {
+      attempts: 3,
+      clock: this.clock,
+      retryable: isTimeout,
+      waitMs: () => 0,
+    });
   }
 
   get vaultUrl(): string {

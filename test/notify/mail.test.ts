@@ -116,6 +116,18 @@ describe('Mailer', () => {
     },
   );
 
+  it('a poll that never answers is abandoned after the request deadline and the send still completes once', async () => {
+    cloud.faults.add({ op: 'acs.getOperation', kind: 'hang', times: 1 });
+    const r = await hmac({ requestTimeoutMs: 500 }).send(
+      'ann@contoso.com',
+      msg,
+      mailOperationId('run-hang', 'ann'),
+    );
+    expect(r.status).toBe('sent');
+    expect(cloud.log.count('acs.send')).toBe(1);
+    expect(cloud.mail.to('ann@contoso.com')).toHaveLength(1);
+  });
+
   it('a send refused with a server error before it was accepted is sent once, after looking', async () => {
     cloud.faults.fail('acs.send', 500, 1);
     const r = await hmac().send('ann@contoso.com', msg, mailOperationId('run-500', 'ann'));
