@@ -55,7 +55,7 @@ function finishRun(
   return async (result: RunResult | undefined) => {
     if (!result) return;
     if (queued.length) return fanOut(ctx, trigger, result, queued);
-    await notifyRun(ctx, result, mailer);
+    await notifyRun(ctx, result, mailer, remindsUnmanaged(trigger, result.wholeScope));
     if (trigger !== 'cli') await recordInlineRun(ctx, trigger, result);
   };
 }
@@ -171,16 +171,23 @@ export async function recordGaveUp(
 }
 
 /**
+ * REMIND_UNMANAGED reminders go to every owner in the tenant, so only the rotator's own runs over the whole scope
+ * (timer, CLI) send them: an HTTP caller cannot make the rotator mail the tenant at will (issue 13).
+ */
+export const remindsUnmanaged = (trigger: Trigger, wholeScope: boolean) => wholeScope && trigger !== 'http';
+
+/**
  * The notification step of a run, for every trigger: emails the owners of what changed, fills `notified`, and
- * adds the step's notes to the report. Reminders go out only for whole-scope runs (`result.wholeScope`).
+ * adds the step's notes to the report. Reminders go out only when `reminders` (default: whole-scope runs).
  */
 export async function notifyRun(
   deps: RunDeps,
   result: RunResult,
   mailer?: NotifyOptions['mailer'],
+  reminders = result.wholeScope,
 ): Promise<string[]> {
   const notes = await notifyOwners(deps, result.report, result.changed, {
-    fullRun: result.wholeScope,
+    fullRun: reminders,
     mailer,
   }).catch((err: unknown) => [`notifications failed: ${describeError(err)}`]);
   // Run-level notes are said once, in the report (the CLI prints them under its table or in the JSON, the
@@ -226,6 +233,7 @@ export async function fanOut(
     queued: queued.length,
     rotatedInline: report.summary.rotated,
     failedInline: report.summary.failed,
+    requestedBy: report.requestedBy,
   });
   for (const c of result.changed) await runs.recordApp(report.runId, 'inline', c.report, c);
   try {
@@ -233,7 +241,7 @@ export async function fanOut(
   } catch (err) {
     // The run cannot complete through the workers now: tell the owners of what did change here, then fail the
     // invocation (the queued apps were not touched; the next run picks them up).
-    await notifyRun(deps, result);
+    await notifyRun(deps, result, undefined, remindsUnmanaged(trigger, result.wholeScope));
     throw err;
   }
   const note =
@@ -260,6 +268,7 @@ async function recordInlineRun(deps: RunDeps, trigger: Trigger, result: RunResul
       failedInline: report.summary.failed,
       digestSentAt: deps.clock.now().toISOString(),
       digestNotes: report.notes,
+      requestedBy: report.requestedBy,
     })
     .catch((err: unknown) =>
       deps.log('could not record the run in the run table', { error: describeError(err) }),
@@ -294,9 +303,10 @@ export async function finishRunIfComplete(
     summary: summarize(apps),
   };
   const changed = rows.flatMap((r) => (r.changed ? [{ ...r.changed, report: r.report }] : []));
-  const notes = await notifyOwners(deps, report, changed, { fullRun: run.wholeScope }).catch(
-    (err: unknown) => [`notifications failed: ${describeError(err)}`],
-  );
+  const fullRun = remindsUnmanaged(run.trigger, run.wholeScope);
+  const notes = await notifyOwners(deps, report, changed, { fullRun }).catch((err: unknown) => [
+    `notifications failed: ${describeError(err)}`,
+  ]);
   const fresh = await runs.getRun(runId);
   if (fresh) await runs.updateRun(fresh, { digestSentAt: now().toISOString(), digestNotes: notes });
   deps.log('run complete', {

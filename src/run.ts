@@ -11,7 +11,7 @@ import { notifyCutShort, type HandOffPlan, type Trigger } from './handoff.js';
 import type { NotifyOptions } from './notify/notify.js';
 import type { Logger, RunContext, RunDeps, Services } from './rotation/context.js';
 import { loadVaultIndex, runRotation, type ReportStream, type RunResult } from './rotation/engine.js';
-import type { AppReport } from './rotation/report.js';
+import type { AppReport, RequestedBy } from './rotation/report.js';
 import { loadSettings, type Settings } from './settings.js';
 import { systemClock, type Clock } from './util/clock.js';
 
@@ -27,6 +27,12 @@ export interface RunRequest {
   stream?: ReportStream;
   /** Mail wait tuning (an HTTP run must answer within 230 s). */
   mailer?: NotifyOptions['mailer'];
+  /** Emergency (contract §8): every app in scope, due or not (comes with force, without appIds). */
+  all?: boolean;
+  /** Emergency: once an app's new secret is stored, remove its other password credentials (with force). */
+  revokeSuperseded?: boolean;
+  /** The HTTP caller: recorded in the report, the run log and the run table. */
+  requestedBy?: RequestedBy;
 }
 
 export interface RunOutcome {
@@ -109,6 +115,7 @@ export async function runOnce(
     await notifyCutShort(ctx, err, request.mailer);
     throw err;
   }
+  if (request.requestedBy) result.report.requestedBy = request.requestedBy;
   if (!ctx.dryRun) await hand.finish(result);
   return { result, queued: hand.queued.length, due: hand.due, previous: hand.previous };
 }

@@ -141,6 +141,18 @@ export async function authorizeCaller(
       'invalid_token',
       'the token names no caller (no "oid" claim); use an Entra access token',
     );
+  return checkRoles({ caller, roles }, requiredRoles);
+}
+
+/** A verified caller and the app roles its token carries. */
+export interface VerifiedCaller {
+  caller: Caller;
+  roles: string[];
+}
+
+/** 403 unless the verified caller holds every required role (for a second check once the request says more). */
+export function checkRoles(verified: VerifiedCaller, requiredRoles: readonly Role[]): CallerCheck {
+  const { caller, roles } = verified;
   const missing = requiredRoles.filter((r) => !roles.includes(r));
   if (missing.length)
     return refuse(
@@ -152,15 +164,30 @@ export async function authorizeCaller(
   return { ok: true, caller, roles };
 }
 
+/** checkRoles for handlers: throws CallerRefused (403) when a role is missing. */
+export function requireRoles(verified: VerifiedCaller, requiredRoles: readonly Role[]): void {
+  const check = checkRoles(verified, requiredRoles);
+  if (!check.ok) throw new CallerRefused(check.status, check.code, check.message, check.headers);
+}
+
 /** authorizeCaller for handlers: returns the caller or throws CallerRefused (map it like an HttpError). */
 export async function requireCaller(
   authorization: string | null | undefined,
   config: CallerAuthConfig,
   requiredRoles: readonly Role[],
 ): Promise<Caller> {
+  return (await requireVerified(authorization, config, requiredRoles)).caller;
+}
+
+/** requireCaller with the token's roles, for a handler that checks more roles once it has read the request. */
+export async function requireVerified(
+  authorization: string | null | undefined,
+  config: CallerAuthConfig,
+  requiredRoles: readonly Role[],
+): Promise<VerifiedCaller> {
   const check = await authorizeCaller(authorization, config, requiredRoles);
   if (!check.ok) throw new CallerRefused(check.status, check.code, check.message, check.headers);
-  return check.caller;
+  return { caller: check.caller, roles: check.roles };
 }
 
 function callerOf(p: JWTPayload): Caller | undefined {

@@ -4,7 +4,14 @@ import type { TokenCredential } from '@azure/identity';
 import { createCredential, whoAmI } from '../azure/identity.js';
 import type { Settings } from '../settings.js';
 import type { Clock } from '../util/clock.js';
-import { requireCaller, type Caller, type CallerAuthConfig, type Role } from './callers.js';
+import {
+  requireCaller,
+  requireVerified,
+  type Caller,
+  type CallerAuthConfig,
+  type Role,
+  type VerifiedCaller,
+} from './callers.js';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -55,4 +62,15 @@ export async function checkCaller(
 ): Promise<Caller> {
   const config = await callerAuthConfig(settings, opts.clock, opts.credential);
   return requireCaller(request.headers.get('authorization'), config, roles);
+}
+
+/** checkCaller with the token's roles (see requireVerified). */
+export async function verifyCaller(
+  request: { headers: { get(name: string): string | null } },
+  settings: CallerAuthSettings,
+  roles: readonly Role[],
+  opts: { clock?: Clock; credential?: TokenCredential } = {},
+): Promise<VerifiedCaller> {
+  const config = await callerAuthConfig(settings, opts.clock, opts.credential);
+  return requireVerified(request.headers.get('authorization'), config, roles);
 }

@@ -62,6 +62,8 @@ export interface RunRow {
   digestClaimedAt?: string;
   digestSentAt?: string;
   digestNotes?: string[];
+  /** The HTTP caller who started the run (contract §8). */
+  requestedBy?: { oid: string; appId?: string; name?: string };
   etag?: string;
 }
 
@@ -171,6 +173,7 @@ export class RunTable {
         failedInline: run.failedInline,
         digestSentAt: run.digestSentAt,
         digestNotes: run.digestNotes ? JSON.stringify(run.digestNotes) : undefined,
+        requestedBy: run.requestedBy ? JSON.stringify(run.requestedBy) : undefined,
       },
       'Replace',
     );
@@ -192,6 +195,7 @@ export class RunTable {
         digestClaimedAt: e.digestClaimedAt as string | undefined,
         digestSentAt: e.digestSentAt as string | undefined,
         digestNotes: json(e.digestNotes) as string[] | undefined,
+        requestedBy: json(e.requestedBy) as RunRow['requestedBy'],
         etag: e.etag,
       };
     } catch (err) {

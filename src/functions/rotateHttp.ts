@@ -3,10 +3,12 @@
 // (default 200) and queues the apps it has not reached: they are reported `skipped` with reason
 // "queued for a worker (run …)", and the run's digest is sent when the last worker is done.
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { requireRoles, rolesForRotate, ROLES } from '../auth/callers.js';
 import { timeBudget } from '../handoff.js';
 import { envEdge, runOnce, type Edge } from '../run.js';
+import { authorizeHttp } from './lib/caller.js';
 import { connectRun } from './lib/invocation.js';
-import { errorResponse, json, parseRotateRequest, requireMethod } from './lib/http.js';
+import { concealOutOfScope, errorResponse, json, parseRotateRequest, requireMethod } from './lib/http.js';
 
 /** Mail waits must fit in the 230 s. */
 const MAIL_WAITS = { maxWaitMs: 20_000, pollTimeoutMs: 20_000 };
@@ -15,17 +17,23 @@ export function rotateHttpHandler(edge: Edge) {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     try {
       requireMethod(request, 'POST');
+      // The caller first (contract §8): nothing is read or written for a call without a token and Rotation.Rotate.
+      const verified = await authorizeHttp(request, edge, [ROLES.rotate]);
       const body = await parseRotateRequest(request);
+      requireRoles(verified, rolesForRotate(body)); // force, all, revokeSuperseded: Rotation.Force too
+      const requestedBy = verified.caller;
       const deps = await connectRun(edge, context, { requireKeyVault: !body.dryRun });
       const plan = timeBudget(deps.settings.httpTimeBudgetSeconds * 1000);
       const { result, queued } = await runOnce(deps, 'http', plan, {
         mode: 'rotate',
         ...body,
+        requestedBy,
         mailer: MAIL_WAITS,
       });
       const { runId, summary } = result!.report;
-      context.log(JSON.stringify({ event: 'rotation-run', trigger: 'http', runId, ...summary, queued }));
-      return json(200, result!.report);
+      const line = { event: 'rotation-run', trigger: 'http', runId, requestedBy, ...summary, queued };
+      context.log(JSON.stringify(line));
+      return json(200, concealOutOfScope(result!.report));
     } catch (err) {
       return errorResponse(err, context);
     }
@@ -37,6 +45,7 @@ export const rotateHttp = (request: HttpRequest, context: InvocationContext) =>
   rotateHttpHandler(envEdge(process.env))(request, context);
 
 app.http('rotate', {
+  // The function key (host level) stays as a second factor in front of the caller's Entra token (lib/caller.ts).
   // Every method reaches the handler, so a wrong one gets 405 with Allow rather than the host's 404.
   methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
   authLevel: 'function',

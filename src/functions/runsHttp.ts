@@ -1,7 +1,9 @@
 // GET /api/runs/{runId}: progress of a run, from the run table (the run row and one result per app; no secrets).
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { ROLES } from '../auth/callers.js';
 import { RunTable } from '../azure/runs.js';
 import { envEdge, type Edge } from '../run.js';
+import { authorizeHttp } from './lib/caller.js';
 import { errorResponse, HttpError, json, requireMethod } from './lib/http.js';
 
 export const runsHttpHandler =
@@ -9,6 +11,7 @@ export const runsHttpHandler =
   async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     try {
       requireMethod(request, 'GET');
+      await authorizeHttp(request, edge, [ROLES.read]); // before the run table is read
       const runId = request.params.runId ?? '';
       if (!/^[A-Za-z0-9-]{1,64}$/.test(runId))
         throw new HttpError(400, 'invalid_request', 'runId is malformed');
@@ -37,7 +40,7 @@ export const runsHttp = (request: HttpRequest, context: InvocationContext) =>
 
 app.http('runs', {
   methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-  authLevel: 'function',
+  authLevel: 'function', // a second factor: the caller's Entra token is checked by the handler
   route: 'runs/{runId}',
   handler: runsHttp,
 });

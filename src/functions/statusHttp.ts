@@ -3,12 +3,12 @@
 // Same caller rules as the other endpoints (contract §8): an Entra token for the API with the role Rotation.Read.
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { RunTable } from '../azure/runs.js';
-import { CallerRefused, ROLES } from '../auth/callers.js';
-import { checkCaller } from '../auth/config.js';
+import { ROLES } from '../auth/callers.js';
 import { connect, envEdge, type Edge } from '../run.js';
 import { gatherStatus } from '../status/gather.js';
 import { statusResponse } from '../status/respond.js';
-import { errorResponse, json, requireMethod } from './lib/http.js';
+import { authorizeHttp } from './lib/caller.js';
+import { errorResponse, requireMethod } from './lib/http.js';
 import { contextLogger } from './lib/invocation.js';
 
 export const statusHttpHandler =
@@ -16,19 +16,14 @@ export const statusHttpHandler =
   async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     try {
       requireMethod(request, 'GET');
+      const { caller } = await authorizeHttp(request, edge, [ROLES.read]);
+      context.log(JSON.stringify({ event: 'status', caller }));
       const settings = edge.settings({ requireKeyVault: false });
       const services = edge.services(settings);
-      const caller = await checkCaller(request, settings, [ROLES.read], {
-        clock: edge.clock,
-        credential: services.credential,
-      });
-      context.log(JSON.stringify({ event: 'status', caller }));
       const deps = await connect(settings, contextLogger(context), services, edge.clock);
       const runs = settings.storage ? new RunTable(settings.storage, services.credential) : undefined;
       return statusResponse(await gatherStatus(deps, runs), request.headers.get('accept'));
     } catch (err) {
-      if (err instanceof CallerRefused)
-        return json(err.status, { error: { code: err.code, message: err.message } }, err.headers);
       return errorResponse(err, context);
     }
   };
@@ -39,7 +34,7 @@ export const statusHttp = (request: HttpRequest, context: InvocationContext) =>
 
 app.http('status', {
   methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-  authLevel: 'function',
+  authLevel: 'function', // a second factor: the caller's Entra token is checked by the handler
   route: 'status',
   handler: statusHttp,
 });

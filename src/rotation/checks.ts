@@ -47,6 +47,7 @@ export type DecisionCode =
   | 'invalid-tag'
   | 'no-client-secret'
   | 'forced'
+  | 'force-too-soon'
   | 'secret-expired'
   | 'current-secret-nearing-expiry'
   | 'current-secret-valid';
@@ -122,6 +123,23 @@ type RotationFinding = Finding<Decision['action'], DecisionCode>;
 export const forced = ({ force }: RotationInput): RotationFinding | undefined =>
   force ? { action: 'rotate', code: 'forced', reason: 'forced by operator (--force)' } : undefined;
 
+/**
+ * FORCE_MIN_INTERVAL_MINUTES: a forced rotation of an app whose current secret the rotator made moments ago is
+ * refused, so repeated forced requests cannot pile up valid secrets and owner emails (issue 13).
+ */
+export const forceTooSoon = ({ force, current, policy, now }: RotationInput): RotationFinding | undefined => {
+  const minutes = policy.ok ? (policy.policy.forceMinIntervalMinutes ?? 0) : 0;
+  if (!force || !current || !isRotatorMade(current) || minutes <= 0) return undefined;
+  const again = Date.parse(current.startDateTime) + minutes * 60_000;
+  if (now.getTime() >= again) return undefined;
+  const at = new Date(again).toISOString();
+  return {
+    action: 'skip',
+    code: 'force-too-soon',
+    reason: `not forced: the rotator made the current secret at ${current.startDateTime}, less than FORCE_MIN_INTERVAL_MINUTES (${minutes}) ago; it may be forced again from ${at}`,
+  };
+};
+
 export const secretExpired = ({ current }: RotationInput): RotationFinding | undefined =>
   current
     ? undefined
@@ -141,6 +159,7 @@ export const currentSecretNearingExpiry = ({
 /** The rotation chain, re-run inside the app's lock over fresh state: the first check that answers decides. */
 export const rotationChain: ReadonlyArray<Check<RotationInput, Decision['action'], DecisionCode>> = [
   ...skipChain,
+  forceTooSoon,
   forced,
   secretExpired,
   currentSecretNearingExpiry,

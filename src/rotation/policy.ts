@@ -9,6 +9,8 @@ export interface AppPolicy {
   secretName: string;
   /** Extra recipients from rotation:notify. */
   notify: string[];
+  /** FORCE_MIN_INTERVAL_MINUTES (a setting, not a tag): see forceTooSoon in checks.ts. */
+  forceMinIntervalMinutes?: number;
 }
 
 export type PolicyResult = { ok: true; policy: AppPolicy } | { ok: false; tag: string; reason: string };
@@ -116,6 +118,13 @@ export function policyFor(app: { appId: string; tags: readonly string[] }, setti
 
   return {
     ok: true,
-    policy: { disabled: seen.has('disabled'), renewBeforeDays, lifetimeDays, secretName, notify },
+    policy: {
+      disabled: seen.has('disabled'),
+      renewBeforeDays,
+      lifetimeDays,
+      secretName,
+      notify,
+      forceMinIntervalMinutes: settings.forceMinIntervalMinutes,
+    },
   };
 }

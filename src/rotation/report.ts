@@ -33,6 +33,13 @@ export interface AppReport {
   orphansRemoved?: string[];
 }
 
+/** Who asked for a run over HTTP (contract §8): the caller's object id, client id and name from its token. */
+export interface RequestedBy {
+  oid: string;
+  appId?: string;
+  name?: string;
+}
+
 export interface Report {
   runId: string;
   startedAt: string;
@@ -49,6 +56,8 @@ export interface Report {
   };
   /** Run-level notes an operator should read once (notifications off, owners' addresses unreadable, …). */
   notes?: string[];
+  /** The HTTP caller who started the run (absent for the timer and the CLI). */
+  requestedBy?: RequestedBy;
 }
 
 export function summarize(apps: readonly AppReport[]): Report['summary'] {

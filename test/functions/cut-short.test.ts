@@ -8,7 +8,7 @@ import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
 import { startSimCloud } from '../sim/cloud.js';
 import { seedLargeTenant } from '../sim/seed.js';
 import type { SimApplication } from '../sim/tenant.js';
-import { invocation, rotateRequest } from './host.js';
+import { invocation, operatorToken, rotateRequest } from './host.js';
 
 const cloud = await startSimCloud({ graphThrottling: false });
 afterAll(() => cloud.stop());
@@ -45,7 +45,7 @@ describe('a run that Graph breaks off part way', () => {
     cloud.mail.clear();
     const fault = breakListingAt(2); // the first page is listed, the second refused
     try {
-      const res = await rotateHttp(rotateRequest(), ctx('rotate'));
+      const res = await rotateHttp(rotateRequest('{}', await operatorToken(cloud)), ctx('rotate'));
       expect(res.status).toBe(500);
       expect(JSON.stringify(res.jsonBody)).not.toMatch(/Authorization_RequestDenied|stack/);
     } finally {

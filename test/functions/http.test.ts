@@ -17,7 +17,7 @@ import { systemClock } from '../../src/util/clock.js';
 import { startSimCloud } from '../sim/cloud.js';
 import { freePort } from '../sim/http.js';
 import { seedDemoTenant } from '../sim/seed.js';
-import { invocation } from './host.js';
+import { invocation, operatorToken } from './host.js';
 
 const cloud = await startSimCloud({ graphThrottling: false });
 afterAll(() => cloud.stop());
@@ -37,6 +37,10 @@ const logs: string[] = [];
 const responses: string[] = [];
 const ctx = (functionName = 'rotate') => invocation(functionName, (_level, line) => logs.push(line));
 
+/** A caller holding every role, minted afresh for each test (the endpoints refuse calls without one). */
+let token = '';
+const auth = () => ({ authorization: `Bearer ${token}` });
+
 const request = (
   body: string | Uint8Array | undefined,
   headers: Record<string, string> = { 'content-type': 'application/json' },
@@ -46,7 +50,7 @@ const request = (
   new HttpRequest({
     method,
     url,
-    headers,
+    headers: { ...auth(), ...headers },
     body: body === undefined ? undefined : typeof body === 'string' ? { string: body } : { bytes: body },
   });
 
@@ -65,11 +69,14 @@ async function call(
   };
 }
 
+/** Requests that reached Graph or Key Vault (the caller check itself reads only the authority's keys). */
+const cloudCalls = () => cloud.log.count(/^(graph|keyvault)\./);
 const writes = () =>
   cloud.log.count(/^graph\.(addPassword|removePassword)$/) + cloud.log.count('keyvault.setSecret');
 const G = () => randomUUID();
 
-beforeEach(() => {
+beforeEach(async () => {
+  token = await operatorToken(cloud);
   for (const k of Object.keys(process.env)) if (!(k in envSnapshot)) delete process.env[k];
   Object.assign(process.env, envSnapshot);
   cloud.faults.clear();
@@ -144,7 +151,7 @@ describe('POST /api/rotate refuses malformed requests with no change', () => {
   ];
 
   it.each(cases)('%s', async (_name, make, status, code) => {
-    const before = cloud.log.entries.length;
+    const before = cloudCalls();
     const res = await call(rotateHttp, make());
     expect(res.status).toBe(status);
     expect(res.body.error.code).toBe(code);
@@ -152,7 +159,7 @@ describe('POST /api/rotate refuses malformed requests with no change', () => {
     expect(Object.keys(res.body)).toEqual(['error']);
     if (status === 405) expect(res.headers.allow).toBe('POST');
     // Refused before anything reached the cloud at all.
-    expect(cloud.log.entries.length).toBe(before);
+    expect(cloudCalls()).toBe(before);
     expect(writes()).toBe(0);
   });
 
@@ -169,11 +176,12 @@ describe('handlers built from their edge (settings, clock, adapters), process.en
     const res = await call(handler, request('{"dryRun": true}'));
     expect(res.status).toBe(500);
     expect(res.body.error.message).toMatch(/^Setting RENEW_BEFORE_DAYS "soon" is invalid/);
-    expect(cloud.log.entries.length).toBe(0);
+    expect(cloudCalls()).toBe(0);
   });
 
   it('decides by the clock it is given: a year on, the up-to-date app has expired', async () => {
     const yearOn = { ...systemClock, now: () => new Date(Date.now() + 366 * 86_400_000) };
+    token = await cloud.callerToken({ roles: ['Rotation.Read'], expiresInSeconds: 367 * 86_400 });
     const handler = scanHttpHandler({ ...envEdge(baseEnv), clock: yearOn });
     const res = await call(handler, request(undefined, {}, 'GET', 'https://x/api/scan'));
     const entry = (res.body as Report).apps.find((a) => a.appId === demo.apps.upToDate.appId);
@@ -191,7 +199,7 @@ describe('settings and unexpected errors', () => {
     expect(res.status).toBe(500);
     expect(res.body.error.code).toBe('invalid_setting');
     expect(res.body.error.message).toMatch(/^Setting RENEW_BEFORE_DAYS "soon" is invalid/);
-    expect(cloud.log.entries.length).toBe(0);
+    expect(cloudCalls()).toBe(0);
   });
 
   it('a missing KEY_VAULT_URL fails rotate but not a dry run or scan', async () => {
@@ -233,7 +241,7 @@ describe('GET /api/scan', () => {
     const res = await call(scanHttp, request('{}', undefined, 'POST', 'https://x/api/scan'));
     expect(res.status).toBe(405);
     expect(res.headers.allow).toBe('GET');
-    expect(cloud.log.entries.length).toBe(0);
+    expect(cloudCalls()).toBe(0);
   });
 });
 
@@ -352,6 +360,7 @@ describe('POST /api/rotate', () => {
         method: 'GET',
         url: `https://x/api/runs/${report.runId}`,
         params: { runId: report.runId },
+        headers: auth(),
       }),
     );
     expect(progress.status).toBe(200);
@@ -365,7 +374,10 @@ describe('POST /api/rotate', () => {
 
   it('GET /api/runs/{runId} answers 404 for an unknown run and 400 for a malformed id', async () => {
     const get = (runId: string) =>
-      call(runsHttp, new HttpRequest({ method: 'GET', url: `https://x/api/runs/x`, params: { runId } }));
+      call(
+        runsHttp,
+        new HttpRequest({ method: 'GET', url: `https://x/api/runs/x`, params: { runId }, headers: auth() }),
+      );
     expect((await get(randomUUID())).status).toBe(404);
     expect((await get("x' or 'a' eq 'a")).status).toBe(400);
   });

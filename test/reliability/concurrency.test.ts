@@ -20,7 +20,7 @@ import {
   snapshotPersonCredentials,
   startCli,
 } from './harness.js';
-import { invocation, rotateRequest } from '../functions/host.js';
+import { invocation, operatorToken, rotateRequest } from '../functions/host.js';
 
 let cloud: SimCloud;
 let storage: string;
@@ -37,7 +37,7 @@ afterAll(async () => {
 
 /** The Functions app's POST /api/rotate, in this process, shaped like a CLI result. */
 async function httpRotate() {
-  const res = await rotateHttp(rotateRequest(), invocation('rotate'));
+  const res = await rotateHttp(rotateRequest('{}', await operatorToken(cloud)), invocation('rotate'));
   return { code: res.status === 200 ? 0 : res.status, stdout: JSON.stringify(res.jsonBody), stderr: '' };
 }
 

@@ -18,7 +18,7 @@ import {
   recordResults,
   resetSmallTenant,
 } from './harness.js';
-import { invocation, rotateRequest } from '../functions/host.js';
+import { invocation, operatorToken, rotateRequest } from '../functions/host.js';
 
 let cloud: SimCloud;
 let env: Record<string, string>;
@@ -251,7 +251,7 @@ describe('POST /api/rotate with malformed bodies', () => {
     await fc.assert(
       fc.asyncProperty(malformedBody, async (body) => {
         n++;
-        const res = await rotateHttp(rotateRequest(body), invocation('rotate'));
+        const res = await rotateHttp(rotateRequest(body, await operatorToken(cloud)), invocation('rotate'));
         emitted.add('http response', res.jsonBody);
         expect(res.status, `${body.slice(0, 200)} → ${JSON.stringify(res.jsonBody)}`).toBeGreaterThanOrEqual(
           400,

@@ -23,7 +23,7 @@ import {
   snapshotKeyIds,
   snapshotPersonCredentials,
 } from './harness.js';
-import { invocation, rotateRequest } from '../functions/host.js';
+import { invocation, operatorToken, rotateRequest } from '../functions/host.js';
 
 let cloud: SimCloud;
 let storage: string;
@@ -47,7 +47,7 @@ const context = (functionName: string) =>
   invocation(functionName, (_level, line) => emitted.add(`${functionName} log`, line));
 
 async function postRotate(body = '{}') {
-  const res = await rotateHttp(rotateRequest(body), context('rotate'));
+  const res = await rotateHttp(rotateRequest(body, await operatorToken(cloud)), context('rotate'));
   emitted.add('http response', res.jsonBody);
   return res;
 }

@@ -25,6 +25,8 @@ export interface ProductRunOptions {
   label: string;
   /** A deliberately broken variant: settings changed the way a bug would (e.g. retireAfterDays 0). */
   breakSettings?: (s: Settings) => Settings;
+  /** A caller token for POST /api/rotate (the endpoint refuses calls without one). */
+  callerToken?: () => Promise<string>;
 }
 
 /** How one app ended in a run, as the product said it. */
@@ -114,7 +116,10 @@ export async function httpRun(o: ProductRunOptions): Promise<RunOutcome> {
   const request = new HttpRequest({
     method: 'POST',
     url: 'https://rotator.example/api/rotate',
-    headers: { 'content-type': 'application/json' },
+    headers: {
+      'content-type': 'application/json',
+      ...(o.callerToken ? { authorization: `Bearer ${await o.callerToken()}` } : {}),
+    },
     body: { string: '{}' },
   });
   const res = await rotateHttpHandler(soakEdge(o))(request, context(o, 'rotate', apps));

@@ -119,6 +119,7 @@ export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary
         emit,
         label,
         breakSettings: opts.breakSettings,
+        callerToken: () => cloud.callerToken({ roles: ['Rotation.Rotate'], name: 'Soak operator' }),
       });
 
       if (faults.crashAfter && standby) {

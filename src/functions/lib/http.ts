@@ -1,8 +1,10 @@
 // Strict request handling for the HTTP functions (contract.md §6): everything is validated before any call to the
 // cloud, and every refusal is `{"error": {"code", "message"}}` with the fitting status.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { CallerRefused } from '../../auth/callers.js';
 import { isGuid } from '../../azure/queue.js';
 import { describeError } from '../../errors.js';
+import type { Report } from '../../rotation/report.js';
 import { SettingsError } from '../../settings.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -28,7 +30,7 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 }
 
 export function errorResponse(err: unknown, context: InvocationContext): HttpResponseInit {
-  if (err instanceof HttpError)
+  if (err instanceof HttpError || err instanceof CallerRefused)
     return json(err.status, { error: { code: err.code, message: err.message } }, err.headers);
   if (err instanceof SettingsError)
     return json(500, { error: { code: 'invalid_setting', message: err.message } });
@@ -78,14 +80,20 @@ export interface RotateRequest {
   appIds?: string[];
   dryRun: boolean;
   force: boolean;
+  /** Emergency (contract §8): every app in scope, due or not; needs force, excludes appIds. */
+  all?: true;
+  /** Emergency: once an app's new secret is stored, remove every other password credential; needs force. */
+  revokeSuperseded?: true;
 }
 
-const FIELDS = new Set(['appIds', 'dryRun', 'force']);
+const bad = (message: string) => new HttpError(400, 'invalid_request', message);
 
-/** POST /api/rotate body: `{"appIds"?: [guid], "dryRun"?: bool, "force"?: bool}`; an empty body means `{}`. */
-export async function parseRotateRequest(request: HttpRequest): Promise<RotateRequest> {
+const FIELDS = ['appIds', 'dryRun', 'force', 'all', 'revokeSuperseded'];
+
+/** The JSON object of a POST body; an empty body is `{}`. */
+async function readJsonObject(request: HttpRequest): Promise<Record<string, unknown>> {
   const bytes = await readBody(request);
-  if (bytes.byteLength === 0) return { dryRun: false, force: false };
+  if (bytes.byteLength === 0) return {};
   const type = request.headers.get('content-type') ?? '';
   const [media, ...params] = type.split(';').map((p) => p.trim().toLowerCase());
   const charset = params
@@ -106,36 +114,81 @@ export async function parseRotateRequest(request: HttpRequest): Promise<RotateRe
   } catch {
     throw new HttpError(400, 'invalid_json', 'the body is not valid JSON');
   }
-  const bad = (message: string) => new HttpError(400, 'invalid_request', message);
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw bad('the body must be a JSON object such as {"appIds": ["<guid>"], "dryRun": true}');
-  const fields = body as Record<string, unknown>;
-  const unknown = Object.keys(fields).filter((k) => !FIELDS.has(k));
+  return body as Record<string, unknown>;
+}
+
+function parseAppIds(list: unknown): string[] {
+  if (!Array.isArray(list)) throw bad('appIds must be an array of appIds (GUIDs)');
+  // An empty list would read as "every app" to some and "no app" to others: refuse it.
+  if (list.length === 0) throw bad('appIds is empty; leave it out to run over the whole scope');
+  if (list.length > MAX_APP_IDS) throw bad(`appIds lists more than ${MAX_APP_IDS} apps`);
+  const bad1 = list.find((a) => !isGuid(a));
+  if (bad1 !== undefined)
+    throw bad(
+      `appIds contains ${typeof bad1 === 'string' ? JSON.stringify(bad1.slice(0, 64)) : `a ${bad1 === null ? 'null' : typeof bad1}`}, which is not an appId (a GUID)`,
+    );
+  const appIds = (list as string[]).map((a) => a.toLowerCase());
+  const dup = appIds.find((a, i) => appIds.indexOf(a) !== i);
+  if (dup) throw bad(`appIds lists ${dup} more than once`);
+  return appIds;
+}
+
+/**
+ * POST /api/rotate body: `{"appIds"?: [guid], "dryRun"?: bool, "force"?: bool}`, or the emergency
+ * `{"all": true, "force": true, "revokeSuperseded"?: true}` (contract §8); an empty body means `{}`.
+ */
+export async function parseRotateRequest(request: HttpRequest): Promise<RotateRequest> {
+  const fields = await readJsonObject(request);
+  const unknown = Object.keys(fields).filter((k) => !FIELDS.includes(k));
   if (unknown.length)
     throw new HttpError(
       400,
       'unknown_field',
-      `unknown field ${JSON.stringify(unknown[0]!.slice(0, 64))}; accepted: appIds, dryRun, force`,
+      `unknown field ${JSON.stringify(unknown[0]!.slice(0, 64))}; accepted: ${FIELDS.join(', ')}`,
     );
-  for (const k of ['dryRun', 'force'] as const)
+  for (const k of ['dryRun', 'force', 'all', 'revokeSuperseded'] as const)
     if (fields[k] !== undefined && typeof fields[k] !== 'boolean') throw bad(`${k} must be true or false`);
-  let appIds: string[] | undefined;
-  if (fields.appIds !== undefined) {
-    const list = fields.appIds;
-    if (!Array.isArray(list)) throw bad('appIds must be an array of appIds (GUIDs)');
-    // An empty list would read as "every app" to some and "no app" to others: refuse it.
-    if (list.length === 0) throw bad('appIds is empty; leave it out to run over the whole scope');
-    if (list.length > MAX_APP_IDS) throw bad(`appIds lists more than ${MAX_APP_IDS} apps`);
-    const bad1 = list.find((a) => !isGuid(a));
-    if (bad1 !== undefined)
-      throw bad(
-        `appIds contains ${typeof bad1 === 'string' ? JSON.stringify(bad1.slice(0, 64)) : `a ${bad1 === null ? 'null' : typeof bad1}`}, which is not an appId (a GUID)`,
-      );
-    appIds = (list as string[]).map((a) => a.toLowerCase());
-    const dup = appIds.find((a, i) => appIds!.indexOf(a) !== i);
-    if (dup) throw bad(`appIds lists ${dup} more than once`);
-  }
+  const appIds = fields.appIds === undefined ? undefined : parseAppIds(fields.appIds);
   const force = fields.force === true;
-  if (force && !appIds) throw bad('force needs appIds: forcing every app at once is not allowed');
-  return { appIds, dryRun: fields.dryRun === true, force };
+  const all = fields.all === true;
+  const revokeSuperseded = fields.revokeSuperseded === true;
+  if (all && appIds) throw bad('all rotates every app in scope: leave appIds out');
+  if (all && !force) throw bad('all needs force: true (an emergency rotation of every app in scope)');
+  if (revokeSuperseded && !force) throw bad('revokeSuperseded needs force: true');
+  if (force && !appIds && !all)
+    throw bad('force needs appIds; to force every app in scope, send {"all": true, "force": true}');
+  return {
+    appIds,
+    dryRun: fields.dryRun === true,
+    force,
+    ...(all ? { all } : {}),
+    ...(revokeSuperseded ? { revokeSuperseded } : {}),
+  };
+}
+
+export const NOT_IN_SCOPE = 'not found or not in scope';
+
+/** The entry codes of apps named by appId that are not the rotator's to touch (missing, not owned, untagged). */
+const OUTSIDE = new Set(['app-not-found', 'not-an-owner', 'not-in-scope']);
+
+/**
+ * An HTTP caller learns nothing about apps outside the scope (issue 13): an appId that is unknown and one that is
+ * out of scope read alike, with no display name. The CLI's operator keeps the precise reason (contract §7).
+ */
+export function concealOutOfScope(report: Report): Report {
+  if (!report.apps.some((a) => a.code && OUTSIDE.has(a.code))) return report;
+  const apps = report.apps.map((a) =>
+    a.code && OUTSIDE.has(a.code)
+      ? {
+          appId: a.appId,
+          displayName: '',
+          action: a.action,
+          code: 'not-in-scope' as const,
+          reason: NOT_IN_SCOPE,
+        }
+      : a,
+  );
+  return { ...report, apps };
 }
