@@ -13,7 +13,7 @@ import { summarize, type AppReport, type Report } from './rotation/report.js';
 
 export type Trigger = 'cli' | 'http' | 'timer' | 'worker';
 
-export const queuedReason = (runId: string) => `queued for a worker (run ${runId})`;
+const queuedReason = (runId: string) => `queued for a worker (run ${runId})`;
 
 /** A claimed digest whose sender vanished may be claimed again after this (sends are idempotent per run+recipient). */
 const DIGEST_CLAIM_MS = 10 * 60_000;
@@ -180,7 +180,7 @@ export const remindsUnmanaged = (trigger: Trigger, wholeScope: boolean) => whole
  * The notification step of a run, for every trigger: emails the owners of what changed, fills `notified`, and
  * adds the step's notes to the report. Reminders go out only when `reminders` (default: whole-scope runs).
  */
-export async function notifyRun(
+async function notifyRun(
   deps: RunDeps,
   result: RunResult,
   mailer?: NotifyOptions['mailer'],
@@ -279,7 +279,7 @@ async function recordInlineRun(deps: RunDeps, trigger: Trigger, result: RunResul
  * When every queued app of the run has a worker (or poison) row, sends the run's digest: once, because the run row
  * is claimed with its ETag first. Returns the notes, or undefined when the run is not complete or someone else sends.
  */
-export async function finishRunIfComplete(
+async function finishRunIfComplete(
   deps: RunDeps,
   runs: RunTable,
   runId: string,

@@ -86,7 +86,7 @@ export type Limiter = <T>(work: () => Promise<T>) => Promise<T>;
  * The bound on concurrent reconciliations: ROTATION_CONCURRENCY. Extension point: an adaptive limiter (one that
  * narrows on throttling and widens when calls come back fast) replaces this one function.
  */
-export function createLimiter(ctx: RunContext): Limiter {
+function createLimiter(ctx: RunContext): Limiter {
   return pLimit(ctx.settings.concurrency);
 }
 

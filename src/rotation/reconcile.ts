@@ -61,7 +61,7 @@ function entry(app: Head, action: AppReport['action'], code: EntryCode, reason: 
 }
 
 /** The entry of a decision. A due app becomes `would-rotate` in a dry run; the rotation itself reports otherwise. */
-export function decisionEntry(app: Head, d: Decision, dryRun: boolean): AppReport {
+function decisionEntry(app: Head, d: Decision, dryRun: boolean): AppReport {
   const { appId, displayName } = app;
   if (d.action === 'skip') return entry(app, 'skipped', d.code, d.reason);
   if (d.action === 'up-to-date')
@@ -84,8 +84,7 @@ export const handedOffEntry = (app: Head, reason: string): AppReport =>
 export const gaveUpEntry = (app: Head, reason: string): AppReport =>
   entry(app, 'failed', 'worker-gave-up', reason);
 
-export const errorEntry = (app: Head, err: unknown): AppReport =>
-  entry(app, 'failed', 'error', describeError(err));
+const errorEntry = (app: Head, err: unknown): AppReport => entry(app, 'failed', 'error', describeError(err));
 
 /**
  * The listing pass: the entry of an app that Graph's data and the vault index settle (most apps of a large
