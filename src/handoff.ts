@@ -30,6 +30,8 @@ export interface HandOffRun {
   skipEngine?: boolean;
   /** After the engine (without a result when it was skipped), in a real run: notify, record, or queue. */
   finish(result: RunResult | undefined): Promise<void>;
+  /** The run's time budget, for its proofs (see RunContext.budget). */
+  budget?: RunContext['budget'];
 }
 
 /** How a trigger hands work on: built once per run from the run's context. */
@@ -66,21 +68,31 @@ export const inline: HandOffPlan = async (ctx, trigger, mailer) => ({
   finish: finishRun(ctx, trigger, [], mailer),
 });
 
-/** POST /api/rotate: stop starting reconciliations after `budgetMs` and queue the apps not reached. */
+/**
+ * POST /api/rotate, which must answer within the front end's 230 s: after `budgetMs` no reconciliation starts, no
+ * proof waits past it (a proof still waiting for replication then is cut, its credential removed), and the apps
+ * not reached or cut are queued for workers.
+ */
 export const timeBudget =
   (budgetMs: number): HandOffPlan =>
   async (ctx, trigger, mailer) => {
     if (!ctx.settings.storage) return inline(ctx, trigger, mailer); // without a queue the run simply goes on
-    const started = ctx.clock.now().getTime();
+    const deadline = new Date(ctx.clock.now().getTime() + budgetMs);
     const queued: WorkMessage[] = [];
-    const handOff: HandOff = {
-      offer: async (app) => {
-        if (ctx.clock.now().getTime() - started < budgetMs) return 'now';
-        queued.push(message(ctx, app));
-        return { handedOff: queuedReason(ctx.runId) };
-      },
+    const requeue = (app: AppView) => {
+      queued.push(message(ctx, app));
+      return queuedReason(ctx.runId);
     };
-    return { handOff, queued, finish: finishRun(ctx, trigger, queued, mailer) };
+    const handOff: HandOff = {
+      offer: async (app) =>
+        ctx.clock.now().getTime() < deadline.getTime() ? 'now' : { handedOff: requeue(app) },
+    };
+    return {
+      handOff,
+      queued,
+      budget: { deadline, requeue },
+      finish: finishRun(ctx, trigger, queued, mailer),
+    };
   };
 
 /**

@@ -98,7 +98,11 @@ export async function runOnce(
     dryRun: request.mode === 'scan' || !!request.dryRun,
     force: !!request.force,
   };
-  const ctx: RunContext = { ...base, vaultIndex: loadVaultIndex(base, !request.appIds?.length) };
+  const ctx: RunContext = {
+    ...base,
+    vaultIndex: loadVaultIndex(base, !request.appIds?.length),
+    servicePrincipals: new Map(),
+  };
   const hand = await plan(ctx, trigger, request.mailer);
   if (hand.skipEngine) {
     await hand.finish(undefined);
@@ -106,7 +110,7 @@ export async function runOnce(
   }
   let result: RunResult;
   try {
-    result = await runRotation(ctx, {
+    result = await runRotation(hand.budget ? { ...ctx, budget: hand.budget } : ctx, {
       appIds: request.appIds,
       handOff: hand.handOff,
       stream: request.stream,

@@ -50,13 +50,14 @@ export type DecisionCode =
   | 'force-too-soon'
   | 'secret-expired'
   | 'current-secret-nearing-expiry'
-  | 'current-secret-valid';
+  | 'current-secret-valid'
+  | 'no-service-principal';
 
 /** Why the listing pass sends an app to reconcile instead of settling it from Graph's data and the vault index. */
 export type TriageCode = 'forced' | 'may-be-due' | 'superseded-to-retire' | 'possible-orphan';
 
 export interface Decision {
-  action: 'rotate' | 'up-to-date' | 'skip';
+  action: 'rotate' | 'up-to-date' | 'skip' | 'fail';
   code: DecisionCode;
   reason: string;
   current?: Credential;
@@ -69,6 +70,8 @@ export interface DecisionInput {
   vault: VaultView | undefined;
   now: Date;
   force: boolean;
+  /** Whether the app has a service principal in this tenant; undefined when not known (the lookup failed). */
+  servicePrincipal?: boolean;
 }
 
 /** A check's answer: what to do and why, in words an operator reads. */
@@ -156,13 +159,30 @@ export const currentSecretNearingExpiry = ({
     : undefined;
 };
 
+/** The checks that make an app due (forced included). */
+const dueChain = [forced, secretExpired, currentSecretNearingExpiry] as const;
+
+/**
+ * §8: a due app without a service principal in this tenant fails before any change: Entra refuses every sign-in of
+ * such an app (AADSTS7000229), so a new secret could never be proven. Apps not due are left as they are.
+ */
+export const noServicePrincipal = (input: RotationInput): RotationFinding | undefined =>
+  input.servicePrincipal === false && firstFinding(dueChain, input)
+    ? {
+        action: 'fail',
+        code: 'no-service-principal',
+        reason:
+          'the app has no service principal in this tenant, so Entra refuses its sign-ins (AADSTS7000229) and a new ' +
+          `secret could never be proven; nothing was changed. Create one: az ad sp create --id ${input.app.appId}`,
+      }
+    : undefined;
+
 /** The rotation chain, re-run inside the app's lock over fresh state: the first check that answers decides. */
 export const rotationChain: ReadonlyArray<Check<RotationInput, Decision['action'], DecisionCode>> = [
   ...skipChain,
   forceTooSoon,
-  forced,
-  secretExpired,
-  currentSecretNearingExpiry,
+  noServicePrincipal,
+  ...dueChain,
 ];
 
 export function decide(input: DecisionInput): Decision {

@@ -6,6 +6,7 @@ import type { Identity } from '../azure/identity.js';
 import type { AppLocks } from '../azure/locks.js';
 import type { Vault } from '../azure/vault.js';
 import type { Settings } from '../settings.js';
+import type { AppView } from './checks.js';
 import type { Clock } from '../util/clock.js';
 
 export type Logger = (msg: string, fields?: Record<string, unknown>) => void;
@@ -39,4 +40,11 @@ export interface RunContext extends RunDeps {
   force: boolean;
   /** Settles for undefined when the run is not over the whole scope or the listing failed. */
   vaultIndex: Promise<VaultIndex | undefined>;
+  /**
+   * An HTTP run's time budget (handoff.ts timeBudget): no proof waits past `deadline`, and an app whose proof was cut
+   * there is handed to `requeue`, which queues it for a worker and returns the report's reason.
+   */
+  budget?: { deadline: Date; requeue(app: AppView): string };
+  /** Service principal lookups of this run by lower-case appId (§8), batched per listed page; absent: per app. */
+  servicePrincipals?: Map<string, Promise<boolean | undefined>>;
 }

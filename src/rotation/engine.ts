@@ -5,6 +5,7 @@ import pLimit from 'p-limit';
 import { describeError } from '../errors.js';
 import { carriesScopeTag, type AppView, type Decision } from './checks.js';
 import type { RunContext, VaultIndex } from './context.js';
+import { lookUpServicePrincipals } from './gather.js';
 import {
   handedOffEntry,
   previewApp,
@@ -159,9 +160,9 @@ export async function runRotation(ctx: RunContext, opts: RunOptions = {}): Promi
       // queue behind rotations, so their objects die young.
       let previousPage: Promise<unknown> = Promise.resolve();
       for await (const page of ctx.services.graph.applicationPages(source)) {
-        const queued = page
-          .filter((app) => carriesScopeTag(app, settings.tag))
-          .map((app) => handle(listed++, app));
+        const inScope = page.filter((app) => carriesScopeTag(app, settings.tag));
+        lookUpServicePrincipals(ctx, inScope); // §8: one batched lookup per page, before any app is worked on
+        const queued = inScope.map((app) => handle(listed++, app));
         await previousPage;
         previousPage = Promise.all(queued);
         pending.push(previousPage.then(() => undefined));

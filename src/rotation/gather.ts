@@ -1,11 +1,13 @@
 // The only code that reads Graph and Key Vault to make a decision. Each function returns plain data for the pure
 // checks in checks.ts; nothing here decides.
 import type { VaultDetail } from '../azure/vault.js';
+import { describeError } from '../errors.js';
 import {
   carriesScopeTag,
   firstFinding,
   hasRotatorMade,
   skipChain,
+  triageChain,
   type AppView,
   type VaultView,
 } from './checks.js';
@@ -18,6 +20,8 @@ export interface AppState {
   policy: PolicyResult;
   /** Undefined when skipChain settles the app (invalid or disabled tags, no client secret): nothing to read. */
   vault?: VaultDetail;
+  /** Whether the app has a service principal here; looked up only for apps that may be due (else undefined). */
+  servicePrincipal?: boolean;
 }
 
 /** An app named by --app or a queue message, as Graph has it, or why it cannot be reconciled. */
@@ -81,5 +85,65 @@ export async function gatherApp(ctx: RunContext, appId: string): Promise<AppStat
   const policy = policyFor(app, ctx.settings);
   // An app the skip checks settle needs nothing from Key Vault.
   if (!policy.ok || firstFinding(skipChain, { app, policy })) return { app, policy };
-  return { app, policy, vault: await ctx.services.vault!.view(policy.policy.secretName) };
+  const [vault, servicePrincipal] = await Promise.all([
+    ctx.services.vault!.view(policy.policy.secretName),
+    servicePrincipalOf(ctx, app, policy),
+  ]);
+  return { app, policy, vault, servicePrincipal };
+}
+
+/** Graph's data alone says the app may need a new secret (so whether it can sign in matters). */
+function mayBeDue(ctx: RunContext, app: AppView, policy: PolicyResult): boolean {
+  const input = { app, policy, now: ctx.clock.now(), force: ctx.force };
+  return !firstFinding(skipChain, input) && !!firstFinding(triageChain, input);
+}
+
+/** One lookup for many apps (Graph's `in` filters in one $batch); undefined per app when Graph could not answer. */
+function lookUp(ctx: RunContext, appIds: string[]): Promise<Set<string> | undefined> {
+  return Promise.resolve()
+    .then(() => ctx.services.graph.appIdsWithServicePrincipal(appIds))
+    .catch((err: unknown) => {
+      // Not fatal: a proof without a service principal still stops at once on AADSTS7000229.
+      ctx.log('could not look up service principals', { apps: appIds.length, error: describeError(err) });
+      return undefined;
+    });
+}
+
+/**
+ * §8, fed once per listed page: the service principals of the page's apps that may be due, in one batched Graph
+ * call, remembered for the run so that preview and reconcile read them without another call.
+ */
+export function lookUpServicePrincipals(ctx: RunContext, apps: readonly AppView[]): void {
+  const known = ctx.servicePrincipals;
+  if (!known) return;
+  const wanted = apps.filter(
+    (app) => !known.has(app.appId.toLowerCase()) && mayBeDue(ctx, app, policyFor(app, ctx.settings)),
+  );
+  if (wanted.length === 0) return;
+  const found = lookUp(
+    ctx,
+    wanted.map((a) => a.appId),
+  );
+  for (const { appId } of wanted) {
+    const key = appId.toLowerCase();
+    known.set(
+      key,
+      found.then((set) => set?.has(key)),
+    );
+  }
+}
+
+/** Whether a possibly due app has a service principal: from its page's lookup, else looked up alone. */
+export function servicePrincipalOf(
+  ctx: RunContext,
+  app: AppView,
+  policy: PolicyResult,
+): Promise<boolean | undefined> {
+  const key = app.appId.toLowerCase();
+  const known = ctx.servicePrincipals?.get(key);
+  if (known) return known;
+  if (!mayBeDue(ctx, app, policy)) return Promise.resolve(undefined);
+  const answer = lookUp(ctx, [key]).then((set) => set?.has(key));
+  ctx.servicePrincipals?.set(key, answer);
+  return answer;
 }

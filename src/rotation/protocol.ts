@@ -7,7 +7,7 @@
 // secret outside Key Vault.
 import { randomUUID } from 'node:crypto';
 import { AmbiguousWriteError, type NewPassword } from '../azure/graph.js';
-import { proveSecret } from '../azure/identity.js';
+import { proveSecret, type ProofResult } from '../azure/identity.js';
 import { vaultTag, type StoredVersion, type Vault, type VaultDetail } from '../azure/vault.js';
 import { describeError, errorInfo } from '../errors.js';
 import {
@@ -47,6 +47,8 @@ export interface Rotation {
   stored?: StoredVersion;
   /** Why the rotation stopped; set by the step that failed (after its compensation). */
   failed?: string;
+  /** The proof was cut by the run's time budget (its credential removed): a queue worker should try again. */
+  cutByBudget?: boolean;
 }
 
 export type Step = (ctx: StepContext, r: Rotation) => Promise<Rotation>;
@@ -168,25 +170,44 @@ async function compensate(ctx: StepContext, r: Rotation): Promise<string> {
   }
 }
 
+/** The sign-in errors that mean "not replicated yet" (contract §8): a proof cut while seeing them may yet succeed. */
+const REPLICATION_SIGNALS = new Set(['AADSTS7000215', 'AADSTS700016']);
+
+/** When the proof stops waiting: VERIFY_TIMEOUT_SECONDS from now, or the run's time budget if that comes first. */
+function proofDeadline(ctx: StepContext): { deadline: Date; byBudget: boolean } {
+  const verify = ctx.clock.now().getTime() + ctx.settings.verifyTimeoutSeconds * 1000;
+  const budget = ctx.budget?.deadline.getTime();
+  return budget !== undefined && budget < verify
+    ? { deadline: new Date(budget), byBudget: true }
+    : { deadline: new Date(verify), byBudget: false };
+}
+
+/** Why the proof failed, in words: a sign-in error waiting cannot cure is named by its AADSTS code (§8). */
+function proofFailure(ctx: StepContext, proof: ProofResult): string {
+  const last = proof.reason ?? 'unknown';
+  if (proof.code && !REPLICATION_SIGNALS.has(proof.code))
+    return `Entra refused to sign in with the new secret (${proof.code}), which waiting cannot cure: ${last}`;
+  return (
+    `the new secret did not work within VERIFY_TIMEOUT_SECONDS=${ctx.settings.verifyTimeoutSeconds} ` +
+    `(${proof.attempts} sign-in attempts; last: ${last})`
+  );
+}
+
 /** Step: prove the new secret by signing in as the app with it, waiting out replication. */
 export const proveCredential: Step = async (ctx, r) => {
   if (r.failed || !r.created || r.stored) return r;
-  const { verifyTimeoutSeconds } = ctx.settings;
-  const proof = await proveSecret(
-    ctx.settings,
-    ctx.identity.tenantId,
-    r.app.appId,
-    r.created.secretText,
-    verifyTimeoutSeconds * 1000,
-  );
+  const { deadline, byBudget } = proofDeadline(ctx);
+  const proof = await proveSecret(ctx.settings, ctx.identity.tenantId, r.app.appId, r.created.secretText, {
+    deadline,
+    clock: ctx.clock,
+  });
   if (!proof.ok) {
     const undo = await compensate(ctx, r);
-    return {
-      ...r,
-      failed:
-        `the new secret did not work within VERIFY_TIMEOUT_SECONDS=${verifyTimeoutSeconds} ` +
-        `(${proof.attempts} sign-in attempts; last: ${proof.reason ?? 'unknown'}); ${undo}`,
-    };
+    // Still waiting for replication when the run's time was up: not a failure of the app, a worker finishes it.
+    const cut = byBudget && (proof.code === undefined || REPLICATION_SIGNALS.has(proof.code));
+    if (cut)
+      return { ...r, failed: `the run's time budget ended during the proof; ${undo}`, cutByBudget: true };
+    return { ...r, failed: `${proofFailure(ctx, proof)}; ${undo}` };
   }
   ctx.log('proved credential', {
     appId: r.app.appId,
@@ -194,7 +215,11 @@ export const proveCredential: Step = async (ctx, r) => {
     attempts: proof.attempts,
     ms: proof.elapsedMs,
   });
-  return r;
+  if (proof.code !== 'AADSTS53003') return r;
+  const note =
+    'the new secret was accepted by Entra but token issuance was blocked by Conditional Access (AADSTS53003): ' +
+    'counted as proof; the app itself cannot get tokens from here while that policy applies';
+  return { ...r, notes: [...r.notes, note] };
 };
 
 /** Why Key Vault refused the new secret, in words that say what to do. */

@@ -13,7 +13,14 @@ import {
   type Decision,
 } from './checks.js';
 import type { RunContext } from './context.js';
-import { gatherApp, indexedLatestKeyId, previewVault, resolveApp, type AppState } from './gather.js';
+import {
+  gatherApp,
+  indexedLatestKeyId,
+  previewVault,
+  resolveApp,
+  servicePrincipalOf,
+  type AppState,
+} from './gather.js';
 import { policyFor, type AppPolicy } from './policy.js';
 import {
   retireSuperseded,
@@ -64,6 +71,7 @@ function entry(app: Head, action: AppReport['action'], code: EntryCode, reason: 
 function decisionEntry(app: Head, d: Decision, dryRun: boolean): AppReport {
   const { appId, displayName } = app;
   if (d.action === 'skip') return entry(app, 'skipped', d.code, d.reason);
+  if (d.action === 'fail') return entry(app, 'failed', d.code, d.reason);
   if (d.action === 'up-to-date')
     return {
       appId,
@@ -117,8 +125,11 @@ export async function resolveTarget(ctx: RunContext, appId: string): Promise<App
 /** The decision without the lock and without changing anything: a dry run's answer, and the hand-off's question. */
 export async function previewApp(ctx: RunContext, app: AppView): Promise<Decision> {
   const policy = policyFor(app, ctx.settings);
-  const vault = await previewVault(ctx, policy);
-  return decide({ app, policy, vault, now: ctx.clock.now(), force: ctx.force });
+  const [vault, servicePrincipal] = await Promise.all([
+    previewVault(ctx, policy),
+    servicePrincipalOf(ctx, app, policy),
+  ]);
+  return decide({ app, policy, vault, now: ctx.clock.now(), force: ctx.force, servicePrincipal });
 }
 
 /** An app that needs a closer look: in a dry run its decision, else its reconciliation under its lock. */
@@ -189,8 +200,17 @@ async function reconcileState(ctx: StepContext, state: AppState): Promise<Reconc
   };
   const swept = await sweepOrphans(ctx, start);
   const orphans = swept.orphansRemoved.length ? { orphansRemoved: swept.orphansRemoved } : {};
-  const decision = decide({ app: swept.app, policy, vault: swept.vault, now, force: ctx.force });
+  const { servicePrincipal } = state;
+  const decision = decide({
+    app: swept.app,
+    policy,
+    vault: swept.vault,
+    now,
+    force: ctx.force,
+    servicePrincipal,
+  });
   if (decision.action === 'skip') return { entry: { ...decisionEntry(app, decision, false), ...orphans } };
+  if (decision.action === 'fail') return refusedEntry(app, decision, policy.policy, orphans);
   if (decision.action === 'up-to-date') {
     const r = await retireSuperseded(ctx, { ...swept, current: decision.current });
     const e = decisionEntry(app, decision, false);
@@ -207,6 +227,24 @@ async function reconcileState(ctx: StepContext, state: AppState): Promise<Reconc
   return rotationEntry(ctx, swept.app, decision, r, orphans);
 }
 
+/** A due app refused before any change (no service principal): its owners are told, since only they can fix it. */
+function refusedEntry(
+  app: AppView,
+  decision: Decision,
+  policy: AppPolicy,
+  orphans: { orphansRemoved?: string[] },
+): Reconciled {
+  const report = { ...decisionEntry(app, decision, false), ...orphans };
+  const outcome: RotationOutcome = {
+    ok: false,
+    reason: decision.reason,
+    retiredKeyIds: [],
+    supersededKeyIds: [],
+    notes: [],
+  };
+  return { entry: report, changed: { app, report, outcome, notify: policy.notify } };
+}
+
 function rotationEntry(
   ctx: StepContext,
   app: AppView,
@@ -214,6 +252,9 @@ function rotationEntry(
   r: Rotation,
   orphans: { orphansRemoved?: string[] },
 ): Reconciled {
+  // Cut by an HTTP run's time budget (its new credential already removed): a queue worker rotates it.
+  if (r.cutByBudget && ctx.budget)
+    return { entry: { ...handedOffEntry(app, ctx.budget.requeue(app)), ...orphans } };
   const outcome: RotationOutcome = r.failed
     ? { ok: false, reason: r.failed, retiredKeyIds: [], supersededKeyIds: [], notes: r.notes }
     : {
