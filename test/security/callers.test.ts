@@ -6,9 +6,12 @@ import { HttpRequest, type HttpResponseInit, type InvocationContext, type Timer 
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { ROLES, type Role } from '../../src/auth/callers.js';
+import { QueueClient } from '@azure/storage-queue';
+import { decodeAsHost, WORK_QUEUE } from '../../src/azure/queue.js';
 import { RunTable } from '../../src/azure/runs.js';
 import { rotateHttpHandler } from '../../src/functions/rotateHttp.js';
 import { rotateTimerHandler } from '../../src/functions/rotateTimer.js';
+import { rotateWorkerHandler } from '../../src/functions/rotateWorker.js';
 import { runsHttpHandler } from '../../src/functions/runsHttp.js';
 import { scanHttpHandler } from '../../src/functions/scanHttp.js';
 import { statusHttpHandler } from '../../src/functions/statusHttp.js';
@@ -268,7 +271,57 @@ describe('REMIND_UNMANAGED', () => {
     await rotateTimerHandler(edge({ ...env, ROTATION_INLINE_MAX: '100' }))(timer, ctx('rotateTimer'));
     expect(cloud.mail.to('foreign@contoso.com')).toHaveLength(1);
   });
+
+  it("a whole-scope POST fanned out to workers: the last worker's digest carries no reminders either", async () => {
+    const now = cloud.clock.now().getTime();
+    const foreign = cloud.tenant.addUser({
+      displayName: 'Other Foreign Owner',
+      mail: 'foreign2@contoso.com',
+      userPrincipalName: 'foreign2@contoso.com',
+    });
+    cloud.tenant.addApplication({
+      displayName: 'Unmanaged, Expiring Too',
+      ownerIds: [foreign.id],
+      passwords: [{ startDateTime: new Date(now - DAY), endDateTime: new Date(now + 5 * DAY) }],
+    });
+    const owner = cloud.tenant.addUser({
+      displayName: 'Gus',
+      mail: 'gus@contoso.com',
+      userPrincipalName: 'gus@contoso.com',
+    });
+    const due = cloud.tenant.addApplication({
+      displayName: 'Due For Workers',
+      ownerIds: [cloud.rotator.id, owner.id],
+      passwords: [{ startDateTime: new Date(now - 100 * DAY), endDateTime: new Date(now + 3 * DAY) }],
+    });
+    const env = { REMIND_UNMANAGED: 'true', HTTP_TIME_BUDGET_SECONDS: '0' };
+    const res = await call(rotateHttpHandler(edge(env)), post({}, bearer(await token([ROLES.rotate]))));
+    const report = res.body as Report;
+    const queued = report.apps.filter((a) => a.code === 'handed-off').map((a) => a.appId);
+    expect(queued).toContain(due.appId);
+    await drainRun(report.runId);
+    const worker = rotateWorkerHandler(edge(env));
+    for (const appId of queued)
+      await worker({ runId: report.runId, appId, force: false }, ctx('rotateWorker'));
+    expect(cloud.mail.to('gus@contoso.com')).toHaveLength(1); // the digest went out
+    expect(cloud.mail.to('foreign2@contoso.com')).toHaveLength(0);
+  });
 });
+
+/** Takes this run's messages off the shared work queue: this test plays the host's part itself. */
+async function drainRun(runId: string): Promise<void> {
+  const queue = new QueueClient(storage, WORK_QUEUE);
+  for (let empty = 0; empty < 3;) {
+    const { receivedMessageItems: items } = await queue.receiveMessages({
+      numberOfMessages: 32,
+      visibilityTimeout: 1,
+    });
+    if (items.length === 0) empty++;
+    for (const m of items)
+      if ((decodeAsHost(m.messageText) as { runId?: string }).runId === runId)
+        await queue.deleteMessage(m.messageId, m.popReceipt);
+  }
+}
 
 describe('apps outside the scope, over HTTP', () => {
   it('a dry run naming an app outside the scope reads like one that does not exist: no display name', async () => {
