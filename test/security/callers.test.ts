@@ -15,7 +15,8 @@ import { rotateWorkerHandler } from '../../src/functions/rotateWorker.js';
 import { runsHttpHandler } from '../../src/functions/runsHttp.js';
 import { scanHttpHandler } from '../../src/functions/scanHttp.js';
 import { statusHttpHandler } from '../../src/functions/statusHttp.js';
-import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
+import { forceTooSoon, ROTATOR_PREFIX } from '../../src/rotation/checks.js';
+import { policyFor } from '../../src/rotation/policy.js';
 import type { Report } from '../../src/rotation/report.js';
 import { envEdge, type Edge } from '../../src/run.js';
 import { loadSettings } from '../../src/settings.js';
@@ -342,5 +343,38 @@ describe('apps outside the scope, over HTTP', () => {
     expect(outside).toEqual({ appId: demo.apps.notOwned.appId, ...shape });
     expect(missing).toEqual({ appId: unknown, ...shape });
     expect(JSON.stringify(res.body)).not.toContain(demo.apps.notOwned.displayName);
+  });
+});
+
+describe('forceTooSoon (pure)', () => {
+  const now = new Date('2026-12-01T12:00:00Z');
+  const cred = (displayName: string | null, minutesAgo: number) => ({
+    keyId: randomUUID(),
+    displayName,
+    startDateTime: new Date(now.getTime() - minutesAgo * 60_000).toISOString(),
+    endDateTime: new Date(now.getTime() + 180 * DAY).toISOString(),
+  });
+  const input = (current: ReturnType<typeof cred>, force = true, minutes = 60) => {
+    const app = { id: 'x', appId: randomUUID(), displayName: 'A', tags: [], passwordCredentials: [current] };
+    const policy = policyFor(app, {
+      ...loadSettings(baseEnv, { requireKeyVault: false }),
+      forceMinIntervalMinutes: minutes,
+    });
+    return { app, policy, vault: undefined, now, force, current };
+  };
+  it('refuses a forced rotation of a secret the rotator made within the interval, saying when it may be forced', () => {
+    expect(forceTooSoon(input(cred(`${ROTATOR_PREFIX} x`, 10)))).toMatchObject({
+      action: 'skip',
+      code: 'force-too-soon',
+      reason: expect.stringContaining('forced again from 2026-12-01T12:50:00.000Z'),
+    });
+  });
+  it.each<[string, ReturnType<typeof input>]>([
+    ['not forced', input(cred(`${ROTATOR_PREFIX} x`, 10), false)],
+    ["a person's secret", input(cred('made in the portal', 10))],
+    ['past the interval', input(cred(`${ROTATOR_PREFIX} x`, 60))],
+    ['the interval set to 0', input(cred(`${ROTATOR_PREFIX} x`, 1), true, 0)],
+  ])('lets it pass when %s', (_what, i) => {
+    expect(forceTooSoon(i)).toBeUndefined();
   });
 });
