@@ -186,7 +186,7 @@ export async function recordGaveUp(
  * REMIND_UNMANAGED reminders go to every owner in the tenant, so only the rotator's own runs over the whole scope
  * (timer, CLI) send them: an HTTP caller cannot make the rotator mail the tenant at will (issue 13).
  */
-export const remindsUnmanaged = (trigger: Trigger, wholeScope: boolean) => wholeScope && trigger !== 'http';
+const remindsUnmanaged = (trigger: Trigger, wholeScope: boolean) => wholeScope && trigger !== 'http';
 
 /**
  * The notification step of a run, for every trigger: emails the owners of what changed, fills `notified`, and

@@ -151,7 +151,7 @@ export interface VerifiedCaller {
 }
 
 /** 403 unless the verified caller holds every required role (for a second check once the request says more). */
-export function checkRoles(verified: VerifiedCaller, requiredRoles: readonly Role[]): CallerCheck {
+function checkRoles(verified: VerifiedCaller, requiredRoles: readonly Role[]): CallerCheck {
   const { caller, roles } = verified;
   const missing = requiredRoles.filter((r) => !roles.includes(r));
   if (missing.length)

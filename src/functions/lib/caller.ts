@@ -13,7 +13,7 @@ import type { Settings } from '../../settings.js';
 import { fail } from '../../util/setting-parsers.js';
 
 /** API_AUDIENCE is required by the HTTP endpoints (the CLI and the timer do without it). */
-export function requireApiAudience(settings: Pick<Settings, 'apiAudiences'>): void {
+function requireApiAudience(settings: Pick<Settings, 'apiAudiences'>): void {
   if (!settings.apiAudiences.length)
     fail(
       'API_AUDIENCE',

@@ -168,7 +168,7 @@ export async function parseRotateRequest(request: HttpRequest): Promise<RotateRe
   };
 }
 
-export const NOT_IN_SCOPE = 'not found or not in scope';
+const NOT_IN_SCOPE = 'not found or not in scope';
 
 /** The entry codes of apps named by appId that are not the rotator's to touch (missing, not owned, untagged). */
 const OUTSIDE = new Set(['app-not-found', 'not-an-owner', 'not-in-scope']);
