@@ -84,6 +84,8 @@ interface ErrorLike {
   message?: string;
   code?: string;
   statusCode?: number;
+  /** The request that failed: only its method is read (never its body). */
+  request?: { method?: string };
   response?: { headers?: { get(name: string): string | undefined } };
 }
 
@@ -225,20 +227,21 @@ export class Mailer {
 
   /** POSTs the message and waits for the poller (which honours ACS's Retry-After between polls). */
   private async submit(
-    to: string,
+    to: readonly string[],
     message: { subject: string; plainText: string; html: string },
     operationId: string,
   ): Promise<Operation> {
-    const poller = await this.client.beginSend(
-      {
-        senderAddress: this.sender,
-        recipients: { to: [{ address: to }] },
-        content: { subject: message.subject, plainText: message.plainText, html: message.html },
-      },
-      { operationId, updateIntervalInMs: this.pollIntervalMs },
-    );
     const patience = AbortSignal.timeout(this.pollTimeoutMs);
     try {
+      // beginSend POSTs and already reads the status once; pollUntilDone reads it until the operation ends.
+      const poller = await this.client.beginSend(
+        {
+          senderAddress: this.sender,
+          recipients: { to: to.map((address) => ({ address })) },
+          content: { subject: message.subject, plainText: message.plainText, html: message.html },
+        },
+        { operationId, updateIntervalInMs: this.pollIntervalMs },
+      );
       const result = await poller.pollUntilDone({ abortSignal: patience });
       return { id: operationId, status: result.status, error: result.error };
     } catch (e) {
@@ -247,6 +250,14 @@ export class Mailer {
       // The poller throws when the operation ended Failed: that is an answer, not a reason to try again.
       if (/^The long-running operation has failed/.test((e as ErrorLike).message ?? ''))
         return { id: operationId, status: 'Failed', description: describeMailError(e) };
+      // A status read (GET) throttled past this run's budget: the POST before it was accepted, so ACS delivers the
+      // message without us, and holding it for the next run would send it twice.
+      if (isThrottled(e) && (e as ErrorLike).request?.method === 'GET') {
+        this.log(
+          `mail: accepted as ${operationId}; its status reads are throttled (${describeMailError(e)})`,
+        );
+        return { id: operationId, status: 'Running' };
+      }
       throw e;
     }
   }
@@ -255,10 +266,13 @@ export class Mailer {
    *  Honours 429 Retry-After beyond the SDK's own retries, up to maxWaitMs in total per run, then reports 'failed'
    *  (the caller keeps it pending for the next run). */
   async send(
-    to: string,
+    recipients: string | readonly string[],
     message: { subject: string; plainText: string; html: string },
     operationId: string,
   ): Promise<SendResult> {
+    // Several recipients share one message only when their digests are identical (contract §8 "Shared messages").
+    const list = typeof recipients === 'string' ? [recipients] : [...recipients];
+    const to = list.join(', ');
     const failed = (error: string): SendResult => {
       this.log(`mail to ${to}: failed (${error})`);
       return { to, status: 'failed', operationId, error };
@@ -274,7 +288,7 @@ export class Mailer {
       result = await withRetry(
         async () => {
           const existing = await this.lookUp(operationId);
-          return existing ? this.follow(existing, deadline) : this.submit(to, message, operationId);
+          return existing ? this.follow(existing, deadline) : this.submit(list, message, operationId);
         },
         {
           attempts: Infinity,

@@ -111,3 +111,37 @@ export function buildDigests(apps: NotifiableApp[], notifyAlso: string[]): Diges
   }
   return { digests: [...byKey.values()], unreachable, recipientsByApp };
 }
+
+/** ACS accepts at most 50 recipients (To, Cc and Bcc together) in one message. */
+export const MAX_RECIPIENTS_PER_MESSAGE = 50;
+
+/** One message and everyone it goes to, all in To. */
+export interface SharedMessage<T> {
+  to: string[];
+  content: T;
+}
+
+/**
+ * Contract §8 "Shared messages": recipients whose digests render identically share one message (at most `max` of
+ * them per message), which keeps a large run within ACS's sending limits. Only identical digests are shared, so
+ * nobody is listed an app they would not be told about alone. Order: first appearance.
+ */
+export function shareIdentical<T>(
+  digests: readonly Digest[],
+  render: (d: Digest) => T,
+  keyOf: (content: T) => string,
+  max = MAX_RECIPIENTS_PER_MESSAGE,
+): Array<SharedMessage<T>> {
+  const groups = new Map<string, SharedMessage<T>>();
+  for (const d of digests) {
+    const content = render(d);
+    const key = keyOf(content);
+    const group = groups.get(key);
+    if (group) group.to.push(d.to);
+    else groups.set(key, { to: [d.to], content });
+  }
+  const out: Array<SharedMessage<T>> = [];
+  for (const { to, content } of groups.values())
+    for (let i = 0; i < to.length; i += max) out.push({ to: to.slice(i, i + max), content });
+  return out;
+}

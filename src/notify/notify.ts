@@ -15,6 +15,7 @@ import {
   isEmailAddress,
   ownerAddress,
   type Digest,
+  shareIdentical,
   type NotifiableApp,
   type OwnerObject,
 } from './digest.js';
@@ -253,7 +254,20 @@ const reminderItem = (
   tagRecipients: notifyTag(r.app),
 });
 
-/** Sends every digest; returns the recipients reached (lower case) and the failures (error → recipients). */
+/** The operation id of one message: per run and recipients, so a resend of the same message is recognised. */
+const operationIdOf = (runId: string, to: readonly string[]) =>
+  mailOperationId(
+    runId,
+    to
+      .map((a) => a.trim().toLowerCase())
+      .sort()
+      .join(','),
+  );
+
+/**
+ * Sends every digest, recipients with identical digests sharing one message (§8); returns the recipients reached
+ * (lower case) and the failures (error → recipients).
+ */
 async function sendDigests(deps: RunDeps, runId: string, digests: Digest[], opts: NotifyOptions) {
   const { settings } = deps;
   const mailer = new Mailer(
@@ -267,22 +281,23 @@ async function sendDigests(deps: RunDeps, runId: string, digests: Digest[], opts
   );
   const sent = new Set<string>();
   const failures = new Map<string, string[]>();
-  // A few sends at a time: each waits on ACS's operation polling, and one digest per recipient of a large
-  // tenant sent one after another took longer than the rotations themselves. Throttling waits are shared by
-  // the Mailer's budget, so parallel sends do not multiply them.
+  const context = { runId, generatedAt: deps.clock.now(), tenantId: deps.identity.tenantId };
+  const messages = shareIdentical(
+    digests,
+    (d) => renderDigest(d, context),
+    (m) => `${m.subject}\n${m.plainText}\n${m.html}`,
+  );
+  // A few sends at a time: each waits on ACS's operation polling, and one message after another took longer than
+  // the rotations themselves. Throttling waits are shared by the Mailer's budget, so parallel sends do not
+  // multiply them.
   const sendLimit = pLimit(MAIL_CONCURRENCY);
-  const sendOne = async (digest: Digest) => {
-    const context = { runId, generatedAt: deps.clock.now(), tenantId: deps.identity.tenantId };
-    const result = await mailer.send(
-      digest.to,
-      renderDigest(digest, context),
-      mailOperationId(runId, digest.to),
-    );
-    if (result.status === 'sent') return void sent.add(digest.to.toLowerCase());
+  const sendOne = async ({ to, content }: (typeof messages)[number]) => {
+    const result = await mailer.send(to, content, operationIdOf(runId, to));
+    if (result.status === 'sent') return void to.forEach((a) => sent.add(a.toLowerCase()));
     const why = result.error ?? 'unknown error';
-    failures.set(why, [...(failures.get(why) ?? []), digest.to]);
+    failures.set(why, [...(failures.get(why) ?? []), ...to]);
   };
-  await Promise.all(digests.map((digest) => sendLimit(() => sendOne(digest))));
+  await Promise.all(messages.map((m) => sendLimit(() => sendOne(m))));
   return { sent, failures };
 }
 
