@@ -36,6 +36,7 @@ const ctx: RunContext = {
   dryRun: false,
   force: false,
   vaultIndex: Promise.resolve(undefined),
+  secretClaims: new Map(),
 };
 
 const apps: AppReport[] = [];

@@ -97,6 +97,7 @@ export async function runOnce(
     runId: request.runId ?? randomUUID(),
     dryRun: request.mode === 'scan' || !!request.dryRun,
     force: !!request.force,
+    secretClaims: new Map<string, string>(),
   };
   const ctx: RunContext = {
     ...base,

@@ -12,6 +12,9 @@ export const LOCK_CONTAINER = 'rotation-locks';
 const LEASE_SECONDS = 60;
 const RENEW_EVERY_MS = 20_000;
 
+/** The lease blob of a Key Vault secret name (app locks are `<appId>.lock`; a GUID never starts with `secret-`). */
+export const secretLockBlob = (secretName: string) => `secret-${secretName.toLowerCase()}.lock`;
+
 export interface AppLock {
   release(): Promise<void>;
 }
@@ -34,10 +37,22 @@ export class AppLocks {
   }
 
   /** Takes the app's lease, waiting up to waitMs for another holder; undefined when it stays taken. */
-  async acquire(appId: string, waitMs: number): Promise<AppLock | undefined> {
+  acquire(appId: string, waitMs: number): Promise<AppLock | undefined> {
+    return this.lease(`${appId.toLowerCase()}.lock`, waitMs);
+  }
+
+  /**
+   * Takes the lease of a Key Vault secret name (contract §8: two apps naming one secret must not both write it).
+   * Taken after the app's own lease, never before, so two runs cannot wait on each other.
+   */
+  acquireSecret(secretName: string, waitMs: number): Promise<AppLock | undefined> {
+    return this.lease(secretLockBlob(secretName), waitMs);
+  }
+
+  private async lease(blobName: string, waitMs: number): Promise<AppLock | undefined> {
     this.ready ??= this.container.createIfNotExists();
     await this.ready;
-    const blob = this.container.getBlockBlobClient(`${appId.toLowerCase()}.lock`);
+    const blob = this.container.getBlockBlobClient(blobName);
     try {
       await blob.upload('', 0, { conditions: { ifNoneMatch: '*' } });
     } catch (err) {

@@ -265,8 +265,8 @@ export const secretHeldByAnotherApp = ({
   policy,
   vault,
 }: {
-  app: AppView;
-  policy: AppPolicy;
+  app: Pick<AppView, 'appId'>;
+  policy: Pick<AppPolicy, 'secretName'>;
   vault: { latestAppId?: string };
 }): Finding<'fail', 'secret-of-another-app'> | undefined =>
   vault.latestAppId && vault.latestAppId.toLowerCase() !== app.appId.toLowerCase()
@@ -277,6 +277,38 @@ export const secretHeldByAnotherApp = ({
         reason: `Key Vault secret ${policy.secretName} holds the secret of another app (${vault.latestAppId}); give this app its own rotation:secretName`,
       }
     : undefined;
+
+/** §8 ownership of the secret an app is about to write, from Key Vault's latest version and this run's claims. */
+export type Ownership =
+  | { owned: 'absent' | 'tagged' }
+  /** Exists without an appId tag: it becomes this app's only if its value signs in as the app. */
+  | { owned: 'adopt' }
+  | Finding<'fail', 'secret-of-another-app'>;
+
+export function secretOwnership({
+  app,
+  secretName,
+  vault,
+  claimedBy,
+}: {
+  app: Pick<AppView, 'appId'>;
+  secretName: string;
+  vault: { exists?: boolean; latestAppId?: string };
+  /** The app of this run that claimed the name first, if another one did. */
+  claimedBy?: string;
+}): Ownership {
+  const fix = 'give this app its own rotation:secretName';
+  if (claimedBy && claimedBy.toLowerCase() !== app.appId.toLowerCase())
+    return {
+      action: 'fail',
+      code: 'secret-of-another-app',
+      reason: `Key Vault secret ${secretName} is written by the app ${claimedBy} in this run; ${fix}`,
+    };
+  const held = secretHeldByAnotherApp({ app, policy: { secretName }, vault });
+  if (held) return held;
+  if (!vault.exists) return { owned: 'absent' };
+  return vault.latestAppId ? { owned: 'tagged' } : { owned: 'adopt' };
+}
 
 /** Only apps carrying ROTATION_TAG (when set) are in scope, whatever ROTATION_SCOPE lists. */
 export const carriesScopeTag = (app: Pick<AppView, 'tags'>, tag: string | undefined) =>

@@ -47,4 +47,6 @@ export interface RunContext extends RunDeps {
   budget?: { deadline: Date; requeue(app: AppView): string };
   /** Service principal lookups of this run by lower-case appId (§8), batched per listed page; absent: per app. */
   servicePrincipals?: Map<string, Promise<boolean | undefined>>;
+  /** Key Vault secret names (lower case) claimed by the app (lower-case appId) that writes them in this run (§8). */
+  secretClaims: Map<string, string>;
 }

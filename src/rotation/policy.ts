@@ -28,6 +28,21 @@ export function defaultSecretName(appId: string): string {
   return `app-${appId.toLowerCase()}`;
 }
 
+const GUID_NAME = /^app-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+
+/**
+ * §8: names a tag may not claim. The rotator's own state lives under its prefix, and `app-<guid>` is the default
+ * secret of the app with that appId: a tag naming another app's default would take its secret before it is made.
+ */
+export function reservedSecretName(secretName: string, appId: string): string | undefined {
+  if (secretName.toLowerCase().startsWith('entra-secret-rotator'))
+    return "names starting with 'entra-secret-rotator' hold the rotator's own state";
+  const guid = GUID_NAME.exec(secretName)?.[1];
+  if (guid && guid.toLowerCase() !== appId.toLowerCase())
+    return `app-${guid.toLowerCase()} is the default secret name of the app ${guid.toLowerCase()}, not of this app`;
+  return undefined;
+}
+
 /** Tag values come from the tenant: keep what we echo short and printable. */
 const shown = (tag: string) => oneLine(tag, 80);
 
@@ -105,6 +120,9 @@ export function policyFor(app: { appId: string; tags: readonly string[] }, setti
       'not a valid Key Vault secret name (1-127 letters, digits and -, starting with a letter)',
     );
   }
+
+  const reserved = reservedSecretName(secretName, app.appId);
+  if (reserved) return invalid(`${TAG_PREFIX}secretName=${secretName}`, reserved);
 
   const notify: string[] = [];
   const notifyRaw = seen.get('notify');

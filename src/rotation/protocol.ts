@@ -19,6 +19,7 @@ import {
   type Credential,
 } from './checks.js';
 import type { RunContext } from './context.js';
+import { confirmStored, recheckOwnership } from './ownership.js';
 import type { AppPolicy } from './policy.js';
 import { DAY_MS } from '../util/ids.js';
 
@@ -315,7 +316,9 @@ export const ROTATION_STEPS: readonly Step[] = [
   makeRoom,
   createCredential,
   proveCredential,
+  recheckOwnership,
   storeSecret,
+  confirmStored,
   retireSuperseded,
 ];
 

@@ -30,6 +30,7 @@ import {
   type Rotation,
   type StepContext,
 } from './protocol.js';
+import { asSecretOwner, previewOwnership } from './ownership.js';
 import type { AppReport, EntryCode } from './report.js';
 
 /** What the notification step (and the run table) needs about a rotated or failed app. */
@@ -132,10 +133,20 @@ export async function previewApp(ctx: RunContext, app: AppView): Promise<Decisio
   return decide({ app, policy, vault, now: ctx.clock.now(), force: ctx.force, servicePrincipal });
 }
 
+/** A dry run's entry: a due app whose secret the real run would refuse to write is reported as that failure. */
+async function dryRunEntry(ctx: RunContext, app: AppView): Promise<AppReport> {
+  const decision = await previewApp(ctx, app);
+  if (decision.action === 'rotate' && decision.policy) {
+    const refused = await previewOwnership(ctx, app, decision.policy.secretName);
+    if (refused) return entry(app, 'failed', refused.code, refused.reason);
+  }
+  return decisionEntry(app, decision, true);
+}
+
 /** An app that needs a closer look: in a dry run its decision, else its reconciliation under its lock. */
 export async function reconcileApp(ctx: RunContext, app: AppView): Promise<Reconciled> {
   try {
-    if (ctx.dryRun) return { entry: decisionEntry(app, await previewApp(ctx, app), true) };
+    if (ctx.dryRun) return { entry: await dryRunEntry(ctx, app) };
     return await underLock(ctx, app);
   } catch (err) {
     ctx.log('app failed', { appId: app.appId, error: describeError(err) });
@@ -223,8 +234,17 @@ async function reconcileState(ctx: StepContext, state: AppState): Promise<Reconc
       },
     };
   }
-  const r = await runSteps(ctx, { ...swept, current: decision.current }, ROTATION_STEPS);
-  return rotationEntry(ctx, swept.app, decision, r, orphans);
+  // §8: the secret must be this app's before a credential is made; the steps check again around the write.
+  const owned = await asSecretOwner(ctx, swept.app, policy.policy.secretName, (vault) =>
+    runSteps(ctx, { ...swept, vault, current: decision.current }, ROTATION_STEPS),
+  );
+  if ('locked' in owned)
+    return { entry: { ...entry(app, 'skipped', 'locked-by-another-run', owned.locked), ...orphans } };
+  if ('refused' in owned) {
+    ctx.log('secret ownership refused', { appId: app.appId, reason: owned.refused.reason });
+    return { entry: { ...entry(app, 'failed', owned.refused.code, owned.refused.reason), ...orphans } };
+  }
+  return rotationEntry(ctx, swept.app, decision, owned.done, orphans);
 }
 
 /** A due app refused before any change (no service principal): its owners are told, since only they can fix it. */

@@ -12,6 +12,7 @@ export type EntryCode =
   | 'not-in-scope'
   | 'locked-by-another-run'
   | 'secret-of-another-app'
+  | 'secret-not-adoptable'
   | 'rotation-failed'
   | 'handed-off'
   | 'worker-gave-up'

@@ -310,6 +310,7 @@ describe('queue unreachable at fan-out', () => {
       dryRun: false,
       force: false,
       vaultIndex: Promise.resolve(undefined),
+      secretClaims: new Map(),
     };
     const result = await runRotation(ctx, { appIds: [app.appId] });
     expect(result.report.apps[0]?.action).toBe('rotated');

@@ -8,7 +8,7 @@ import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { expect, inject } from 'vitest';
-import { LOCK_CONTAINER } from '../../src/azure/locks.js';
+import { LOCK_CONTAINER, secretLockBlob } from '../../src/azure/locks.js';
 import { main } from '../../src/cli.js';
 import { pendingLockName } from '../../src/notify/pending.js';
 import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
@@ -137,6 +137,7 @@ export async function expireLocks(connectionString: string, cloud: SimCloud): Pr
   if (!(await container.exists())) return;
   const mine = new Set([...cloud.tenant.applications.values()].map((a) => `${a.appId.toLowerCase()}.lock`));
   mine.add(`${pendingLockName(cloud.env.KEY_VAULT_URL!).toLowerCase()}.lock`);
+  for (const a of cloud.tenant.applications.values()) mine.add(secretLockBlob(secretNameOf(a)));
   for await (const b of container.listBlobsFlat()) {
     if (!mine.has(b.name) || b.properties.leaseState !== 'leased') continue;
     try {
