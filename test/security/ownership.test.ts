@@ -139,9 +139,9 @@ describe('reserved secret names are tag errors', () => {
     const versions = cloud.vault.versions(`app-${victim.appId}`);
     expect(versions.map((v) => v.tags.appId)).toEqual([victim.appId]);
 
-    // The victim's next forced run still writes its own secret.
-    const again = await cli(['rotate', '--json', '--force', '--app', victim.appId], env);
-    expect(again.entry(victim)).toMatchObject({ action: 'rotated' });
+    // Before the fix the victim failed every later run (its secret held another app's appId).
+    const again = await cli(['rotate', '--json'], env);
+    expect(again.entry(victim)).toMatchObject({ action: 'up-to-date' });
   });
 
   it("an app's own default name in a tag is not refused", async () => {
