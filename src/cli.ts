@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // entra-secret-rotator scan|rotate: the same engine as the Functions app, for operators and scripts
 // (contract.md §4). Exit codes: 0 fine, 1 an app failed, 2 bad usage or settings (and then stdout is empty).
-import { Command, CommanderError, Option } from 'commander';
 import { realpathSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
@@ -10,76 +9,10 @@ import { inline } from './handoff.js';
 import { rootCause, RunAbortedError } from './rotation/engine.js';
 import { connect, runOnce } from './run.js';
 import { loadSettings, SettingsError } from './settings.js';
-import { isGuid } from './util/ids.js';
 import { JsonReportWriter, TableReportWriter } from './report-writer.js';
+import { parseCommand, usageError, type Io } from './cli/parse.js';
 
-export interface Io {
-  stdout: { write(s: string): unknown };
-  stderr: { write(s: string): unknown };
-}
-
-class UsageError extends Error {}
-
-interface CliOptions {
-  json?: boolean;
-  dryRun?: boolean;
-  app?: string[];
-  force?: boolean;
-}
-
-interface Chosen {
-  command: 'scan' | 'rotate';
-  opts: CliOptions;
-}
-
-/** The command and its options, or the exit code when there is nothing to run (help, or a usage error). */
-async function parseCommand(argv: string[], io: Io): Promise<Chosen | number> {
-  let chosen: Chosen | undefined;
-  const program = new Command('entra-secret-rotator')
-    .description(
-      'Rotates Microsoft Entra app-registration client secrets before they expire, into Azure Key Vault.',
-    )
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stderr.write(s), writeErr: (s) => io.stderr.write(s) })
-    .showHelpAfterError('(run entra-secret-rotator --help for usage)');
-  program
-    .command('scan')
-    .description('inventory of the apps in scope and what a rotation would do; changes nothing')
-    .option('--json', 'print exactly one JSON report on stdout')
-    .action((opts: CliOptions) => void (chosen = { command: 'scan', opts }));
-  program
-    .command('rotate')
-    .description('rotate every due client secret in scope')
-    .option('--dry-run', 'decide and report, change nothing')
-    .addOption(
-      new Option('--app <appId>', 'only this app (repeatable)').argParser(
-        (v: string, prev: string[] = []) => [...prev, v],
-      ),
-    )
-    .option('--force', 'rotate the --app apps even if not due')
-    .option('--json', 'print exactly one JSON report on stdout')
-    .action((opts: CliOptions) => void (chosen = { command: 'rotate', opts }));
-
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    if (!chosen) throw new UsageError('missing command: use scan or rotate');
-    for (const a of chosen.opts.app ?? [])
-      if (!isGuid(a))
-        throw new UsageError(
-          `--app ${JSON.stringify(a)} is not an appId (a GUID such as 00000000-0000-0000-0000-000000000000)`,
-        );
-    if (chosen.opts.force && !chosen.opts.app?.length)
-      throw new UsageError('--force needs at least one --app: forcing every app at once is not allowed');
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // --help and --version are not errors.
-      return err.exitCode === 0 ? 0 : 2;
-    }
-    io.stderr.write(`entra-secret-rotator: ${(err as Error).message}\n`);
-    return 2;
-  }
-  return chosen;
-}
+export type { Io } from './cli/parse.js';
 
 export async function main(argv: string[], env: Record<string, string | undefined>, io: Io): Promise<number> {
   const chosen = await parseCommand(argv, io);
@@ -89,16 +22,15 @@ export async function main(argv: string[], env: Record<string, string | undefine
   try {
     settings = loadSettings(env, { requireKeyVault: command === 'rotate' });
   } catch (err) {
-    if (err instanceof SettingsError) {
-      io.stderr.write(`entra-secret-rotator: ${err.message}\n`);
-      return 2;
-    }
+    if (err instanceof SettingsError) return usageError(io, err.message);
     throw err;
   }
 
   const log = (msg: string, fields?: Record<string, unknown>) => {
     io.stderr.write(`[entra-secret-rotator] ${msg}${fields ? ` ${JSON.stringify(fields)}` : ''}\n`);
   };
+  // Settings that lower a safeguard (custom endpoints, challenge verification off) are said once, up front.
+  for (const warning of settings.warnings) log(`warning: ${warning}`);
   // The report goes out while the run goes (see report-writer.ts); apps that were notified come last.
   const out = (s: string) => io.stdout.write(s);
   const writer = opts.json ? new JsonReportWriter(out) : new TableReportWriter(out);
@@ -109,6 +41,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
       dryRun: !!opts.dryRun,
       appIds: opts.app,
       force: !!opts.force,
+      all: !!opts.all,
+      revokeSuperseded: !!opts.revokeSuperseded,
       stream: writer,
     };
     const { report } = (await runOnce(deps, 'cli', inline, request)).result!;

@@ -2,7 +2,14 @@
 // never held whole, so the CLI's memory does not grow with the tenant. Output is buffered in pieces of about
 // 64 KB: a small run prints everything at the end, as if it had been written at once.
 import type { ReportStream } from './rotation/engine.js';
-import { formatRow, summaryLines, TABLE_HEADER, type AppReport, type Report } from './rotation/report.js';
+import {
+  appCount,
+  formatRow,
+  summaryLines,
+  TABLE_HEADER,
+  type AppReport,
+  type Report,
+} from './rotation/report.js';
 
 const PIECE = 65_536;
 
@@ -108,7 +115,7 @@ export class TableReportWriter extends BufferedWriter {
 
   protected tail(tail: Tail): string {
     const lines = summaryLines(tail);
-    if (tail.error) lines.push(`${INCOMPLETE} (${this.written} apps): ${tail.error}`);
+    if (tail.error) lines.push(`${INCOMPLETE} (${appCount(this.written)}): ${tail.error}`);
     return `\n${lines.join('\n')}\n`;
   }
 }

@@ -100,10 +100,13 @@ export function formatRow(a: AppReport): string {
 }
 
 /** The lines under the table: the counts, then the run's notes. */
+/** "1 app", "2 apps". */
+export const appCount = (n: number): string => `${n} app${n === 1 ? '' : 's'}`;
+
 export function summaryLines(report: Pick<Report, 'dryRun' | 'summary' | 'notes'>): string[] {
   const s = report.summary;
   return [
-    `${report.dryRun ? 'Dry run: no changes made. ' : ''}${s.scanned} apps: ${s.rotated} rotated, ${s.wouldRotate} would rotate, ` +
+    `${report.dryRun ? 'Dry run: no changes made. ' : ''}${appCount(s.scanned)}: ${s.rotated} rotated, ${s.wouldRotate} would rotate, ` +
       `${s.upToDate} up to date, ${s.skipped} skipped, ${s.failed} failed.`,
     ...(report.notes ?? []).map((n) => `Note: ${n}`),
   ];
