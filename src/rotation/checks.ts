@@ -51,7 +51,8 @@ export type DecisionCode =
   | 'secret-expired'
   | 'current-secret-nearing-expiry'
   | 'current-secret-valid'
-  | 'no-service-principal';
+  | 'no-service-principal'
+  | 'two-secret-limit';
 
 /** Why the listing pass sends an app to reconcile instead of settling it from Graph's data and the vault index. */
 export type TriageCode = 'forced' | 'may-be-due' | 'superseded-to-retire' | 'possible-orphan';
@@ -177,11 +178,22 @@ export const noServicePrincipal = (input: RotationInput): RotationFinding | unde
       }
     : undefined;
 
+/**
+ * §7: a due app limited to two passwords, both in use and neither a superseded one of the rotator's, fails before
+ * any change. Decided here, not in the rotation's steps, so a dry run and `scan` report what the real run does.
+ */
+export const twoSecretLimit = (input: RotationInput): RotationFinding | undefined => {
+  if (!firstFinding(dueChain, input)) return undefined;
+  const plan = planCapacity(input.app, input.current);
+  return 'refuse' in plan ? { action: 'fail', code: 'two-secret-limit', reason: plan.refuse } : undefined;
+};
+
 /** The rotation chain, re-run inside the app's lock over fresh state: the first check that answers decides. */
 export const rotationChain: ReadonlyArray<Check<RotationInput, Decision['action'], DecisionCode>> = [
   ...skipChain,
   forceTooSoon,
   noServicePrincipal,
+  twoSecretLimit,
   ...dueChain,
 ];
 

@@ -247,7 +247,7 @@ async function reconcileState(ctx: StepContext, state: AppState): Promise<Reconc
   return rotationEntry(ctx, swept.app, decision, owned.done, orphans);
 }
 
-/** A due app refused before any change (no service principal): its owners are told, since only they can fix it. */
+/** A due app refused before any change (no service principal, two-secret limit): its owners are told, since only they can fix it. */
 function refusedEntry(
   app: AppView,
   decision: Decision,
