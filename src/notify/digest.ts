@@ -145,3 +145,33 @@ export function shareIdentical<T>(
     for (let i = 0; i < to.length; i += max) out.push({ to: to.slice(i, i + max), content });
   return out;
 }
+
+const domainOf = (addr: string) => addr.slice(addr.lastIndexOf('@') + 1).toLowerCase();
+
+/**
+ * §8 Recipients: a rotation:notify address outside the allowed domains is not emailed (a tag must not be able to send
+ * the vault's host, secret names and keyIds outside the organisation). `allowed` is NOTIFY_ALLOWED_DOMAINS (`['*']`:
+ * any); when unset, the domains of NOTIFY_ALSO and of the app's own owners. Removes those addresses from the apps'
+ * tagRecipients (in place: callers key maps by these objects) and returns one note per address held back.
+ */
+export function holdBackTagRecipients(
+  apps: NotifiableApp[],
+  notifyAlso: string[],
+  allowed: string[] | undefined,
+): string[] {
+  if (allowed?.includes('*')) return [];
+  const notes: string[] = [];
+  for (const app of apps) {
+    const domains = new Set(allowed ?? [...notifyAlso, ...app.ownerAddresses].map(domainOf));
+    const out = app.tagRecipients.filter((a) => domains.has(domainOf(a.trim())));
+    for (const a of app.tagRecipients.filter((x) => !out.includes(x)))
+      notes.push(
+        `${a} (rotation:notify of ${app.appId}) was not emailed: its domain is not allowed ` +
+          (allowed
+            ? 'by NOTIFY_ALLOWED_DOMAINS'
+            : "(NOTIFY_ALLOWED_DOMAINS is unset: only the domains of NOTIFY_ALSO and of the app's owners)"),
+      );
+    app.tagRecipients = out;
+  }
+  return notes;
+}

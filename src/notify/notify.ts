@@ -15,6 +15,7 @@ import {
   isEmailAddress,
   ownerAddress,
   type Digest,
+  holdBackTagRecipients,
   shareIdentical,
   type NotifiableApp,
   type OwnerObject,
@@ -142,6 +143,8 @@ export async function notifyOwners(
     const items = new Map(changed.map((c) => [changedItem(deps, c, addressesOf(c.app.id)), c]));
     const current: NotifiableApp[] = [...items.keys(), ...reminders.map((r) => reminderItem(r, addressesOf))];
 
+    const { notifyAlso, notifyAllowedDomains } = deps.settings;
+    notes.push(...holdBackTagRecipients(current, notifyAlso, notifyAllowedDomains));
     const plan = buildDigests(current, deps.settings.notifyAlso);
     for (const u of plan.unreachable)
       notes.push(
