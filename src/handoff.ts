@@ -45,6 +45,7 @@ const message = (ctx: RunContext, app: AppView): WorkMessage => ({
   runId: ctx.runId,
   appId: app.appId.toLowerCase(),
   force: ctx.force,
+  ...(ctx.revokeSuperseded ? { revokeSuperseded: true } : {}),
 });
 
 /** The end of a run that may have queued apps: fan out, or tell the owners now and record the run. */

@@ -20,8 +20,12 @@ export interface RunRequest {
   dryRun?: boolean;
   /** Limit to these apps (by appId); they are reported even when out of scope. */
   appIds?: string[];
-  /** Rotate the named apps even if not due. */
+  /** Rotate the named apps even if not due; with `all`, every app in scope. */
   force?: boolean;
+  /** Emergency (§8): every app in scope, now (with `force`; not with `appIds`). */
+  all?: boolean;
+  /** Emergency (§8, with `force`): after an app's new secret is proven and stored, revoke all its other secrets. */
+  revokeSuperseded?: boolean;
   runId?: string;
   /** Takes the report's entries as they become final (see RunOptions.stream). */
   stream?: ReportStream;
@@ -98,7 +102,9 @@ export async function runOnce(
     dryRun: request.mode === 'scan' || !!request.dryRun,
     force: !!request.force,
     secretClaims: new Map<string, string>(),
+    revokeSuperseded: !!request.force && !!request.revokeSuperseded,
   };
+  if (request.all && request.appIds?.length) throw new Error('`all` and `appIds` exclude each other');
   const ctx: RunContext = {
     ...base,
     vaultIndex: loadVaultIndex(base, !request.appIds?.length),

@@ -6,6 +6,7 @@ import { Client, RetryHandlerOptions } from '@microsoft/microsoft-graph-client';
 import pLimit from 'p-limit';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import { errorInfo } from '../errors.js';
+import { sharedGraphBudget, type GraphBudget } from './graph-budget.js';
 import type { AppView, Credential, NewPassword, OwnerObject } from './graph-types.js';
 import { graphScope } from './identity.js';
 import type { Settings } from '../settings.js';
@@ -65,14 +66,15 @@ export interface GraphOptions {
 
 export class GraphApi {
   private readonly client: Client;
-  /** When Graph says "slow down", every call waits, not only the one that was told (no 429 storms). */
-  private pausedUntil = 0;
+  /** When Graph says "slow down", every call of the process waits, not only the one that was told (no 429 storms). */
+  readonly budget: GraphBudget;
   private readonly timeoutMs: number;
   private readonly clock: Clock;
 
   constructor(credential: TokenCredential, settings: Settings, opts: GraphOptions = {}) {
     this.timeoutMs = opts.timeoutMs ?? CALL_TIMEOUT_MS;
     this.clock = opts.clock ?? systemClock;
+    this.budget = sharedGraphBudget(this.clock, `${settings.graphEndpoint} ${settings.tenantId ?? ''}`);
     const base = new URL(settings.graphEndpoint);
     this.client = Client.initWithMiddleware({
       authProvider: new TokenCredentialAuthenticationProvider(credential, { scopes: [graphScope(settings)] }),
@@ -84,8 +86,13 @@ export class GraphApi {
     });
   }
 
-  private pause(ms: number): void {
-    this.pausedUntil = Math.max(this.pausedUntil, this.clock.now().getTime() + ms);
+  private pause(ms: number, err?: unknown): void {
+    const { status } = errorInfo(err);
+    const scope = (err as { headers?: unknown } | undefined)?.headers;
+    this.budget.throttled(ms, {
+      status: status ?? 503,
+      scope: headerGetter(scope)?.('x-ms-throttle-scope') ?? undefined,
+    });
   }
 
   /** One attempt: waits out a shared pause, runs with a deadline, and classifies a failure. */
@@ -94,14 +101,13 @@ export class GraphApi {
     policy: RetryPolicy,
     n: number,
   ): Promise<T> {
-    const wait = this.pausedUntil - this.clock.now().getTime();
-    if (wait > 0) await this.clock.sleep(wait);
+    await this.budget.ready();
     try {
       return await withTimeout(this.timeoutMs, request);
     } catch (err) {
       const { status } = errorInfo(err);
       if (status === 429 || status === 503)
-        this.pause(retryAfterOf(err, this.clock.now()) ?? Math.min(1000 * 2 ** n, 30_000));
+        this.pause(retryAfterOf(err, this.clock.now()) ?? Math.min(1000 * 2 ** n, 30_000), err);
       // A 503 usually means "not done, retry", but a write may still have landed: a non-idempotent call is
       // resolved by looking (the caller's job), never by sending it again blind. A 429 was never carried out.
       if ((unknownOutcome(status) || status === 503) && !policy.idempotent)
@@ -192,10 +198,12 @@ export class GraphApi {
         ...(p.startDateTime ? { startDateTime: p.startDateTime.toISOString() } : {}),
       },
     };
-    return this.call(
-      (signal) =>
-        this.get(`/applications/${appObjectId}/addPassword`, signal).post(body) as Promise<NewPassword>,
-      { idempotent: false },
+    return this.budget.write(() =>
+      this.call(
+        (signal) =>
+          this.get(`/applications/${appObjectId}/addPassword`, signal).post(body) as Promise<NewPassword>,
+        { idempotent: false },
+      ),
     );
   }
 
@@ -206,9 +214,11 @@ export class GraphApi {
    */
   async removePassword(appObjectId: string, keyId: string): Promise<void> {
     try {
-      await this.call(
-        (signal) => this.get(`/applications/${appObjectId}/removePassword`, signal).post({ keyId }),
-        { idempotent: true },
+      await this.budget.write(() =>
+        this.call(
+          (signal) => this.get(`/applications/${appObjectId}/removePassword`, signal).post({ keyId }),
+          { idempotent: true },
+        ),
       );
     } catch (err) {
       const left = await this.passwordCredentials(appObjectId).catch(() => {

@@ -14,15 +14,19 @@ export interface WorkMessage {
   runId: string;
   appId: string;
   force: boolean;
+  /** Emergency (§8): revoke the app's other secrets once the new one is stored. */
+  revokeSuperseded?: boolean;
 }
 
 export { isGuid };
 
 /** Text to put on the queue: base64 of the JSON, the way the host decodes it. */
 export function encodeWorkMessage(m: WorkMessage): string {
-  return Buffer.from(JSON.stringify({ runId: m.runId, appId: m.appId, force: m.force }), 'utf8').toString(
-    'base64',
-  );
+  const revoke = m.revokeSuperseded ? { revokeSuperseded: true } : {};
+  return Buffer.from(
+    JSON.stringify({ runId: m.runId, appId: m.appId, force: m.force, ...revoke }),
+    'utf8',
+  ).toString('base64');
 }
 
 /** What the host hands a queue function for a message we sent: the decoded text (JSON arrives parsed). */
@@ -59,7 +63,13 @@ export function parseWorkMessage(
     return { ok: false, problem: 'runId is missing or malformed' };
   if (m.force !== undefined && typeof m.force !== 'boolean')
     return { ok: false, problem: 'force is not a boolean' };
-  return { ok: true, message: { runId: m.runId, appId: m.appId.toLowerCase(), force: m.force === true } };
+  if (m.revokeSuperseded !== undefined && typeof m.revokeSuperseded !== 'boolean')
+    return { ok: false, problem: 'revokeSuperseded is not a boolean' };
+  const revoke = m.revokeSuperseded === true ? { revokeSuperseded: true } : {};
+  return {
+    ok: true,
+    message: { runId: m.runId, appId: m.appId.toLowerCase(), force: m.force === true, ...revoke },
+  };
 }
 
 // Short retries: an invocation that cannot enqueue fails and is retried as a whole (the next timer, the caller),

@@ -16,10 +16,10 @@ export function rotateWorkerHandler(edge: Edge) {
       context.warn(JSON.stringify({ event: 'rotation-message-dropped', problem: parsed.problem }));
       return;
     }
-    const { runId, appId, force } = parsed.message;
+    const { runId, appId, force, revokeSuperseded } = parsed.message;
     try {
       const deps = await connectRun(edge, context, { requireKeyVault: true });
-      const request = { mode: 'rotate' as const, appIds: [appId], runId, force };
+      const request = { mode: 'rotate' as const, appIds: [appId], runId, force, revokeSuperseded };
       const { result, previous } = await runOnce(deps, 'worker', fromQueue(appId), request);
       const report = result?.report.apps[0];
       const { action = previous?.action, reason } = report ?? {};

@@ -24,6 +24,8 @@ export interface NotifiableApp {
   oldKeyIds?: string[];
   /** ISO date the superseded rotator-made secret will be removed (rotated). */
   oldSecretRetiresOn?: string;
+  /** Secrets an emergency run revoked once the new one was stored (rotated): they no longer work. */
+  revokedKeyIds?: string[];
   /** failed: why; reminder: what expires. */
   reason?: string;
   /** reminder: the credentials that expire soon. */

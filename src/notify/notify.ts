@@ -239,6 +239,7 @@ function changedItem(deps: RunDeps, c: ChangedApp, ownerAddresses: string[]): No
     secretUri: c.report.secretUri,
     oldKeyIds: superseded.map((p) => p.keyId),
     oldSecretRetiresOn: superseded.some(isRotatorMade) ? retiresOn.toISOString() : undefined,
+    revokedKeyIds: c.outcome?.revokedKeyIds,
     reason: c.report.action === 'failed' ? c.report.reason : undefined,
     ownerAddresses,
     tagRecipients: c.notify,

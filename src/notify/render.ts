@@ -128,7 +128,15 @@ function rotatedEntry(a: NotifiableApp): Entry {
   fields.push({ label: 'New secret expires', value: when(a.expiresOn) });
   if (secretUri) fields.push({ label: 'Key Vault secret', value: secretUri, mono: true });
   const old = (a.oldKeyIds ?? []).map(cleanText).filter(Boolean);
-  if (old.length) {
+  const revoked = (a.revokedKeyIds ?? []).map(cleanText).filter(Boolean);
+  if (revoked.length) {
+    // An emergency rotation: say plainly which secrets stopped working, people's included.
+    fields.push({
+      label: 'Revoked now',
+      value: `keyId ${revoked.join(', ')}: emergency rotation; ${revoked.length === 1 ? 'this secret no longer works' : 'these secrets no longer work'}`,
+      mono: true,
+    });
+  } else if (old.length) {
     fields.push({ label: 'Replaces', value: `keyId ${old.join(', ')}`, mono: true });
     fields.push({
       label: 'Old secret removed',
@@ -144,11 +152,12 @@ function rotatedEntry(a: NotifiableApp): Entry {
     });
   }
   const ref = secretUri ? versionlessSecretUri(secretUri) : undefined;
-  const deadline = !old.length
-    ? 'now (the old secret no longer works)'
-    : retiresOn
-      ? `before ${when(retiresOn)}`
-      : 'before the old secret expires';
+  const deadline =
+    !old.length || revoked.length
+      ? 'now (the old secret no longer works)'
+      : retiresOn
+        ? `before ${when(retiresOn)}`
+        : 'before the old secret expires';
   const todo = ref
     ? [
         `Nothing, if your application reads the secret through a Key Vault reference without a version: @Microsoft.KeyVault(SecretUri=${cleanText(ref)}) picks up the new version by itself (App Service and Functions re-read references within 24 hours).`,

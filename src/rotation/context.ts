@@ -38,6 +38,8 @@ export interface RunContext extends RunDeps {
   dryRun: boolean;
   /** Rotate the apps even if not due (--force with --app). */
   force: boolean;
+  /** Emergency (§8): once an app's new secret is stored, every other password credential of it is removed. */
+  revokeSuperseded?: boolean;
   /** Settles for undefined when the run is not over the whole scope or the listing failed. */
   vaultIndex: Promise<VaultIndex | undefined>;
   /**

@@ -1,11 +1,11 @@
 // One run over the apps in scope (or the apps named): Graph's pages, streamed, with bounded concurrency; every app
 // goes to reconcile.ts, which decides and acts. This file only pages, limits, collects the report and, when the
 // listing breaks off, throws RunAbortedError with what was done. One failing app never fails the others.
-import pLimit from 'p-limit';
 import { describeError } from '../errors.js';
 import { carriesScopeTag, type AppView, type Decision } from './checks.js';
 import type { RunContext, VaultIndex } from './context.js';
 import { lookUpServicePrincipals } from './gather.js';
+import { AdaptiveLimiter } from './limiter.js';
 import {
   handedOffEntry,
   previewApp,
@@ -83,12 +83,26 @@ export function loadVaultIndex(ctx: Omit<RunContext, 'vaultIndex'>, wholeScope: 
 /** Runs at most so many apps' work at once. */
 export type Limiter = <T>(work: () => Promise<T>) => Promise<T>;
 
+/** The most apps in flight, however well Graph answers (each holds a few sockets and, in Functions, a lease). */
+export const MAX_IN_FLIGHT = 256;
+
 /**
- * The bound on concurrent reconciliations: ROTATION_CONCURRENCY. Extension point: an adaptive limiter (one that
- * narrows on throttling and widens when calls come back fast) replaces this one function.
+ * Concurrent reconciliations: from ROTATION_CONCURRENCY, growing while Graph answers without throttling and halved
+ * on its 429s (src/rotation/limiter.ts). `close` stops listening and logs what the limit did.
  */
-function createLimiter(ctx: RunContext): Limiter {
-  return pLimit(ctx.settings.concurrency);
+export function createLimiter(ctx: RunContext): { limit: Limiter; close(): void } {
+  const limiter = new AdaptiveLimiter({ min: 1, max: MAX_IN_FLIGHT }, ctx.settings.concurrency, () =>
+    ctx.clock.now().getTime(),
+  );
+  const stop = ctx.services.graph.budget?.onThrottled((ms) => limiter.throttled(ms));
+  return {
+    limit: limiter.run,
+    close() {
+      stop?.();
+      const { limit, peak, shrinks } = limiter.snapshot;
+      ctx.log('concurrency', { initial: ctx.settings.concurrency, peak, final: limit, shrinks });
+    },
+  };
 }
 
 /** The report as it grows: counts every entry, and keeps or streams it. */
@@ -115,7 +129,8 @@ export async function runRotation(ctx: RunContext, opts: RunOptions = {}): Promi
   if (!ctx.dryRun && !ctx.services.vault) throw new Error('KEY_VAULT_URL is required to rotate.');
   opts.stream?.start({ runId: ctx.runId, startedAt, dryRun: ctx.dryRun });
   const out = new Collector(opts.stream);
-  const limit = createLimiter(ctx);
+  const limiter = createLimiter(ctx);
+  const limit = limiter.limit;
   const later: Array<{ at: number; app: AppView }> = [];
   const pending: Array<Promise<void>> = [];
   let listed = 0;
@@ -175,6 +190,8 @@ export async function runRotation(ctx: RunContext, opts: RunOptions = {}): Promi
     // left half done, and what was done goes out with the error: their owners are still told.
     await Promise.allSettled(pending);
     throw new RunAbortedError(err, result());
+  } finally {
+    limiter.close();
   }
   return result();
 

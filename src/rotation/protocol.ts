@@ -44,6 +44,8 @@ export interface Rotation {
   notes: string[];
   orphansRemoved: string[];
   retired: string[];
+  /** Of `retired`, the credentials an emergency run revoked before they expired or were superseded long enough. */
+  revoked?: string[];
   created?: NewPassword;
   stored?: StoredVersion;
   /** Why the rotation stopped; set by the step that failed (after its compensation). */
@@ -290,9 +292,38 @@ export const storeSecret: Step = async (ctx, r) => {
   };
 };
 
-/** Step: remove rotator-made credentials superseded longer than RETIRE_AFTER_DAYS (never a person's). */
+/**
+ * Emergency (contract §8, revokeSuperseded): once the new secret is proven and stored, every other password
+ * credential of the app goes, people's included. One that cannot be removed is named in the notes, not as revoked.
+ */
+async function revokeAllOthers(ctx: StepContext, r: Rotation): Promise<Rotation> {
+  const revoked: string[] = [];
+  const notes: string[] = [];
+  for (const c of r.app.passwordCredentials.filter((p) => p.keyId !== r.created?.keyId)) {
+    try {
+      await ctx.services.graph.removePassword(r.app.id, c.keyId);
+      revoked.push(c.keyId);
+    } catch (err) {
+      notes.push(`could not revoke ${c.keyId}: ${describeError(err)}; it still works`);
+    }
+  }
+  if (revoked.length) ctx.log('revoked superseded credentials', { appId: r.app.appId, keyIds: revoked });
+  return {
+    ...r,
+    app: without(r.app, revoked),
+    retired: [...r.retired, ...revoked],
+    revoked,
+    notes: [...r.notes, ...notes],
+  };
+}
+
+/**
+ * Step: remove rotator-made credentials superseded longer than RETIRE_AFTER_DAYS (never a person's); in an
+ * emergency run, every other credential once the new secret is stored (and none when it is not).
+ */
 export const retireSuperseded: Step = async (ctx, r) => {
   if (r.failed) return r;
+  if (ctx.revokeSuperseded && r.stored) return revokeAllOthers(ctx, r);
   const retired: string[] = [];
   const notes: string[] = [];
   for (const c of planRetirement(r.app, r.vault, r.current, ctx.clock.now(), ctx.settings.retireAfterDays)) {

@@ -41,6 +41,8 @@ export interface RotationOutcome {
   expiresOn?: string;
   secretUri?: string;
   retiredKeyIds: string[];
+  /** Of retiredKeyIds, those an emergency run revoked (contract §8): they no longer work. */
+  revokedKeyIds?: string[];
   supersededKeyIds: string[];
   notes: string[];
   reason?: string;
@@ -284,6 +286,7 @@ function rotationEntry(
         expiresOn: r.created?.endDateTime,
         secretUri: r.stored?.id,
         retiredKeyIds: r.retired,
+        ...(r.revoked?.length ? { revokedKeyIds: r.revoked } : {}),
         supersededKeyIds: decision.current ? [decision.current.keyId] : [],
         notes: r.notes,
       };
