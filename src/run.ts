@@ -22,10 +22,6 @@ export interface RunRequest {
   appIds?: string[];
   /** Rotate the named apps even if not due; with `all`, every app in scope. */
   force?: boolean;
-  /** Emergency (§8): every app in scope, now (with `force`; not with `appIds`). */
-  all?: boolean;
-  /** Emergency (§8, with `force`): after an app's new secret is proven and stored, revoke all its other secrets. */
-  revokeSuperseded?: boolean;
   runId?: string;
   /** Takes the report's entries as they become final (see RunOptions.stream). */
   stream?: ReportStream;

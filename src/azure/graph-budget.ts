@@ -45,10 +45,24 @@ export function nextWriteAt(w: WriteWindow, now: number): number {
   return over < held.length ? held[over]! + l.windowMs : now + 100;
 }
 
-/** A write budget said 429: the window holds what we saw admitted in it (at least one). */
-export function learnFromWrite429(w: WriteWindow, now: number, windowMs: number): WriteWindow {
-  const held = inWindow(w, now, windowMs);
-  return { ...w, admitted: held, learned: { limit: Math.max(1, held.length), windowMs, at: now } };
+/**
+ * A write budget said 429: the window holds what we saw admitted in it (at least one). Its length is the documented
+ * one, or shorter when Retry-After says the oldest write we know of leaves it sooner (a budget set differently).
+ */
+export function learnFromWrite429(
+  w: WriteWindow,
+  now: number,
+  documentedWindowMs: number,
+  retryAfterMs: number,
+): WriteWindow {
+  const held = inWindow(w, now, documentedWindowMs);
+  const oldest = held[0];
+  const windowMs =
+    oldest === undefined
+      ? documentedWindowMs
+      : Math.min(documentedWindowMs, Math.max(1_000, now + retryAfterMs - oldest));
+  const limit = Math.max(1, inWindow(w, now, windowMs).length);
+  return { ...w, admitted: held, learned: { limit, windowMs, at: now } };
 }
 
 /** A write was answered (admitted): it holds a slot for a window. Old entries are dropped. */
@@ -85,7 +99,7 @@ export class GraphBudget {
     this.pausedUntil = Math.max(this.pausedUntil, now + ms);
     if (opts.status !== 429) return;
     const window = WRITE_WINDOWS_MS.find(([prefix]) => opts.scope?.startsWith(prefix));
-    if (window) this.writes = learnFromWrite429(this.writes, now, window[1]);
+    if (window) this.writes = learnFromWrite429(this.writes, now, window[1], ms);
     for (const l of this.listeners) l(ms);
   }
 

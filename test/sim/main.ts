@@ -14,7 +14,7 @@ console.log = console.error;
 console.info = console.error;
 
 const usage = `usage: tsx test/sim/main.ts [--seed demo|large|none] [--apps N] [--due-percent P]
-  [--latency graph=50,entra=30,mi=30,keyvault=30,acs=50] [--no-graph-throttling]
+  [--latency graph=50,entra=30,mi=30,keyvault=30,acs=50] [--no-graph-throttling] [--tier S|M|L]
   [--acs-domain azure-managed|custom] [--acs-running-ms N] [--acs-per-minute N] [--acs-per-hour N] [--replication-delay-ms N (demo seed: 300)]`;
 
 const SERVICES: ServiceName[] = ['entra', 'mi', 'graph', 'keyvault', 'acs'];
@@ -54,6 +54,7 @@ const { values } = (() => {
         'due-percent': { type: 'string' },
         latency: { type: 'string' },
         'no-graph-throttling': { type: 'boolean', default: false },
+        tier: { type: 'string' },
         'acs-domain': { type: 'string' },
         'acs-running-ms': { type: 'string' },
         'acs-per-minute': { type: 'string' },
@@ -76,6 +77,9 @@ if (!['demo', 'large', 'none'].includes(values.seed))
 const duePercent = values['due-percent'] === undefined ? undefined : Number(values['due-percent']);
 if (duePercent !== undefined && !(duePercent >= 0 && duePercent <= 100)) fail('--due-percent must be 0-100');
 
+const tier = values.tier;
+if (tier !== undefined && tier !== 'S' && tier !== 'M' && tier !== 'L')
+  fail(`--tier must be S, M or L, got '${tier}'`);
 const acsDomain = values['acs-domain'];
 if (acsDomain !== undefined && acsDomain !== 'azure-managed' && acsDomain !== 'custom')
   fail(`--acs-domain must be azure-managed or custom, got '${acsDomain}'`);
@@ -84,6 +88,8 @@ const cloud = await startSimCloud({
   acsDomainKind: acsDomain,
   acsSendRunningMs: int('acs-running-ms', values['acs-running-ms']),
   graphThrottling: !values['no-graph-throttling'],
+  // Graph's resource-unit budget by tenant size (S < 50 users, M 50-500, L > 500); the default is L.
+  ...(tier ? { throttlingTier: tier } : {}),
   acsMessagesPerMinute: int('acs-per-minute', values['acs-per-minute']),
   // The demo tenant makes new secrets wait a little, as Entra does, so a proof's waiting is always exercised.
   replicationDelayMs:
