@@ -158,7 +158,10 @@ export async function reconcileApp(ctx: RunContext, app: AppView): Promise<Recon
 
 async function underLock(ctx: RunContext, listed: AppView): Promise<Reconciled> {
   const { locks } = ctx.services;
-  const lock = locks ? await locks.acquire(listed.appId, ctx.settings.lockWaitSeconds * 1000) : undefined;
+  // An HTTP run waits for a held lock no longer than its time budget lasts.
+  const budgetLeft = ctx.budget ? ctx.budget.deadline.getTime() - ctx.clock.now().getTime() : Infinity;
+  const waitMs = Math.max(0, Math.min(ctx.settings.lockWaitSeconds * 1000, budgetLeft));
+  const lock = locks ? await locks.acquire(listed.appId, waitMs) : undefined;
   if (locks && !lock)
     return { entry: entry(listed, 'skipped', 'locked-by-another-run', 'locked by another run') };
   try {

@@ -184,6 +184,27 @@ describe('an HTTP run within its time budget', () => {
   });
 });
 
+describe('an HTTP run and a held lock', () => {
+  it('waits for the lock no longer than its time budget (not LOCK_WAIT_SECONDS)', async () => {
+    const storage = inject('azuriteConnectionString');
+    const app = addApp('Locked elsewhere', 5);
+    const env = { ...baseEnv, AzureWebJobsStorage: storage, LOCK_WAIT_SECONDS: '600' };
+    const settings = loadSettings(env, { requireKeyVault: true });
+    const deps = await connect(settings, () => undefined);
+    const held = await deps.services.locks!.acquire(app.appId, 0); // another run holds the app
+    try {
+      const { result } = await runOnce(deps, 'http', timeBudget(300), {
+        mode: 'rotate',
+        appIds: [app.appId],
+      });
+      expect(result!.report.apps[0]).toMatchObject({ action: 'skipped', code: 'locked-by-another-run' });
+      expect(addPasswords(app)).toBe(0);
+    } finally {
+      await held?.release();
+    }
+  });
+});
+
 afterAll(() => {
   const out = printed.join('\n');
   for (const secret of cloud.issuedSecrets()) expect(out).not.toContain(secret);
