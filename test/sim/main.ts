@@ -1,6 +1,9 @@
 // The simulated cloud as a separate process (npm run sim / demo / bench, manual use). Prints one JSON line
 // {"ready":true,"env":{…},"control":"http://127.0.0.1:<port>","tenantId":"…"} on stdout, then serves a small
 // plain-http control API on 127.0.0.1. Everything else it prints goes to stderr.
+// `--print-env` prints `export` lines instead (everything the CLI needs, CA included); `--shell` opens a shell with
+// them and stops the cloud when that shell exits (see shell-env.ts).
+import { spawn } from 'node:child_process';
 import { fstatSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { startSimCloud, type SimCloud } from './cloud.js';
 import type { FaultKind, ServiceName } from './http.js';
 import { seedDemoTenant, seedLargeTenant } from './seed.js';
+import { exportLines, shellEnv } from './shell-env.js';
 
 // stdout carries exactly the ready line; keep stray logging from any module off it.
 console.log = console.error;
@@ -15,7 +19,8 @@ console.info = console.error;
 
 const usage = `usage: tsx test/sim/main.ts [--seed demo|large|none] [--apps N] [--due-percent P]
   [--latency graph=50,entra=30,mi=30,keyvault=30,acs=50] [--no-graph-throttling] [--tier S|M|L]
-  [--acs-domain azure-managed|custom] [--acs-running-ms N] [--acs-per-minute N] [--acs-per-hour N] [--replication-delay-ms N (demo seed: 300)]`;
+  [--acs-domain azure-managed|custom] [--acs-running-ms N] [--acs-per-minute N] [--acs-per-hour N] [--replication-delay-ms N (demo seed: 300)]
+  [--print-env (export lines for the CLI instead of the JSON line) | --shell (a shell with them; exit it to stop)]`;
 
 const SERVICES: ServiceName[] = ['entra', 'mi', 'graph', 'keyvault', 'acs'];
 /** Replication delay of new secrets in the demo tenant (real Entra: seconds to minutes). */
@@ -60,6 +65,8 @@ const { values } = (() => {
         'acs-per-minute': { type: 'string' },
         'acs-per-hour': { type: 'string' },
         'replication-delay-ms': { type: 'string' },
+        'print-env': { type: 'boolean', default: false },
+        shell: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -124,15 +131,41 @@ async function shutdown(code = 0): Promise<never> {
 process.on('SIGTERM', () => void shutdown());
 process.on('SIGINT', () => void shutdown());
 // When a parent talks to us through a pipe, its exit closes the pipe: don't outlive it.
-if (isPipe(0)) {
+// (With --shell, stdin belongs to the shell.)
+if (isPipe(0) && !values.shell) {
   process.stdin.on('end', () => void shutdown());
   process.stdin.on('close', () => void shutdown());
   process.stdin.resume();
 }
 
-process.stdout.write(
-  `${JSON.stringify({ ready: true, env: cloud.env, control: `http://127.0.0.1:${port}`, tenantId: cloud.tenant.tenantId })}\n`,
-);
+if (values['print-env'] || values.shell) forPeople();
+else
+  process.stdout.write(
+    `${JSON.stringify({ ready: true, env: cloud.env, control: `http://127.0.0.1:${port}`, tenantId: cloud.tenant.tenantId })}\n`,
+  );
+
+/** --print-env, --shell: the CLI's environment for a person at a terminal. */
+function forPeople(): void {
+  const env = shellEnv(cloud.env);
+  if (typeof env === 'string') fail(env);
+  const control = `control API: http://127.0.0.1:${port}`;
+  if (!values.shell) {
+    process.stdout.write(`${exportLines(env)}# simulated cloud ready (${control}); Ctrl-C stops it\n`);
+    return;
+  }
+  console.error(
+    `simulated cloud ready (${control}). In this shell: entra-secret-rotator scan, rotate --dry-run, rotate.\n` +
+      'Type exit to stop the simulated cloud.',
+  );
+  // Ctrl-C belongs to the shell (it reaches this whole process group), not to the cloud it talks to.
+  process.removeAllListeners('SIGINT');
+  process.on('SIGINT', () => undefined);
+  const shell = spawn(process.env.SHELL || '/bin/sh', [], {
+    stdio: 'inherit',
+    env: { ...process.env, ...env },
+  });
+  shell.on('exit', (code) => void shutdown(code ?? 0));
+}
 
 function isPipe(fd: number): boolean {
   try {
