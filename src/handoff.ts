@@ -7,6 +7,7 @@ import { notifyOwners, type NotifyOptions } from './notify/notify.js';
 import type { AppView } from './rotation/checks.js';
 import type { RunContext, RunDeps } from './rotation/context.js';
 import { RunAbortedError, type HandOff, type RunResult } from './rotation/engine.js';
+import { resolveApp } from './rotation/gather.js';
 import { policyFor } from './rotation/policy.js';
 import { gaveUpEntry, type ChangedApp } from './rotation/reconcile.js';
 import { summarize, type AppReport, type Report } from './rotation/report.js';
@@ -135,6 +136,8 @@ export const fromQueue =
   (appId: string): HandOffPlan =>
   async (ctx) => {
     const runs = new RunTable(ctx.settings.storage!, ctx.services.credential);
+    if (await refusedMessage(ctx, runs, ctx.runId, appId))
+      return { queued: [], skipEngine: true, finish: async () => {} };
     const previous = (await runs.getApp(ctx.runId, appId))?.report;
     return {
       queued: [],
@@ -151,6 +154,17 @@ export const fromQueue =
   };
 
 /**
+ * A queue message is an input like any other (issue 13): one naming a run that did not queue its app is refused
+ * and logged, so it neither completes that run nor emails anyone. A message without a run row is not refused here:
+ * the worker still checks the app's scope before acting (resolveTarget).
+ */
+async function refusedMessage(deps: RunDeps, runs: RunTable, runId: string, appId: string): Promise<boolean> {
+  if (!(await runs.getRun(runId)) || (await runs.wasQueued(runId, appId))) return false;
+  deps.log('queue message refused: the run did not queue this app', { runId, appId });
+  return true;
+}
+
+/**
  * The poison queue: an app the worker failed on until the host gave up is recorded as failed in its run, so it is
  * reported rather than lost, its owners learn of it in the run's digest, and the run can complete. Returns the
  * action recorded (a rotation recorded earlier stays).
@@ -160,8 +174,13 @@ export async function recordGaveUp(
   runId: string,
   appId: string,
   dequeueCount: number | undefined,
-): Promise<AppReport['action']> {
+): Promise<AppReport['action'] | 'refused'> {
   const runs = new RunTable(deps.settings.storage!, deps.services.credential);
+  if (!(await runs.getRun(runId))) {
+    deps.log('poison message refused: no such run', { runId, appId });
+    return 'refused';
+  }
+  if (await refusedMessage(deps, runs, runId, appId)) return 'refused';
   const reason =
     `the queue worker failed on this app ${dequeueCount !== undefined ? `${dequeueCount} times` : 'repeatedly'}` +
     ' and gave up; see the rotateWorker logs for the error. The next scheduled run tries again';
@@ -169,8 +188,10 @@ export async function recordGaveUp(
   let changed: ChangedApp | undefined;
   try {
     // Best effort: with the app's names and tag recipients, its owners are told in the digest.
-    const view = await deps.services.graph.getApplication(appId);
-    if (view) {
+    const found = await resolveApp(deps, appId);
+    const view = 'app' in found ? found.app : undefined;
+    // An app outside the scope now is recorded, but its owners are not told (the message is all that names it).
+    if (view && !('missing' in found)) {
       report = gaveUpEntry({ appId, displayName: view.displayName }, reason);
       const policy = policyFor(view, deps.settings);
       changed = { app: view, report, notify: policy.ok ? policy.policy.notify : [] };
@@ -249,6 +270,10 @@ export async function fanOut(
     requestedBy: report.requestedBy,
   });
   for (const c of result.changed) await runs.recordApp(report.runId, 'inline', c.report, c);
+  await runs.recordQueued(
+    report.runId,
+    queued.map((m) => m.appId),
+  );
   try {
     await new WorkQueue(storage, deps.services.credential).enqueue(queued);
   } catch (err) {

@@ -46,6 +46,7 @@ export interface StoredChange {
 
 export const RUNS_TABLE = 'rotationruns';
 const RUN_ROW = 'run';
+const QUEUED_PREFIX = 'queued-';
 
 export interface RunRow {
   runId: string;
@@ -177,6 +178,37 @@ export class RunTable {
       },
       'Replace',
     );
+  }
+
+  /**
+   * The appIds a fanned-out run handed to its workers, one row each (RowKey `queued-<appId>`), written before the
+   * messages are queued: a queue message naming this run and any other app is refused (issue 13).
+   */
+  async recordQueued(runId: string, appIds: readonly string[]): Promise<void> {
+    const t = await this.table();
+    // A transaction holds at most 100 entities of one partition.
+    for (let i = 0; i < appIds.length; i += 100) {
+      await t.submitTransaction(
+        appIds
+          .slice(i, i + 100)
+          .map((appId) => [
+            'upsert',
+            { partitionKey: runId, rowKey: `${QUEUED_PREFIX}${appId.toLowerCase()}`, kind: 'queued' },
+          ]),
+      );
+    }
+  }
+
+  /** Whether the run queued this app for a worker (see recordQueued). */
+  async wasQueued(runId: string, appId: string): Promise<boolean> {
+    const t = await this.table();
+    try {
+      await t.getEntity(runId, `${QUEUED_PREFIX}${appId.toLowerCase()}`);
+      return true;
+    } catch (err) {
+      if (errorInfo(err).status === 404) return false;
+      throw err;
+    }
   }
 
   async getRun(runId: string): Promise<RunRow | undefined> {

@@ -30,7 +30,10 @@ export type Resolved =
   | { missing: string; code: 'app-not-found' | 'not-an-owner' | 'not-in-scope'; app?: AppView };
 
 /** Scope membership for an app named by appId (a listed page is in scope by how it was listed). */
-export async function resolveApp(ctx: RunContext, appId: string): Promise<Resolved> {
+export async function resolveApp(
+  ctx: Pick<RunContext, 'services' | 'settings' | 'identity'>,
+  appId: string,
+): Promise<Resolved> {
   const app = await ctx.services.graph.getApplication(appId);
   if (!app)
     return {

@@ -345,6 +345,7 @@ describe('poison queue', () => {
       rotatedInline: 0,
       failedInline: 0,
     });
+    await runs.recordQueued(poisonRun, [app.appId]);
     const carolBefore = cloud.mail.to('carol.okafor@contoso.com').length;
     const item = decodeAsHost(encodeWorkMessage({ runId: poisonRun, appId: app.appId, force: false }));
     await rotatePoison(item, ctx('rotatePoison', { dequeueCount: 5 }));

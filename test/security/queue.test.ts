@@ -1,0 +1,105 @@
+// Queue and poison messages are inputs like any other (issue 13, finding 3): a message naming a run in progress and
+// an app that run did not queue (here, one outside the scope) neither emails that app's owner nor completes the run
+// early; the run completes on the rows of the apps it queued, and their owners are emailed then.
+import type { Timer } from '@azure/functions';
+import { QueueClient } from '@azure/storage-queue';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { decodeAsHost, encodeWorkMessage, WORK_QUEUE } from '../../src/azure/queue.js';
+import { RunTable } from '../../src/azure/runs.js';
+import { rotatePoison } from '../../src/functions/rotatePoison.js';
+import { rotateTimer } from '../../src/functions/rotateTimer.js';
+import { rotateWorker } from '../../src/functions/rotateWorker.js';
+import { startSimCloud } from '../sim/cloud.js';
+import { invocation } from '../functions/host.js';
+
+const DAY = 86_400_000;
+const cloud = await startSimCloud({ graphThrottling: false });
+afterAll(() => cloud.stop());
+const storage = inject('azuriteConnectionString');
+Object.assign(process.env, cloud.env, {
+  AzureWebJobsStorage: storage,
+  VERIFY_TIMEOUT_SECONDS: '5',
+  LOCK_WAIT_SECONDS: '2',
+  ROTATION_INLINE_MAX: '0',
+  NOTIFY_ALSO: 'secops@contoso.com',
+});
+const runs = new RunTable(
+  { kind: 'connectionString', connectionString: storage },
+  { getToken: async () => null },
+);
+const queue = new QueueClient(storage, WORK_QUEUE);
+const logs: string[] = [];
+const ctx = (name: string, meta?: Record<string, unknown>) =>
+  invocation(name, (_l, line) => logs.push(line), meta);
+const timer: Timer = {
+  isPastDue: false,
+  schedule: { adjustForDST: true },
+  scheduleStatus: { last: '', next: '', lastUpdated: '' },
+};
+
+/** This run's messages as the host hands them over (other test files share the queue). */
+async function takeRun(runId: string, expected: number): Promise<unknown[]> {
+  const found: unknown[] = [];
+  const deadline = Date.now() + 15_000;
+  while (found.length < expected && Date.now() < deadline) {
+    const { receivedMessageItems } = await queue.receiveMessages({
+      numberOfMessages: 32,
+      visibilityTimeout: 1,
+    });
+    for (const m of receivedMessageItems) {
+      const item = decodeAsHost(m.messageText) as { runId?: string };
+      if (item.runId !== runId) continue;
+      found.push(item);
+      await queue.deleteMessage(m.messageId, m.popReceipt);
+    }
+    if (receivedMessageItems.length === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  return found;
+}
+
+const person = (endsInDays: number) => ({
+  displayName: 'portal',
+  startDateTime: new Date(Date.now() - 300 * DAY),
+  endDateTime: new Date(Date.now() + endsInDays * DAY),
+});
+
+describe('a poisoned message naming a run in progress and an app outside the scope', () => {
+  it("emails nobody and does not complete the run; the queued app's owner is emailed when its worker finishes", async () => {
+    const alice = cloud.tenant.addUser({ displayName: 'Alice', mail: 'alice@contoso.com' });
+    const mallory = cloud.tenant.addUser({ displayName: 'Outsider', mail: 'owner@outside.example' });
+    const due = cloud.tenant.addApplication({
+      displayName: 'Queued App',
+      ownerIds: [cloud.rotator.id, alice.id],
+      passwords: [person(3)],
+    });
+    // Not owned by the rotator: outside ROTATION_SCOPE=owned.
+    const outsider = cloud.tenant.addApplication({
+      displayName: 'Outside App',
+      ownerIds: [mallory.id],
+      passwords: [person(3)],
+    });
+
+    await rotateTimer(timer, ctx('rotateTimer'));
+    const summary = logs
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((o) => o.event === 'rotation-run');
+    const runId = summary!.runId as string;
+    expect((await runs.getRun(runId))?.queued).toBe(1);
+
+    const poisoned = decodeAsHost(encodeWorkMessage({ runId, appId: outsider.appId, force: false }));
+    await rotatePoison(poisoned, ctx('rotatePoison', { dequeueCount: 5 }));
+    await rotateWorker(poisoned, ctx('rotateWorker'));
+    expect(cloud.mail.to('owner@outside.example')).toEqual([]);
+    expect(cloud.mail.to('alice@contoso.com')).toEqual([]);
+    expect((await runs.getRun(runId))?.digestSentAt).toBeUndefined();
+    expect(await runs.getApp(runId, outsider.appId)).toBeUndefined();
+    expect(outsider.passwordCredentials).toHaveLength(1);
+
+    const [real] = await takeRun(runId, 1);
+    await rotateWorker(real, ctx('rotateWorker'));
+    expect((await runs.getRun(runId))?.digestSentAt).toBeTruthy();
+    expect(cloud.mail.to('alice@contoso.com')).toHaveLength(1);
+    expect(cloud.mail.to('alice@contoso.com')[0]!.plainText).toContain(due.appId);
+    expect(cloud.mail.to('owner@outside.example')).toEqual([]);
+  });
+});
