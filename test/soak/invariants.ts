@@ -16,6 +16,7 @@ export const INVARIANTS = [
   'persons-never-removed',
   'retired-too-early',
   'out-of-scope-untouched',
+  'no-service-principal-untouched',
   'kv-one-version-per-rotation',
   'told-once',
   'state-bounded',
@@ -53,6 +54,8 @@ interface Rotation {
   keyId: string;
   recipients: string[];
   checked: boolean;
+  /** The day's run was killed (after storing this secret): its notices died with it. */
+  killed: boolean;
 }
 
 interface Snapshot {
@@ -61,6 +64,9 @@ interface Snapshot {
   latestKeyId: Map<string, string | undefined>;
 }
 
+/** Said of a notice lost because the run was killed between storing the secret and sending the digest. */
+export const KILLED_NOTE =
+  ' (the run was killed that day after storing the secret: its notices died with it)';
 const STUCK_SHAPES = new Set(['personal-full', 'no-service-principal']);
 const OUT_OF_SCOPE_SHAPES = new Set(['disabled', 'not-owned', 'certificate-only']);
 const end = (c: { endDateTime: string }) => Date.parse(c.endDateTime);
@@ -169,7 +175,7 @@ export class Checker {
    * After the day's run(s). `runs`: how each app ended, as the runs said (a killed run says nothing).
    * `disturbed`: a whole-day outage or a kill, after which an orphan may wait for the next day's run.
    */
-  afterRun(day: number, runs: RunOutcome[], disturbed: boolean): void {
+  afterRun(day: number, runs: RunOutcome[], disturbed: boolean, killed = false): void {
     const now = this.cloud.clock.nowMs();
     const snap = this.snapshot!;
     const rotatedByReport = new Map<string, number>();
@@ -268,7 +274,7 @@ export class Checker {
         continue;
       }
 
-      for (const v of added) this.recordRotation(day, t, app, v.tags.keyId ?? '', snap, now);
+      for (const v of added) this.recordRotation(day, t, app, v.tags.keyId ?? '', snap, now, killed);
       this.checkConsumers(day, t, app, now);
 
       // No orphan older than a day: a rotator-made credential whose secret never reached Key Vault.
@@ -320,6 +326,7 @@ export class Checker {
     keyId: string,
     snap: Snapshot,
     now: number,
+    killed: boolean,
   ) {
     this.rotations++;
     // Overlap: how long the secret it replaced still had to live when the new one was stored.
@@ -345,6 +352,7 @@ export class Checker {
       keyId,
       recipients,
       checked: false,
+      killed,
     });
   }
 
@@ -383,7 +391,8 @@ export class Checker {
             this.model.apps.get(r.objectId),
             'told-once',
             () =>
-              `${to} was not told about rotation ${r.keyId} (day ${r.day}) within ${this.opts.toldWithinDays} days`,
+              `${to} was not told about rotation ${r.keyId} (day ${r.day}) within ${this.opts.toldWithinDays} days` +
+              (r.killed ? KILLED_NOTE : ''),
           );
       }
     }
@@ -404,6 +413,21 @@ export class Checker {
         undefined,
         'state-bounded',
         () => `Key Vault secret ${name} holds ${bytes} bytes (limit ${this.opts.maxStateBytes})`,
+      );
+    }
+  }
+
+  /** §8: an app without a service principal gets no new credential at all (not one added and removed again). */
+  addPasswordCalls(day: number, paths: string[]): void {
+    for (const t of this.model.apps.values()) {
+      if (t.shape !== 'no-service-principal' || t.deletedDay !== undefined) continue;
+      const calls = paths.filter((p) => p.includes(t.objectId)).length;
+      this.check(
+        calls === 0,
+        day,
+        t,
+        'no-service-principal-untouched',
+        () => `the app has no service principal, yet the run called addPassword on it ${calls} time(s)`,
       );
     }
   }
