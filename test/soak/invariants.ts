@@ -180,6 +180,11 @@ export class Checker {
     const snap = this.snapshot!;
     const rotatedByReport = new Map<string, number>();
     const failedByReport = new Set<string>();
+    const mentionedToday = new Set<string>();
+    for (const m of this.cloud.mail.messages.slice(this.mailSeen))
+      if (!m.dropped && m.to.some((a) => this.opts.notifyAlso.includes(a.toLowerCase())))
+        for (const id of (m.plainText ?? '').matchAll(/Application \(client\) ID: ([0-9a-f-]{36})/g))
+          mentionedToday.add(id[1]!.toLowerCase());
     for (const r of runs)
       for (const a of r.apps) {
         if (a.action === 'rotated') rotatedByReport.set(a.appId, (rotatedByReport.get(a.appId) ?? 0) + 1);
@@ -295,9 +300,11 @@ export class Checker {
       const due = left <= this.renewBefore(app) * DAY;
       if (STUCK_SHAPES.has(t.shape)) {
         // It cannot be rotated (no room, no service principal): it must say so on every run while due.
-        if (due && runs.length)
+        // Said by the run (its log or answer) or in today's notice to NOTIFY_ALSO (a refusal decided before any
+        // change is reported and emailed, not logged); a day with an outage or a kill may hold the notice.
+        if (due && runs.length && !disturbed)
           this.check(
-            failedByReport.has(t.appId.toLowerCase()),
+            failedByReport.has(t.appId.toLowerCase()) || mentionedToday.has(t.appId.toLowerCase()),
             day,
             t,
             'stuck-app-reported-failed',
