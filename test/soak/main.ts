@@ -26,7 +26,10 @@ const days = whole('days', values.days);
 const apps = whole('apps', values.apps);
 const seed = whole('seed', values.seed);
 
-const azurite = await startAzurite();
+// Azurite takes longer than its 20 s to start on a loaded machine now and then: try again before giving up.
+const azurite = await startAzurite()
+  .catch(() => startAzurite())
+  .catch(() => startAzurite());
 try {
   const { summary } = await runSoak({
     days,

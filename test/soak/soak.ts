@@ -10,7 +10,7 @@ import { emptyTally, scheduleFaults, tallyDay, type DayFaults } from './faults.j
 import { Checker, describeViolation, type Violation } from './invariants.js';
 import { fastClock, httpRun, timerRun, type RunOutcome } from './product.js';
 import { Rng } from './rng.js';
-import { applyEvents, createTenant, DAY, supportsNoServicePrincipal } from './tenant.js';
+import { applyEvents, createTenant, DAY, supportsNoServicePrincipal, type Shape } from './tenant.js';
 
 export interface SoakOptions {
   days: number;
@@ -20,6 +20,8 @@ export interface SoakOptions {
   storage: string;
   /** Kill runs between steps (a worker thread per kill); default true. */
   crashes?: boolean;
+  /** Draw only these shapes (weights), e.g. rotator-managed apps for a broken variant that retires too early. */
+  shapes?: Partial<Record<Shape, number>>;
   /** A deliberately broken product (settings changed the way a bug would). */
   breakSettings?: (s: Settings) => Settings;
   /** Progress lines (one per simulated month). */
@@ -84,7 +86,7 @@ export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary
   let standby: Promise<Worker> | undefined = crashes ? startWorker() : undefined;
 
   try {
-    const model = createTenant(cloud, rng, opts.apps);
+    const model = createTenant(cloud, rng, opts.apps, opts.shapes);
     const checker = new Checker(cloud, model, {
       retireAfterDays: RETIRE_AFTER_DAYS,
       renewBeforeDays: RENEW_BEFORE_DAYS,

@@ -45,6 +45,8 @@ export interface TenantModel {
   users: SimUser[];
   /** Every credential ever made by people, per app object id (the soak knows which ones it removed itself). */
   personKeyIds: Map<string, Set<string>>;
+  /** Shapes drawn (weights), when a test narrows them; otherwise every shape. */
+  only?: Partial<Record<Shape, number>>;
 }
 
 const WORDS = [
@@ -234,19 +236,33 @@ export function addApp(cloud: SimCloud, rng: Rng, model: TenantModel, shape: Sha
 export const isRotatorMadeName = (displayName: string | null) =>
   (displayName ?? '').startsWith(ROTATOR_PREFIX);
 
-export function createTenant(cloud: SimCloud, rng: Rng, apps: number): TenantModel {
+export function createTenant(
+  cloud: SimCloud,
+  rng: Rng,
+  apps: number,
+  only?: Partial<Record<Shape, number>>,
+): TenantModel {
   const model: TenantModel = {
     apps: new Map(),
     users: createOwners(cloud, rng, 40),
     personKeyIds: new Map(),
+    only,
   };
-  const shapes = availableShapes(cloud);
+  const shapes = availableShapes(cloud, only);
   for (let i = 0; i < apps; i++) addApp(cloud, rng, model, rng.weighted(shapes), 0);
   return model;
 }
 
-export function availableShapes(cloud: SimCloud): Record<Shape, number> {
-  const shapes: Record<Shape, number> = { ...SHAPES };
+export function availableShapes(
+  cloud: SimCloud,
+  only?: Partial<Record<Shape, number>>,
+): Record<Shape, number> {
+  const shapes: Record<Shape, number> = only
+    ? (Object.fromEntries(Object.keys(SHAPES).map((k) => [k, only[k as Shape] ?? 0])) as Record<
+        Shape,
+        number
+      >)
+    : { ...SHAPES };
   if (!supportsNoServicePrincipal(cloud)) shapes['no-service-principal'] = 0;
   return shapes;
 }
@@ -280,7 +296,7 @@ export function applyEvents(
     ev.policy = 'password lifetime capped at 90 days';
   }
   if (rng.chance(0.3)) {
-    addApp(cloud, rng, model, rng.weighted(availableShapes(cloud)), day);
+    addApp(cloud, rng, model, rng.weighted(availableShapes(cloud, model.only)), day);
     ev.added++;
   }
   const live = [...model.apps.values()].filter((a) => a.deletedDay === undefined);
