@@ -160,13 +160,12 @@ describe('Mailer', () => {
   it('waits Retry-After while the budget lasts, then reports failed and leaves the rest for the next run', async () => {
     cloud.faults.fail('acs.send', 429, 5, { retryAfterSeconds: 1 });
     const mailer = hmac({ maxWaitMs: 1_500 });
-    const started = Date.now();
     const r = await mailer.send('ann@contoso.com', msg, mailOperationId('run-budget', 'ann'));
-    const took = Date.now() - started;
     expect(r.status).toBe('failed');
     expect(r.error).toBe('ACS throttled the send (429) for longer than this run may wait; it stays pending');
-    expect(took).toBeGreaterThanOrEqual(900); // one wait of 1 s fitted the budget
-    expect(cloud.log.count('acs.send')).toBe(2); // the second wait did not fit: no third attempt
+    // Two sends: one wait of 1 s fitted the 1.5 s budget, the second did not (no third attempt). No clock is read
+    // here: a timed assertion fails on a busy machine (issue 16).
+    expect(cloud.log.count('acs.send')).toBe(2);
     expect(mailer.remainingWaitMs).toBe(0);
     // The budget is per run: the same Mailer does not wait again, but an unthrottled send still goes.
     cloud.faults.clear();

@@ -357,6 +357,34 @@ export function checkNothingChanged(cloud: SimCloud, sinceSeq: number): void {
 
 export const lastSeq = (cloud: SimCloud) => cloud.log.entries.at(-1)?.seq ?? 0;
 
+/** What the invariants compare with: snapshots from the start of a case and of its last run. */
+export interface InvariantInput {
+  /** keyIds before the last run (I3: at most one new rotator-made credential per app in it). */
+  before: Map<string, Set<string>>;
+  /** People's credentials at the start of the case (I2: none removed). */
+  persons: Map<string, Set<string>>;
+  /** I2: the last run was fault-free, so every in-scope app must hold a current secret outside the window. */
+  fresh: boolean;
+  emitted: Emitted;
+  /** Index of the last run's first message (I3 for email: one message per recipient in that run). */
+  mailOfRun?: number;
+  /** Index of the case's first message: its mail joins the leak scan (I4). */
+  mailOfCase?: number;
+  /** Log sequence at the start of the case: request URLs since then join the leak scan (I4). */
+  requestsSince?: number;
+}
+
+/** The invariants every fault case ends with: I3 nothing doubled, I1 nothing lost, I2 nothing broken, I4 no leak. */
+export function assertInvariants(cloud: SimCloud, i: InvariantInput): void {
+  checkNothingDoubled(cloud, i.before);
+  if (i.mailOfRun !== undefined) checkOneMailPerRecipient(cloud, i.mailOfRun);
+  checkNothingLost(cloud);
+  checkNothingBroken(cloud, i.persons, { fresh: i.fresh });
+  if (i.mailOfCase !== undefined) i.emitted.addMail(cloud, i.mailOfCase);
+  if (i.requestsSince !== undefined) i.emitted.addRequestUrls(cloud, i.requestsSince);
+  checkNothingLeaked(cloud, i.emitted);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The CLI as a real child process
 

@@ -46,7 +46,7 @@ const outcome = (r: Row): string => {
   return `exit ${r.faultedExit}: ${parts.filter(Boolean).join(', ') || 'nothing to do'}`;
 };
 
-// The matrix runs in shards (faults-1/2.test.ts), recorded as faults.test.ts#1, #2.
+// The matrix runs in one file per step group (faults-*.test.ts), recorded as faults.test.ts#<steps>.
 const matrix = Object.entries(run.files)
   .filter(([file]) => file.startsWith('faults.test.ts'))
   .flatMap(([, f]) => f.rows ?? [])

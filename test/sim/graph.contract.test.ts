@@ -684,10 +684,9 @@ describe('Graph simulator: authentication and authorization', () => {
 describe('Graph simulator: throttling', () => {
   it('lets the SDK RetryHandler honour a 429 Retry-After', async () => {
     cloud.faults.fail('graph.getApplication', 429, 1, { retryAfterSeconds: 1 });
-    const started = Date.now();
     const app = (await rotator.api(`/applications/${owned.id}`).select('id').get()) as { id: string };
     expect(app.id).toBe(owned.id);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    // The 429 and then the retry that succeeded (how long the SDK waited is not asserted: no timed assertions).
     expect(cloud.log.entries.filter((e) => e.op === 'graph.getApplication').map((e) => e.status)).toEqual([
       429, 200,
     ]);
