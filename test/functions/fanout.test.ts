@@ -114,23 +114,25 @@ function reminderCase(foreignMail: string, displayName: string) {
 
 let runId = '';
 let messages: unknown[] = [];
-const due = [demo.apps.due, demo.apps.expired, demo.apps.customName, demo.apps.personal, demo.apps.hostile];
+// The personal-account app is due too, but the scan already knows its two-secret limit leaves no room (a dry run
+// reports what the real run would): it is reported failed at once and never queued.
+const due = [demo.apps.due, demo.apps.expired, demo.apps.customName, demo.apps.hostile];
 
 describe('timer fan-out', () => {
   it('scans, queues one base64 message per due app and records the run, changing none of them', async () => {
     await rotateTimer(timer, ctx('rotateTimer'));
     const [summary] = event('rotation-run');
-    expect(summary).toMatchObject({ scanned: 11, due: 5, queued: 5, rotatedInline: 0, failed: 0 });
+    expect(summary).toMatchObject({ scanned: 11, due: 4, queued: 4, rotatedInline: 0, failed: 1 });
     runId = summary!.runId as string;
     for (const a of due) expect(rotatorCreds(a)).toHaveLength(0);
     expect(cloud.log.count('graph.addPassword')).toBe(0);
     expect(cloud.mail.messages).toHaveLength(0);
 
     const run = await runs.getRun(runId);
-    expect(run).toMatchObject({ trigger: 'timer', queued: 5, scanned: 11 });
+    expect(run).toMatchObject({ trigger: 'timer', queued: 4, scanned: 11 });
     expect(run?.digestSentAt).toBeUndefined();
 
-    messages = await takeRun(runId, 5);
+    messages = await takeRun(runId, 4);
     expect(messages.map((m) => (m as { appId: string }).appId).sort()).toEqual(
       due.map((a) => a.appId).sort(),
     );
@@ -383,7 +385,7 @@ describe('timer, small scope', () => {
     await rotateTimer(timer, ctx('rotateTimer'));
     const summary = event('rotation-run')[before]!;
     // This app and the poisoned one (still due) are rotated here; the personal-account app fails again.
-    expect(summary).toMatchObject({ due: 3, queued: 0, rotatedInline: 2, failed: 1 });
+    expect(summary).toMatchObject({ due: 2, queued: 0, rotatedInline: 2, failed: 1 });
     expect(rotatorCreds(app)).toHaveLength(1);
     expect(cloud.mail.to('bob@contoso.com').length).toBe(bobBefore + 1);
     const run = await runs.getRun(summary.runId as string);
