@@ -15,6 +15,7 @@ import {
   cpuFloorSeconds,
   LOWER_BOUND_FORMULA,
   lowerBound,
+  slidingWindowDelaySeconds,
   simulatorBudgets,
   graphUsage,
   type GraphUsage,
@@ -32,6 +33,9 @@ const PAGE_SIZE = 999; // the engine's Graph page size (src/azure/graph.ts)
 // The simulated tenant's throttling tier (test/sim/tenant.ts's default), which sets its resource-unit budget.
 const SIM_TIER = 'L';
 const BUDGETS = simulatorBudgets(SIM_TIER);
+// The emergency runs as issue 15 prescribes them: Graph budgets as documented, the smallest tenant tier.
+const EMERGENCY_TIER = 'S';
+const tierOf = (mode: string) => (mode === 'emergency' ? EMERGENCY_TIER : SIM_TIER);
 const CORES = availableParallelism();
 const packageDir = join(root, 'dist', 'package');
 
@@ -42,6 +46,10 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     'verify-timeout': { type: 'string', default: '30' },
     'no-baseline': { type: 'boolean', default: false },
+    /** Emergency runs (issue 15 §3): `--emergency 5000` adds the emergency mode at that size (0: none). */
+    emergency: { type: 'string', default: '5000' },
+    /** Only the emergency mode (no rotator sizes, no baseline). */
+    'emergency-only': { type: 'boolean', default: false },
     'baseline-size': { type: 'string', default: '1000' },
     /** Extra node flags for the rotator only (e.g. --max-old-space-size=128), to see how V8's heap sizing moves RSS. */
     'rotator-node-options': { type: 'string', default: '' },
@@ -50,12 +58,18 @@ const { values: args } = parseArgs({
   strict: true,
 });
 
-const sizes = args.smoke ? [1000] : args.sizes.split(',').map((s) => Number(s.trim()));
+const sizes =
+  args.smoke || args['emergency-only']
+    ? args.smoke
+      ? [1000]
+      : []
+    : args.sizes.split(',').map((s) => Number(s.trim()));
+const emergencySize = args.smoke ? 0 : Number(args.emergency);
 if (sizes.some((n) => !Number.isInteger(n) || n < 1)) {
   console.error(`--sizes must be a comma-separated list of positive integers, got '${args.sizes}'`);
   process.exit(2);
 }
-const baseline = !args.smoke && !args['no-baseline'];
+const baseline = !args.smoke && !args['no-baseline'] && !args['emergency-only'];
 const cli = join(root, 'dist', 'src', 'cli.js');
 for (const built of [cli, join(packageDir, 'index.mjs')]) {
   if (!existsSync(built)) {
@@ -78,6 +92,8 @@ if (!process.env.NODE_EXTRA_CA_CERTS) {
 const MODES = {
   rotator: { nodeArgs: () => [...nodeOptions, cli, 'rotate', '--json'] },
   baseline: { nodeArgs: () => ['--import', 'tsx', join(root, 'bench', 'baseline.ts')] },
+  // `rotate --all --force --revoke-superseded` through runOnce (bench/emergency-run.ts), on a tier S tenant.
+  emergency: { nodeArgs: () => ['--import', 'tsx', join(root, 'bench', 'emergency-run.ts')] },
 } satisfies Record<string, { nodeArgs: () => string[] }>;
 type Mode = keyof typeof MODES;
 
@@ -105,6 +121,12 @@ export interface RunResult {
   lowerBoundSeconds: number;
   lowerBoundParts: ReturnType<typeof lowerBound>;
   wallOverLowerBound: number;
+  /**
+   * The same bound with the write windows taken exactly (the (k·limit+1)-th write is admitted at least k windows
+   * after the first), not at their average rate: what a perfect rotator could reach. Tighter, still a bound.
+   */
+  slidingWindowBoundSeconds: number;
+  wallOverSlidingWindowBound: number;
   /** CPU seconds (user + system) during the run, each process and its main thread (-1: unknown). */
   cpuSeconds: { rotator: number; simulator: number; rotatorMainThread: number; simulatorMainThread: number };
   /** CPU ms per request the simulator logged (all services), each side: what more concurrency will cost. */
@@ -262,9 +284,12 @@ async function measure(mode: Mode, apps: number, concurrency: number, sim: SimPr
     latency: LATENCY,
     entraRequestsPerProof: entraPerProof,
     used,
-    budgets: BUDGETS,
+    budgets: simulatorBudgets(tierOf(mode)),
   });
   const wallSeconds = run.wallMs / 1000;
+  const pair = simulatorBudgets(tierOf(mode)).appTenantWrites;
+  const writeTail = used.removals > 0 ? LATENCY.graph / 1000 : lb.chainSeconds;
+  const windowBound = Math.max(lb.seconds, writeTail + slidingWindowDelaySeconds(used.writes, pair));
   const cpuSeconds = {
     rotator: round(run.cpuSeconds, 2),
     simulator: round(simCpu, 2),
@@ -281,7 +306,7 @@ async function measure(mode: Mode, apps: number, concurrency: number, sim: SimPr
   return {
     mode,
     apps,
-    dueApps: Math.round((apps * DUE_PERCENT) / 100),
+    dueApps: mode === 'emergency' ? apps : Math.round((apps * DUE_PERCENT) / 100),
     concurrency,
     exitCode: run.exitCode,
     wallSeconds: round(wallSeconds, 2),
@@ -303,6 +328,8 @@ async function measure(mode: Mode, apps: number, concurrency: number, sim: SimPr
     lowerBoundSeconds: round(lb.seconds, 3),
     lowerBoundParts: lb,
     wallOverLowerBound: round(wallSeconds / lb.seconds, 2),
+    slidingWindowBoundSeconds: round(windowBound, 3),
+    wallOverSlidingWindowBound: round(wallSeconds / windowBound, 2),
     cpuSeconds,
     cpuMsPerRequest: {
       rotator: round((1000 * run.cpuSeconds) / Math.max(1, stats.totalRequests), 2),
@@ -328,6 +355,8 @@ async function benchSize(mode: Mode, apps: number, concurrency: number): Promise
     String(apps),
     '--due-percent',
     String(DUE_PERCENT),
+    '--tier',
+    tierOf(mode),
     '--latency',
     Object.entries(LATENCY)
       .map(([k, v]) => `${k}=${v}`)
@@ -360,6 +389,8 @@ function table(results: RunResult[]): string {
     ['LB s', (r) => r.lowerBoundSeconds.toFixed(2)],
     ['LB term', (r) => r.lowerBoundParts.binding],
     ['wall/LB', (r) => `${r.wallOverLowerBound.toFixed(2)}${r.wallOverLowerBound < 1 ? '!!' : ''}`],
+    ['win LB s', (r) => r.slidingWindowBoundSeconds.toFixed(2)],
+    ['wall/winLB', (r) => r.wallOverSlidingWindowBound.toFixed(2)],
     ['CPU rot s', (r) => r.cpuSeconds.rotator.toFixed(1)],
     ['CPU sim s', (r) => r.cpuSeconds.simulator.toFixed(1)],
     [
@@ -442,6 +473,25 @@ function verdicts(
       detail: String(r.graphReadsPerScannedApp),
     });
   }
+  for (const r of results.filter((x) => x.mode === 'emergency')) {
+    out.push(
+      {
+        target: `emergency: wall <= 1.15 x lower bound (${r.apps})`,
+        ok: r.wallOverLowerBound <= 1.15,
+        detail: `${r.wallSeconds} s / ${r.lowerBoundSeconds} s = ${r.wallOverLowerBound}; exact sliding-window bound ${r.slidingWindowBoundSeconds} s (${r.wallOverSlidingWindowBound})`,
+      },
+      {
+        target: `emergency: 0 failed, every app rotated (${r.apps})`,
+        ok: (r.summary.failed ?? 0) === 0 && r.summary.rotated === r.apps,
+        detail: `${r.summary.failed ?? 0} failed, ${r.summary.rotated} rotated`,
+      },
+      {
+        target: `emergency: 429s <= 1% of Graph requests (${r.apps})`,
+        ok: r.graph429Percent <= 1,
+        detail: `${r.throttled.graph ?? 0} of ${r.graphRequests} (${r.graph429Percent}%)`,
+      },
+    );
+  }
   const small = at(1_000);
   const big = at(50_000);
   if (small && big)
@@ -475,6 +525,7 @@ const concurrency = Number(args.concurrency);
 const nodeOptions = args['rotator-node-options'].split(' ').filter(Boolean);
 const results: RunResult[] = [];
 for (const n of sizes) results.push(await benchSize('rotator', n, concurrency));
+if (emergencySize > 0) results.push(await benchSize('emergency', emergencySize, concurrency));
 let speedup: number | undefined;
 let rotationSpeedup: number | undefined;
 if (baseline) {

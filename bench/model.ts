@@ -45,6 +45,14 @@ export function budgetDelaySeconds(used: number, b: WindowBudget): number {
   return Math.max(0, used - b.limit) / (b.limit / b.windowSeconds);
 }
 
+/**
+ * How long a sliding window holds back `used` units at the least, taken exactly: a unit is admitted only once the
+ * unit `limit` places before it has left the window, so the (k·limit+1)-th comes at least k windows after the first.
+ */
+export function slidingWindowDelaySeconds(used: number, b: WindowBudget): number {
+  return used <= 0 ? 0 : (Math.ceil(used / b.limit) - 1) * b.windowSeconds;
+}
+
 /** What the run consumed, counted from the simulator's request log. */
 export interface GraphUsage {
   /** Resource units admitted by the pair's budget. */

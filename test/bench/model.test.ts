@@ -7,6 +7,7 @@ import {
   graphUsage,
   lowerBound,
   simulatorBudgets,
+  slidingWindowDelaySeconds,
   type GraphUsage,
   type LowerBoundTerm,
 } from '../../bench/model.js';
@@ -124,7 +125,16 @@ describe('lower bound', () => {
     for (const used of [1, 2_999, 3_000, 3_001, 4_500, 6_000, 6_001, 29_999, 30_000]) {
       const windowWait = Math.floor((used - 1) / budget.limit) * budget.windowSeconds;
       expect(budgetDelaySeconds(used, budget)).toBeLessThanOrEqual(windowWait);
+      // The exact form is that step function: tighter than the average-rate one, never above it.
+      expect(slidingWindowDelaySeconds(used, budget)).toBe(windowWait);
     }
+  });
+
+  it('an emergency of 5,000 apps (10,000 writes) needs 450 s of write windows at the least, not 350 s', () => {
+    const pair = simulatorBudgets('S').appTenantWrites;
+    expect(budgetDelaySeconds(10_000, pair)).toBe(350);
+    expect(slidingWindowDelaySeconds(10_000, pair)).toBe(450);
+    expect(slidingWindowDelaySeconds(0, pair)).toBe(0);
   });
 });
 
