@@ -8,8 +8,8 @@
 //   - a 429 on a write budget teaches how many writes the window holds for this process (the writes it saw admitted
 //     in the last window); later writes then start only when one of those leaves the window, so a long emergency
 //     run rides the window's refill instead of meeting a 429 at every boundary. Several worker processes each
-//     learn their own share the same way. The lesson is forgotten two windows after the last write 429 (other
-//     callers may have stopped), at the cost of one more 429 to learn it again.
+//     learn their own share the same way. The lesson is forgotten two windows after it last held a write back
+//     (other callers may have stopped), at the cost of one more 429 to learn it again.
 import { errorInfo } from '../errors.js';
 import type { Clock } from '../util/clock.js';
 
@@ -65,6 +65,10 @@ export function learnFromWrite429(
   return { ...w, admitted: held, learned: { limit, windowMs, at: now } };
 }
 
+/** The lesson held a write back at `now`: it is still what keeps us from 429s, so it is kept two windows more. */
+export const heldBack = (w: WriteWindow, now: number): WriteWindow =>
+  w.learned ? { ...w, learned: { ...w.learned, at: now } } : w;
+
 /** A write was answered (admitted): it holds a slot for a window. Old entries are dropped. */
 export function recordWrite(w: WriteWindow, now: number): WriteWindow {
   const keep = Math.max(w.learned?.windowMs ?? 0, 300_000);
@@ -109,6 +113,7 @@ export class GraphBudget {
       const now = this.clock.now().getTime();
       const at = nextWriteAt(this.writes, now);
       if (at <= now) break;
+      this.writes = heldBack(this.writes, now);
       await this.clock.sleep(at - now);
     }
     this.writes.inFlight++;

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   emptyWriteWindow,
+  heldBack,
   learnFromWrite429,
   nextWriteAt,
   recordWrite,
@@ -142,11 +143,15 @@ describe('the write window learned from a 429', () => {
     expect(nextWriteAt(w, 2_000)).toBe(3_000);
   });
 
-  it('forgets the lesson two windows after it (other callers may have stopped)', () => {
+  it('forgets the lesson two windows after it last held a write back (other callers may have stopped)', () => {
     let w = recordWrite(emptyWriteWindow(), 0);
     w = learnFromWrite429(w, 0, 150_000, 150_000);
     expect(nextWriteAt(w, 1)).toBe(150_000);
     expect(nextWriteAt(w, 300_001)).toBe(300_001);
+    // Still holding writes back at 250 s (an emergency's later boundary): kept, so that boundary costs no 429 burst.
+    w = recordWrite(w, 250_000);
+    expect(nextWriteAt(w, 320_000)).toBe(320_000);
+    expect(nextWriteAt(heldBack(w, 250_000), 320_000)).toBe(400_000);
   });
 
   it('never lets more writes start in a window than it learned it holds (property)', () => {
