@@ -1,26 +1,12 @@
 // Decisions, as named pure checks over gathered state (contract.md §7). No I/O; `now` is an argument.
 import type { AppPolicy, PolicyResult } from './policy.js';
+import type { AppView, Credential } from '../azure/graph-types.js';
 import { DAY_MS } from '../util/ids.js';
 
 /** Marks credentials this rotator created: only these are ever removed. */
 export const ROTATOR_PREFIX = 'entra-secret-rotator';
 
-export interface Credential {
-  keyId: string;
-  displayName: string | null;
-  startDateTime: string;
-  endDateTime: string;
-}
-
-export interface AppView {
-  id: string;
-  appId: string;
-  displayName: string;
-  tags: string[];
-  signInAudience?: string;
-  passwordCredentials: Credential[];
-  keyCredentials?: Credential[];
-}
+export type { AppView, Credential } from '../azure/graph-types.js';
 
 /** What Key Vault says about the app's secret; undefined when it was not read (or there is no vault). */
 export interface VaultView {

@@ -5,6 +5,7 @@ import { proveSecret } from '../azure/identity.js';
 import type { VaultDetail } from '../azure/vault.js';
 import { describeError } from '../errors.js';
 import { secretOwnership, type AppView, type Finding } from './checks.js';
+import { compensate } from './compensate.js';
 import type { RunContext } from './context.js';
 // Types only: protocol.ts imports the steps below, so a value import back would be a cycle.
 import type { Rotation, Step, StepContext } from './protocol.js';
@@ -108,16 +109,6 @@ export async function asSecretOwner<T>(
     return refused ? { refused } : { done: await write(vault) };
   } finally {
     await lock?.release();
-  }
-}
-
-/** The compensation of protocol.ts: the new credential, whose secret is not safely this app's, is removed again. */
-async function compensate(ctx: StepContext, r: Rotation): Promise<string> {
-  try {
-    await ctx.services.graph.removePassword(r.app.id, r.created!.keyId);
-    return 'removed the new credential again';
-  } catch (err) {
-    return `could not remove the new credential ${r.created!.keyId} (${describeError(err)}); the next run removes it as an orphan`;
   }
 }
 

@@ -19,6 +19,7 @@ import {
   type Credential,
 } from './checks.js';
 import type { RunContext } from './context.js';
+import { compensate } from './compensate.js';
 import { confirmStored, recheckOwnership } from './ownership.js';
 import type { AppPolicy } from './policy.js';
 import { DAY_MS } from '../util/ids.js';
@@ -162,16 +163,6 @@ export const createCredential: Step = async (ctx, r) => {
     };
   }
 };
-
-/** Compensation: a credential whose secret is not safely in Key Vault is removed again. */
-async function compensate(ctx: StepContext, r: Rotation): Promise<string> {
-  try {
-    await ctx.services.graph.removePassword(r.app.id, r.created!.keyId);
-    return 'removed the new credential again';
-  } catch (err) {
-    return `could not remove the new credential ${r.created!.keyId} (${describeError(err)}); the next run removes it as an orphan`;
-  }
-}
 
 /** The sign-in errors that mean "not replicated yet" (contract §8): a proof cut while seeing them may yet succeed. */
 const REPLICATION_SIGNALS = new Set(['AADSTS7000215', 'AADSTS700016']);
