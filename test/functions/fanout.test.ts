@@ -18,7 +18,7 @@ import { freePort } from '../sim/http.js';
 import { defaultSecretName } from '../../src/rotation/policy.js';
 import { startSimCloud } from '../sim/cloud.js';
 import { seedDemoTenant } from '../sim/seed.js';
-import { invocation } from './host.js';
+import { invocation, takeRun } from './host.js';
 
 const DAY = 86_400_000;
 const cloud = await startSimCloud({ graphThrottling: false });
@@ -71,26 +71,6 @@ afterAll(() => {
   for (const s of secrets) for (const l of logs) expect(l.line).not.toContain(s);
 });
 
-/** This run's messages as the host would hand them to the worker (other test files share the queue). */
-async function takeRun(runId: string, expected: number): Promise<unknown[]> {
-  const found: unknown[] = [];
-  const deadline = Date.now() + 15_000;
-  while (found.length < expected && Date.now() < deadline) {
-    const { receivedMessageItems } = await queue.receiveMessages({
-      numberOfMessages: 32,
-      visibilityTimeout: 1,
-    });
-    for (const m of receivedMessageItems) {
-      const item = decodeAsHost(m.messageText) as { runId?: string };
-      if (item.runId !== runId) continue;
-      found.push(item);
-      await queue.deleteMessage(m.messageId, m.popReceipt);
-    }
-    if (receivedMessageItems.length === 0) await new Promise((r) => setTimeout(r, 100));
-  }
-  return found;
-}
-
 /**
  * With REMIND_UNMANAGED on: an app outside the scope whose secret expires in 4 days, owned by `foreignMail`, and
  * a due app in scope (owned by alice) that a run limited to it will rotate. Returns the due app.
@@ -132,7 +112,7 @@ describe('timer fan-out', () => {
     expect(run).toMatchObject({ trigger: 'timer', queued: 4, scanned: 11 });
     expect(run?.digestSentAt).toBeUndefined();
 
-    messages = await takeRun(runId, 4);
+    messages = await takeRun(queue, runId, 4);
     expect(messages.map((m) => (m as { appId: string }).appId).sort()).toEqual(
       due.map((a) => a.appId).sort(),
     );

@@ -1,6 +1,8 @@
 // What the Functions host hands a handler, built the way the host builds it, for tests that call handlers directly.
 import { HttpRequest, InvocationContext } from '@azure/functions';
+import type { QueueClient } from '@azure/storage-queue';
 import { randomUUID } from 'node:crypto';
+import { decodeAsHost } from '../../src/azure/queue.js';
 import { ROLES, type Role } from '../../src/auth/callers.js';
 import type { SimCloud } from '../sim/cloud.js';
 
@@ -47,4 +49,24 @@ export function rotateRequest(body = '{}', token?: string): HttpRequest {
     },
     body: { string: body },
   });
+}
+
+/** A run's work messages as the host would hand them to the worker (other test files share the queue). */
+export async function takeRun(queue: QueueClient, runId: string, expected: number): Promise<unknown[]> {
+  const found: unknown[] = [];
+  const deadline = Date.now() + 15_000;
+  while (found.length < expected && Date.now() < deadline) {
+    const { receivedMessageItems } = await queue.receiveMessages({
+      numberOfMessages: 32,
+      visibilityTimeout: 1,
+    });
+    for (const m of receivedMessageItems) {
+      const item = decodeAsHost(m.messageText) as { runId?: string };
+      if (item.runId !== runId) continue;
+      found.push(item);
+      await queue.deleteMessage(m.messageId, m.popReceipt);
+    }
+    if (receivedMessageItems.length === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  return found;
 }

@@ -10,7 +10,7 @@ import { rotatePoison } from '../../src/functions/rotatePoison.js';
 import { rotateTimer } from '../../src/functions/rotateTimer.js';
 import { rotateWorker } from '../../src/functions/rotateWorker.js';
 import { startSimCloud } from '../sim/cloud.js';
-import { invocation } from '../functions/host.js';
+import { invocation, takeRun } from '../functions/host.js';
 
 const DAY = 86_400_000;
 const cloud = await startSimCloud({ graphThrottling: false });
@@ -36,26 +36,6 @@ const timer: Timer = {
   schedule: { adjustForDST: true },
   scheduleStatus: { last: '', next: '', lastUpdated: '' },
 };
-
-/** This run's messages as the host hands them over (other test files share the queue). */
-async function takeRun(runId: string, expected: number): Promise<unknown[]> {
-  const found: unknown[] = [];
-  const deadline = Date.now() + 15_000;
-  while (found.length < expected && Date.now() < deadline) {
-    const { receivedMessageItems } = await queue.receiveMessages({
-      numberOfMessages: 32,
-      visibilityTimeout: 1,
-    });
-    for (const m of receivedMessageItems) {
-      const item = decodeAsHost(m.messageText) as { runId?: string };
-      if (item.runId !== runId) continue;
-      found.push(item);
-      await queue.deleteMessage(m.messageId, m.popReceipt);
-    }
-    if (receivedMessageItems.length === 0) await new Promise((r) => setTimeout(r, 100));
-  }
-  return found;
-}
 
 const person = (endsInDays: number) => ({
   displayName: 'portal',
@@ -95,7 +75,7 @@ describe('a poisoned message naming a run in progress and an app outside the sco
     expect(await runs.getApp(runId, outsider.appId)).toBeUndefined();
     expect(outsider.passwordCredentials).toHaveLength(1);
 
-    const [real] = await takeRun(runId, 1);
+    const [real] = await takeRun(queue, runId, 1);
     await rotateWorker(real, ctx('rotateWorker'));
     expect((await runs.getRun(runId))?.digestSentAt).toBeTruthy();
     expect(cloud.mail.to('alice@contoso.com')).toHaveLength(1);
