@@ -26,22 +26,27 @@ export interface StoredAppReport {
   orphansRemoved?: string[];
 }
 
+/** A rotation's outcome as the digest reads it back (the engine's RotationOutcome is this shape). */
+export interface StoredOutcome {
+  ok: boolean;
+  keyId?: string;
+  credentialName?: string;
+  expiresOn?: string;
+  secretUri?: string;
+  retiredKeyIds: string[];
+  /** Of retiredKeyIds, those an emergency run revoked (contract §8): they no longer work. */
+  revokedKeyIds?: string[];
+  supersededKeyIds: string[];
+  notes: string[];
+  reason?: string;
+}
+
 /** What the digest needs about a rotated or failed app (the engine's ChangedApp, slimmed by toStoredChange). */
 export interface StoredChange {
   app: AppView;
   report: StoredAppReport;
   notify: string[];
-  outcome?: {
-    ok: boolean;
-    keyId?: string;
-    credentialName?: string;
-    expiresOn?: string;
-    secretUri?: string;
-    retiredKeyIds: string[];
-    supersededKeyIds: string[];
-    notes: string[];
-    reason?: string;
-  };
+  outcome?: StoredOutcome;
 }
 
 export const RUNS_TABLE = 'rotationruns';

@@ -32,21 +32,10 @@ import {
 } from './protocol.js';
 import { asSecretOwner, previewOwnership } from './ownership.js';
 import type { AppReport, EntryCode } from './report.js';
+import type { StoredOutcome } from '../azure/runs.js';
 
 /** What the notification step (and the run table) needs about a rotated or failed app. */
-export interface RotationOutcome {
-  ok: boolean;
-  keyId?: string;
-  credentialName?: string;
-  expiresOn?: string;
-  secretUri?: string;
-  retiredKeyIds: string[];
-  /** Of retiredKeyIds, those an emergency run revoked (contract §8): they no longer work. */
-  revokedKeyIds?: string[];
-  supersededKeyIds: string[];
-  notes: string[];
-  reason?: string;
-}
+export type RotationOutcome = StoredOutcome;
 
 /** An app that changed (rotated, or failed while rotating): its owners are told. */
 export interface ChangedApp {

@@ -1,4 +1,5 @@
 // The run report (contract.md §5): the CLI's --json output, the HTTP response, the timer's summary.
+import type { StoredAppReport } from '../azure/runs.js';
 import { oneLine } from '../text.js';
 import type { DecisionCode } from './checks.js';
 
@@ -18,20 +19,11 @@ export type EntryCode =
   | 'worker-gave-up'
   | 'error';
 
-export interface AppReport {
-  appId: string;
-  displayName: string;
+/** One app's entry; the run table stores the same fields (StoredAppReport), this adds the second round's. */
+export interface AppReport extends StoredAppReport {
   action: Action;
-  keyId?: string;
-  expiresOn?: string;
-  secretUri?: string;
-  retiredKeyIds?: string[];
-  notified?: string[];
-  reason?: string;
   /** Machine-readable companion of `reason` (added in the second round). */
   code?: EntryCode;
-  /** Rotator-made credentials whose secret never reached Key Vault, removed by this run (contract §7 Orphans). */
-  orphansRemoved?: string[];
 }
 
 /** Who asked for a run over HTTP (contract §8): the caller's object id, client id and name from its token. */
