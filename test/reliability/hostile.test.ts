@@ -65,10 +65,14 @@ const validRotateOpts = fc.array(
 );
 const unknownLong = fc
   .stringMatching(/^[a-z][a-z-]{0,15}$/)
-  .filter((w) => !['json', 'dry-run', 'app', 'force', 'help'].includes(w))
+  // Every long option the CLI knows (the program's --help and --version are accepted after a command too).
+  .filter(
+    (w) => !['json', 'dry-run', 'app', 'force', 'all', 'revoke-superseded', 'help', 'version'].includes(w),
+  )
   .map((w) => [`--${w}`]);
 const unknownShort = fc
-  .constantFrom(...'abcdefgijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'.split(''))
+  // Not -h (help) nor -V (version): both are valid anywhere.
+  .constantFrom(...'abcdefgijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUWXYZ0123456789'.split(''))
   .map((c) => [`-${c}`]);
 const nonGuidApp = anyText.filter((s) => !GUID.test(s)).map((s) => ['--app', s]);
 const excessArgument = anyText.filter((s) => s !== '' && !s.startsWith('-')).map((s) => [s]);
