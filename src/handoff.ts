@@ -33,6 +33,8 @@ export interface HandOffRun {
   finish(result: RunResult | undefined): Promise<void>;
   /** The run's time budget, for its proofs (see RunContext.budget). */
   budget?: RunContext['budget'];
+  /** The queue worker: what the run that queued the app allowed, which the message cannot widen. */
+  allowed?: Pick<RunContext, 'force' | 'revokeSuperseded'>;
 }
 
 /** How a trigger hands work on: built once per run from the run's context. */
@@ -139,13 +141,19 @@ export const fromQueue =
     if (await refusedMessage(ctx, runs, ctx.runId, appId))
       return { queued: [], skipEngine: true, finish: async () => {} };
     const previous = (await runs.getApp(ctx.runId, appId))?.report;
+    const run = await runs.getRun(ctx.runId);
     return {
       queued: [],
       previous,
+      // A message without its run row (put there by hand) rotates only what is due and revokes nothing.
+      allowed: {
+        force: ctx.force && run?.force === true,
+        revokeSuperseded: ctx.revokeSuperseded && run?.revokeSuperseded === true,
+      },
       skipEngine: previous?.action === 'rotated',
       finish: async (result) => {
         if (result) await runs.recordApp(ctx.runId, 'worker', result.report.apps[0]!, result.changed[0]);
-        if (await runs.getRun(ctx.runId)) await finishRunIfComplete(ctx, runs, ctx.runId);
+        if (run) await finishRunIfComplete(ctx, runs, ctx.runId);
         // A message without its run row (put there by hand, or the table was cleared): nobody else will send a
         // digest for it, so tell this app's owners now.
         else if (result) await notifyRun(ctx, result);
@@ -268,6 +276,8 @@ export async function fanOut(
     rotatedInline: report.summary.rotated,
     failedInline: report.summary.failed,
     requestedBy: report.requestedBy,
+    force: queued.some((m) => m.force),
+    revokeSuperseded: queued.some((m) => m.revokeSuperseded),
   });
   for (const c of result.changed) await runs.recordApp(report.runId, 'inline', c.report, c);
   await runs.recordQueued(

@@ -111,9 +111,10 @@ export async function runOnce(
     await hand.finish(undefined);
     return { queued: 0, previous: hand.previous };
   }
+  const runCtx = { ...ctx, ...hand.allowed, ...(hand.budget ? { budget: hand.budget } : {}) };
   let result: RunResult;
   try {
-    result = await runRotation(hand.budget ? { ...ctx, budget: hand.budget } : ctx, {
+    result = await runRotation(runCtx, {
       appIds: request.appIds,
       handOff: hand.handOff,
       stream: request.stream,

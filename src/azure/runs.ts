@@ -70,6 +70,12 @@ export interface RunRow {
   digestNotes?: string[];
   /** The HTTP caller who started the run (contract §8). */
   requestedBy?: { oid: string; appId?: string; name?: string };
+  /**
+   * What the run was allowed to do to the apps it queued. A queue message may narrow it, never widen it: whoever can
+   * write to the queue must not be able to force a rotation or revoke people's secrets (see fromQueue).
+   */
+  force?: boolean;
+  revokeSuperseded?: boolean;
   etag?: string;
 }
 
@@ -180,6 +186,8 @@ export class RunTable {
         digestSentAt: run.digestSentAt,
         digestNotes: run.digestNotes ? JSON.stringify(run.digestNotes) : undefined,
         requestedBy: run.requestedBy ? JSON.stringify(run.requestedBy) : undefined,
+        force: run.force,
+        revokeSuperseded: run.revokeSuperseded,
       },
       'Replace',
     );
@@ -233,6 +241,8 @@ export class RunTable {
         digestSentAt: e.digestSentAt as string | undefined,
         digestNotes: json(e.digestNotes) as string[] | undefined,
         requestedBy: json(e.requestedBy) as RunRow['requestedBy'],
+        force: e.force === true,
+        revokeSuperseded: e.revokeSuperseded === true,
         etag: e.etag,
       };
     } catch (err) {

@@ -2,6 +2,7 @@
 // an app that run did not queue (here, one outside the scope) neither emails that app's owner nor completes the run
 // early; the run completes on the rows of the apps it queued, and their owners are emailed then.
 import type { Timer } from '@azure/functions';
+import { randomUUID } from 'node:crypto';
 import { QueueClient } from '@azure/storage-queue';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { decodeAsHost, encodeWorkMessage, WORK_QUEUE } from '../../src/azure/queue.js';
@@ -81,5 +82,49 @@ describe('a poisoned message naming a run in progress and an app outside the sco
     expect(cloud.mail.to('alice@contoso.com')).toHaveLength(1);
     expect(cloud.mail.to('alice@contoso.com')[0]!.plainText).toContain(due.appId);
     expect(cloud.mail.to('owner@outside.example')).toEqual([]);
+  });
+});
+
+describe('a message asking for more than its run allowed', () => {
+  it("without a run row, force and revokeSuperseded are ignored: a person's secret that is not due stays, nothing is added", async () => {
+    const bob = cloud.tenant.addUser({ displayName: 'Bob', mail: 'bob@contoso.com' });
+    const app = cloud.tenant.addApplication({
+      displayName: 'Not Due App',
+      ownerIds: [cloud.rotator.id, bob.id],
+      passwords: [person(200)],
+    });
+    const forged = decodeAsHost(
+      encodeWorkMessage({ runId: randomUUID(), appId: app.appId, force: true, revokeSuperseded: true }),
+    );
+    await rotateWorker(forged, ctx('rotateWorker'));
+    expect(app.passwordCredentials).toHaveLength(1);
+    expect(app.passwordCredentials[0]!.displayName).toBe('portal');
+  });
+
+  it('naming an unforced run, force is ignored: the app is not rotated before it is due', async () => {
+    const carol = cloud.tenant.addUser({ displayName: 'Carol', mail: 'carol@contoso.com' });
+    cloud.tenant.addApplication({
+      displayName: 'Due For The Run',
+      ownerIds: [cloud.rotator.id, carol.id],
+      passwords: [person(3)],
+    });
+    const notDue = cloud.tenant.addApplication({
+      displayName: 'Not Due, Queued By Hand',
+      ownerIds: [cloud.rotator.id, carol.id],
+      passwords: [person(200)],
+    });
+    logs.length = 0;
+    await rotateTimer(timer, ctx('rotateTimer'));
+    const runId = logs
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((o) => o.event === 'rotation-run')!.runId as string;
+    expect((await runs.getRun(runId))?.force).toBe(false);
+    // The run did not queue this app, so the message is refused outright; and were it queued, force stays off.
+    const forged = decodeAsHost(
+      encodeWorkMessage({ runId, appId: notDue.appId, force: true, revokeSuperseded: true }),
+    );
+    await rotateWorker(forged, ctx('rotateWorker'));
+    expect(notDue.passwordCredentials).toHaveLength(1);
+    expect(notDue.passwordCredentials[0]!.displayName).toBe('portal');
   });
 });
