@@ -222,7 +222,7 @@ function indexPage(
       )
       .join('');
     return `<section><h2>Run ${r + 1}: ${e(run.label)}</h2>
-<p>${s.scanned} apps: ${s.rotated} rotated, ${s.upToDate} up to date, ${s.skipped} skipped, ${s.failed} failed. Run <code>${e(run.report.runId)}</code>.</p>
+<p>${s.scanned} app${s.scanned === 1 ? '' : 's'}: ${s.rotated} rotated, ${s.upToDate} up to date, ${s.skipped} skipped, ${s.failed} failed. Run <code>${e(run.report.runId)}</code>.</p>
 <table><thead><tr><th>App</th><th>Outcome</th><th>Detail</th></tr></thead><tbody>${[...run.report.apps].sort(byOutcome).map(appRow).join('')}</tbody></table>
 <h3>${run.mail.length} email${run.mail.length === 1 ? '' : 's'} sent</h3><ul class="mail">${mails || '<li>none</li>'}</ul></section>`;
   };
