@@ -9,7 +9,13 @@
 //     in the last window); later writes then start only when one of those leaves the window, so a long emergency
 //     run rides the window's refill instead of meeting a 429 at every boundary. Several worker processes each
 //     learn their own share the same way. The lesson is forgotten two windows after it last held a write back
-//     (other callers may have stopped), at the cost of one more 429 to learn it again.
+//     (other callers may have stopped), at the cost of one more 429 to learn it again;
+//   - bulk reads (the $batch lookups: owners, service principals) are paced on the resource-unit budget (per pair
+//     per 10 s, by tenant size): Graph says in `x-ms-throttle-limit-percentage` when a caller has used more than
+//     0.8 of it, so the units this process spent in the window ÷ that fraction is (at most) the process's share of
+//     the budget; later batches start only while what the window holds stays under a margin of it. A 429 on the
+//     budget teaches the same from what the window held. So the owners of 5,000 rotated apps are read at the
+//     budget's pace instead of meeting it in a burst of 429s.
 import { errorInfo } from '../errors.js';
 import type { Clock } from '../util/clock.js';
 
@@ -76,11 +82,72 @@ export function recordWrite(w: WriteWindow, now: number): WriteWindow {
   return { ...w, admitted: [...(old ? inWindow(w, now, keep) : w.admitted), now] };
 }
 
+/** The resource-unit window of the pair (documented: per app per tenant per 10 s). */
+export const RU_WINDOW_MS = 10_000;
+/** Of the share learned, what bulk reads may use: room for the header's rounding and for the other requests. */
+const RU_MARGIN = 0.8;
+
+/** Resource units this process's bulk reads spent recently, and the share of the budget it learned (pure). */
+export interface ReadWindow {
+  /** Units sent (a reservation: counted when sent, at least one per request), oldest first. */
+  spent: Array<{ at: number; units: number }>;
+  /** Units the window may hold for our bulk reads; undefined: Graph has not said yet. */
+  allowance?: { units: number; at: number };
+}
+
+export const emptyReadWindow = (): ReadWindow => ({ spent: [] });
+
+const unitsIn = (w: ReadWindow, now: number) =>
+  w.spent.reduce((n, s) => (s.at + RU_WINDOW_MS > now ? n + s.units : n), 0);
+
+/** Units were sent now: they hold the window for 10 s. Old entries are dropped. */
+export function recordReads(w: ReadWindow, now: number, units: number): ReadWindow {
+  return { ...w, spent: [...w.spent.filter((s) => s.at + RU_WINDOW_MS > now), { at: now, units }] };
+}
+
+/**
+ * Graph said how much of the budget is used: `usedFraction` (x-ms-throttle-limit-percentage, or 1 on a 429 of the
+ * budget). What we spent in the window ÷ that fraction is our share at most (other requests count in it too).
+ */
+export function learnReadBudget(
+  w: ReadWindow,
+  now: number,
+  usedFraction: number,
+  minUnits: number,
+): ReadWindow {
+  if (!(usedFraction > 0)) return w;
+  const share = unitsIn(w, now) / Math.max(usedFraction, 0.8);
+  const units = Math.max(minUnits, Math.floor(share * RU_MARGIN));
+  // The smaller lesson wins while the last one is fresh: a fraction read a moment later may still be rising.
+  const last = w.allowance;
+  const keep = last && now - last.at < RU_WINDOW_MS && last.units < units;
+  return { ...w, allowance: keep ? { ...last, at: now } : { units, at: now } };
+}
+
+/** When `units` more may be sent: now, or when enough of what the window holds has left it. */
+export function nextReadAt(w: ReadWindow, now: number, units: number): number {
+  const a = w.allowance;
+  if (!a || now - a.at > 2 * RU_WINDOW_MS) return now;
+  let held = unitsIn(w, now);
+  if (held + units <= a.units) return now;
+  for (const s of w.spent) {
+    if (s.at + RU_WINDOW_MS <= now) continue;
+    held -= s.units;
+    if (held + units <= a.units) return s.at + RU_WINDOW_MS;
+  }
+  return now + RU_WINDOW_MS; // more than the allowance at once: wait for an empty window
+}
+
+/** The lesson held a read back: kept two windows more. */
+const readHeldBack = (w: ReadWindow, now: number): ReadWindow =>
+  w.allowance ? { ...w, allowance: { ...w.allowance, at: now } } : w;
+
 export type ThrottleListener = (retryAfterMs: number) => void;
 
 export class GraphBudget {
   pausedUntil = 0;
   private writes = emptyWriteWindow();
+  private reads = emptyReadWindow();
   private readonly listeners = new Set<ThrottleListener>();
 
   constructor(private readonly clock: Clock) {}
@@ -105,6 +172,26 @@ export class GraphBudget {
     const window = WRITE_WINDOWS_MS.find(([prefix]) => opts.scope?.startsWith(prefix));
     if (window) this.writes = learnFromWrite429(this.writes, now, window[1], ms);
     for (const l of this.listeners) l(ms);
+  }
+
+  /** Waits until the resource-unit window has room for a bulk read of `units`, then counts them as spent. */
+  async bulkRead(units: number): Promise<void> {
+    for (;;) {
+      const now = this.clock.now().getTime();
+      const at = nextReadAt(this.reads, now, units);
+      if (at <= now) break;
+      this.reads = readHeldBack(this.reads, now);
+      await this.clock.sleep(at - now);
+    }
+    this.reads = recordReads(this.reads, this.clock.now().getTime(), units);
+  }
+
+  /**
+   * What Graph said of the resource-unit budget in a bulk read's answers: the highest used fraction
+   * (x-ms-throttle-limit-percentage; 1 when the budget refused a request). `minUnits`: the least a read needs.
+   */
+  readBudgetSaid(usedFraction: number, minUnits: number): void {
+    this.reads = learnReadBudget(this.reads, this.clock.now().getTime(), usedFraction, minUnits);
   }
 
   /** Runs a write when the learned window has room for it; an admitted write takes a slot. */

@@ -47,7 +47,7 @@ interface Page<T> {
   '@odata.nextLink'?: string;
 }
 
-interface BatchResponse {
+export interface BatchResponse {
   id: string;
   status: number;
   headers?: Record<string, string>;
@@ -239,23 +239,20 @@ export class GraphApi {
       await withRetry(
         async () => {
           const requests = pending.map((i) => ({ id: String(i), method: 'GET', url: paths[i] }));
+          await this.budget.bulkRead(requests.length); // at least one resource unit each
           const res = await this.call(
             (signal) =>
               this.get('/$batch', signal).post({ requests }) as Promise<{ responses: BatchResponse[] }>,
             { idempotent: true },
           );
-          const retry: number[] = [];
-          let pauseMs = 0;
-          for (const r of res.responses) {
-            results[Number(r.id)] = r;
-            if (r.status !== 429 && r.status < 500) continue;
-            retry.push(Number(r.id));
-            const get = headerGetter(r.headers);
-            pauseMs = Math.max(pauseMs, (get && parseRetryAfter(get, this.clock.now())) ?? 1000);
-          }
-          pending = retry;
-          if (retry.length) {
-            this.pause(pauseMs);
+          const said = readBudgetHeaders(res.responses, this.clock.now());
+          this.budget.readBudgetSaid(said.usedFraction, BATCH_LIMIT);
+          for (const r of res.responses) results[Number(r.id)] = r;
+          pending = said.retry.map(Number);
+          if (pending.length) {
+            if (said.throttleScope !== undefined)
+              this.budget.throttled(said.pauseMs, { status: 429, scope: said.throttleScope });
+            else this.pause(said.pauseMs);
             throw new BatchIncomplete();
           }
         },
@@ -339,6 +336,31 @@ export class GraphApi {
       return undefined; // needs Policy.Read.All, which the rotator does not ask for: fall back
     }
   }
+}
+
+/**
+ * What a $batch's sub-responses say: which to send again (throttled or failed on the server) and after how long,
+ * the scope of a throttling (a 429's x-ms-throttle-scope, '' when it names none), and the highest used fraction of
+ * the resource-unit budget (x-ms-throttle-limit-percentage; 1 when a sub-request met the budget).
+ */
+export function readBudgetHeaders(responses: readonly BatchResponse[], now: Date) {
+  const retry: string[] = [];
+  let pauseMs = 0;
+  let usedFraction = 0;
+  let throttleScope: string | undefined;
+  for (const r of responses) {
+    const get = headerGetter(r.headers);
+    usedFraction = Math.max(usedFraction, Number(get?.('x-ms-throttle-limit-percentage') ?? 0) || 0);
+    if (r.status !== 429 && r.status < 500) continue;
+    retry.push(r.id);
+    pauseMs = Math.max(pauseMs, (get && parseRetryAfter(get, now)) ?? 1000);
+    if (r.status !== 429) continue;
+    const scope = get?.('x-ms-throttle-scope') ?? '';
+    throttleScope ??= scope;
+    // A 429 of the resource-unit budget (not of a write budget, nor a bare one): the window is full.
+    if (scope && !/\/Write\//i.test(scope)) usedFraction = Math.max(usedFraction, 1);
+  }
+  return { retry, pauseMs, usedFraction, throttleScope };
 }
 
 /** No HTTP status (connection lost, our timeout) or a server error that may have been carried out. */
