@@ -38,6 +38,7 @@ export type DecisionCode =
   | 'current-secret-nearing-expiry'
   | 'current-secret-valid'
   | 'no-service-principal'
+  | 'service-principal-unknown'
   | 'two-secret-limit';
 
 /** Why the listing pass sends an app to reconcile instead of settling it from Graph's data and the vault index. */
@@ -57,8 +58,10 @@ export interface DecisionInput {
   vault: VaultView | undefined;
   now: Date;
   force: boolean;
-  /** Whether the app has a service principal in this tenant; undefined when not known (the lookup failed). */
+  /** Whether the app has a service principal in this tenant; undefined when not looked up or not known. */
   servicePrincipal?: boolean;
+  /** Under the lock: why Graph could not say whether the app has one (the lookup failed, also when asked alone). */
+  servicePrincipalUnknown?: string;
 }
 
 /** A check's answer: what to do and why, in words an operator reads. */
@@ -165,6 +168,22 @@ export const noServicePrincipal = (input: RotationInput): RotationFinding | unde
     : undefined;
 
 /**
+ * §8 "before any change": a due app whose service principal Graph could not confirm is not touched this run, since
+ * a credential added to an app without one is added, refused (AADSTS7000229) and removed again. The next run asks
+ * again. Decided only under the lock (a preview without an answer leaves it to reconcile).
+ */
+export const servicePrincipalUnknown = (input: RotationInput): RotationFinding | undefined =>
+  input.servicePrincipalUnknown !== undefined && firstFinding(dueChain, input)
+    ? {
+        action: 'fail',
+        code: 'service-principal-unknown',
+        reason:
+          `could not check whether the app has a service principal in this tenant (${input.servicePrincipalUnknown}); ` +
+          'nothing was changed, the next run checks again',
+      }
+    : undefined;
+
+/**
  * §7: a due app limited to two passwords, both in use and neither a superseded one of the rotator's, fails before
  * any change. Decided here, not in the rotation's steps, so a dry run and `scan` report what the real run does.
  */
@@ -179,6 +198,7 @@ export const rotationChain: ReadonlyArray<Check<RotationInput, Decision['action'
   ...skipChain,
   forceTooSoon,
   noServicePrincipal,
+  servicePrincipalUnknown,
   twoSecretLimit,
   ...dueChain,
 ];

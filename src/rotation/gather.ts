@@ -22,6 +22,8 @@ export interface AppState {
   vault?: VaultDetail;
   /** Whether the app has a service principal here; looked up only for apps that may be due (else undefined). */
   servicePrincipal?: boolean;
+  /** Why Graph could not say whether an app that may be due has a service principal (§8: then nothing changes). */
+  servicePrincipalUnknown?: string;
 }
 
 /** An app named by --app or a queue message, as Graph has it, or why it cannot be reconciled. */
@@ -88,11 +90,33 @@ export async function gatherApp(ctx: RunContext, appId: string): Promise<AppStat
   const policy = policyFor(app, ctx.settings);
   // An app the skip checks settle needs nothing from Key Vault.
   if (!policy.ok || firstFinding(skipChain, { app, policy })) return { app, policy };
-  const [vault, servicePrincipal] = await Promise.all([
+  const [vault, sp] = await Promise.all([
     ctx.services.vault!.view(policy.policy.secretName),
-    servicePrincipalOf(ctx, app, policy),
+    servicePrincipalBeforeChange(ctx, app, policy),
   ]);
-  return { app, policy, vault, servicePrincipal };
+  return { app, policy, vault, ...sp };
+}
+
+/**
+ * §8 under the lock, before any change: the page's answer, or, when that lookup failed (a throttled $batch), the
+ * app's own. An answer Graph still does not give is said (servicePrincipalUnknown), never taken for "has one".
+ */
+async function servicePrincipalBeforeChange(
+  ctx: RunContext,
+  app: AppView,
+  policy: PolicyResult,
+): Promise<Pick<AppState, 'servicePrincipal' | 'servicePrincipalUnknown'>> {
+  const known = await servicePrincipalOf(ctx, app, policy);
+  if (known !== undefined || !mayBeDue(ctx, app, policy)) return { servicePrincipal: known };
+  const key = app.appId.toLowerCase();
+  try {
+    const servicePrincipal = (await ctx.services.graph.appIdsWithServicePrincipal([key])).has(key);
+    ctx.servicePrincipals?.set(key, Promise.resolve(servicePrincipal));
+    return { servicePrincipal };
+  } catch (err) {
+    ctx.log('could not look up the service principal', { appId: app.appId, error: describeError(err) });
+    return { servicePrincipalUnknown: describeError(err) };
+  }
 }
 
 /** Graph's data alone says the app may need a new secret (so whether it can sign in matters). */
@@ -106,7 +130,7 @@ function lookUp(ctx: RunContext, appIds: string[]): Promise<Set<string> | undefi
   return Promise.resolve()
     .then(() => ctx.services.graph.appIdsWithServicePrincipal(appIds))
     .catch((err: unknown) => {
-      // Not fatal: a proof without a service principal still stops at once on AADSTS7000229.
+      // Not fatal here: the app is looked up again on its own under its lock, before any change (gatherApp).
       ctx.log('could not look up service principals', { apps: appIds.length, error: describeError(err) });
       return undefined;
     });

@@ -205,7 +205,7 @@ async function reconcileState(ctx: StepContext, state: AppState): Promise<Reconc
   };
   const swept = await sweepOrphans(ctx, start);
   const orphans = swept.orphansRemoved.length ? { orphansRemoved: swept.orphansRemoved } : {};
-  const { servicePrincipal } = state;
+  const { servicePrincipal, servicePrincipalUnknown } = state;
   const decision = decide({
     app: swept.app,
     policy,
@@ -213,9 +213,10 @@ async function reconcileState(ctx: StepContext, state: AppState): Promise<Reconc
     now,
     force: ctx.force,
     servicePrincipal,
+    servicePrincipalUnknown,
   });
   if (decision.action === 'skip') return { entry: { ...decisionEntry(app, decision, false), ...orphans } };
-  if (decision.action === 'fail') return refusedEntry(app, decision, policy.policy, orphans);
+  if (decision.action === 'fail') return refusedEntry(ctx, app, decision, policy.policy, orphans);
   if (decision.action === 'up-to-date') {
     const r = await retireSuperseded(ctx, { ...swept, current: decision.current });
     const e = decisionEntry(app, decision, false);
@@ -241,14 +242,21 @@ async function reconcileState(ctx: StepContext, state: AppState): Promise<Reconc
   return rotationEntry(ctx, swept.app, decision, owned.done, orphans);
 }
 
-/** A due app refused before any change (no service principal, two-secret limit): its owners are told, since only they can fix it. */
+/**
+ * A due app refused before any change (no service principal, two-secret limit): its owners are told, since only
+ * they can fix it. A service principal Graph could not confirm is a passing fault, reported like an error, not mailed.
+ */
 function refusedEntry(
+  ctx: StepContext,
   app: AppView,
   decision: Decision,
   policy: AppPolicy,
   orphans: { orphansRemoved?: string[] },
 ): Reconciled {
   const report = { ...decisionEntry(app, decision, false), ...orphans };
+  // Said in the run's log as well: the timer's log is where an operator sees a refusal repeated run after run.
+  ctx.log('app failed', { appId: app.appId, code: decision.code, reason: decision.reason });
+  if (decision.code === 'service-principal-unknown') return { entry: report };
   const outcome: RotationOutcome = {
     ok: false,
     reason: decision.reason,

@@ -11,11 +11,6 @@ import { runSoak } from './soak.js';
  */
 const OPEN_FINDINGS: Array<{ invariant: Violation['invariant']; detail: RegExp; why: string }> = [
   {
-    invariant: 'no-service-principal-untouched',
-    detail: /^the app has no service principal, yet the run called addPassword on it \d+ time\(s\)$/,
-    why: 'contract §8: an app without a service principal is reported failed before any change; the product adds a credential, fails the proof with AADSTS7000229 and removes it again',
-  },
-  {
     invariant: 'told-once',
     detail: /^\S+ was told about rotation \S+ 2 times$/,
     why: 'after a day whose digests met ACS throttling, held notices are sent again the next day to recipients who already had them',
