@@ -137,7 +137,9 @@ export const fanOutBeyond =
 export const fromQueue =
   (appId: string): HandOffPlan =>
   async (ctx) => {
-    const runs = new RunTable(ctx.settings.storage!, ctx.services.credential);
+    const runs = new RunTable(ctx.settings.storage!, ctx.services.credential, undefined, {
+      clock: ctx.clock,
+    });
     if (await refusedMessage(ctx, runs, ctx.runId, appId))
       return { queued: [], skipEngine: true, finish: async () => {} };
     const previous = (await runs.getApp(ctx.runId, appId))?.report;
@@ -183,7 +185,9 @@ export async function recordGaveUp(
   appId: string,
   dequeueCount: number | undefined,
 ): Promise<AppReport['action'] | 'refused'> {
-  const runs = new RunTable(deps.settings.storage!, deps.services.credential);
+  const runs = new RunTable(deps.settings.storage!, deps.services.credential, undefined, {
+    clock: deps.clock,
+  });
   if (!(await runs.getRun(runId))) {
     deps.log('poison message refused: no such run', { runId, appId });
     return 'refused';
@@ -264,7 +268,7 @@ export async function fanOut(
   queued: readonly WorkMessage[],
 ): Promise<void> {
   const storage = deps.settings.storage!;
-  const runs = new RunTable(storage, deps.services.credential);
+  const runs = new RunTable(storage, deps.services.credential, undefined, { clock: deps.clock });
   const { report } = result;
   await runs.createRun({
     runId: report.runId,
@@ -304,7 +308,7 @@ async function recordInlineRun(deps: RunDeps, trigger: Trigger, result: RunResul
   const { report } = result;
   // Only a record for GET /api/runs: the run itself is done and its owners told, so a storage hiccup here must not
   // turn a successful run into an error.
-  await new RunTable(deps.settings.storage, deps.services.credential)
+  await new RunTable(deps.settings.storage, deps.services.credential, undefined, { clock: deps.clock })
     .createRun({
       runId: report.runId,
       trigger: trigger === 'timer' ? 'timer' : 'http',

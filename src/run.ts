@@ -46,18 +46,20 @@ export interface RunOutcome {
   previous?: AppReport;
 }
 
-/** The adapters for these settings. Built at the edge; nothing below constructs an adapter. */
+/** The adapters for these settings, on `clock` (their waits and stamps). Built at the edge; nothing below
+ *  constructs an adapter. */
 export function createServices(
   settings: Settings,
   credential: TokenCredential = createCredential(settings),
+  clock: Clock = systemClock,
 ): Services {
   return {
     credential,
-    graph: new GraphApi(credential, settings),
+    graph: new GraphApi(credential, settings, { clock }),
     vault: settings.keyVaultUrl
-      ? new Vault(credential, { ...settings, keyVaultUrl: settings.keyVaultUrl })
+      ? new Vault(credential, { ...settings, keyVaultUrl: settings.keyVaultUrl }, { clock })
       : undefined,
-    locks: settings.storage ? new AppLocks(settings.storage, credential) : undefined,
+    locks: settings.storage ? new AppLocks(settings.storage, credential, { clock }) : undefined,
   };
 }
 
@@ -79,9 +81,10 @@ export const envEdge = (env: Record<string, string | undefined>): Edge => ({
 export async function connect(
   settings: Settings,
   log: Logger,
-  services: Services = createServices(settings),
+  given?: Services,
   clock: Clock = systemClock,
 ): Promise<RunDeps> {
+  const services = given ?? createServices(settings, undefined, clock);
   const identity = await whoAmI(services.credential, settings);
   return { settings, services, identity, clock, log };
 }

@@ -102,7 +102,12 @@ async function openPending(
         unavailable: 'another run was updating the pending notifications; held notices wait for the next run',
       };
   }
-  const store = new PendingStore(services.credential, { ...settings, keyVaultUrl: settings.keyVaultUrl });
+  // The run's own Vault adapter (its clock, its timeouts) when it has one.
+  const store = new PendingStore(
+    services.credential,
+    { ...settings, keyVaultUrl: settings.keyVaultUrl },
+    services.vault,
+  );
   try {
     const { items, invalid } = await store.read();
     if (invalid)
@@ -281,7 +286,7 @@ async function sendDigests(deps: RunDeps, runId: string, digests: Digest[], opts
       sender: settings.emailSender!,
     },
     deps.services.credential,
-    { ...opts.mailer, log: (line) => deps.log(line) },
+    { clock: deps.clock, ...opts.mailer, log: (line) => deps.log(line) },
   );
   const sent = new Set<string>();
   const failures = new Map<string, string[]>();

@@ -12,12 +12,7 @@ import { rotatePoisonHandler } from '../../src/functions/rotatePoison.js';
 import { rotateTimerHandler } from '../../src/functions/rotateTimer.js';
 import { rotateWorkerHandler } from '../../src/functions/rotateWorker.js';
 import type { Report } from '../../src/rotation/report.js';
-import { GraphApi } from '../../src/azure/graph.js';
-import { createCredential } from '../../src/azure/identity.js';
-import { AppLocks } from '../../src/azure/locks.js';
-import { Vault } from '../../src/azure/vault.js';
-import type { Services } from '../../src/rotation/context.js';
-import type { Edge } from '../../src/run.js';
+import { createServices, type Edge } from '../../src/run.js';
 import { loadSettings, type Settings } from '../../src/settings.js';
 import type { Clock } from '../../src/util/clock.js';
 
@@ -56,20 +51,7 @@ export function soakEdge(o: ProductRunOptions): Edge {
       return o.breakSettings ? o.breakSettings(s) : s;
     },
     clock: o.clock,
-    services: (settings) => services(settings, o.clock),
-  };
-}
-
-/** The adapters, as src/run.ts createServices builds them, but on the soak's clock (their waits move the cloud). */
-function services(settings: Settings, clock: Clock): Services {
-  const credential = createCredential(settings);
-  return {
-    credential,
-    graph: new GraphApi(credential, settings, { clock }),
-    vault: settings.keyVaultUrl
-      ? new Vault(credential, { ...settings, keyVaultUrl: settings.keyVaultUrl }, { clock })
-      : undefined,
-    locks: settings.storage ? new AppLocks(settings.storage, credential, { clock }) : undefined,
+    services: (settings) => createServices(settings, undefined, o.clock),
   };
 }
 

@@ -111,6 +111,7 @@ export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary
       }
       checker.beforeRun(day);
       const dayStart = Date.now();
+      const dayCpu = process.cpuUsage();
       const faults = scheduleFaults(cloud, rng, { crashes, slowReplication: SLOW_REPLICATION }, yesterday);
       if (faults.replicationDelayMs) cloud.tenant.replicationDelayMs = faults.replicationDelayMs;
       const emitted = new Emitted();
@@ -155,6 +156,7 @@ export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary
         day,
         cloud.log.entries.filter((e) => e.op === 'graph.addPassword').map((e) => e.path),
       );
+      const requests = cloud.log.entries.map((e) => e.op);
       cloud.log.clear();
       if (day % 30 === 29 || day === opts.days - 1) await emitted.addStorage(cloud, opts.storage);
       checker.afterRun(day, outcomes, faults.outage || killed, killed);
@@ -162,7 +164,7 @@ export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary
       tallyDay(tally, faults, killed);
       if (process.env.SOAK_DEBUG)
         process.stderr.write(
-          `day ${day}: run ${ranMs} ms, checks ${Date.now() - dayStart - ranMs} ms, faults ${faults.rules.map((r) => `${r.kind}${r.rule.hits ? '*' : ''}`).join(' ')}${faults.concurrent ? ' concurrent' : ''}${faults.crashAfter ? ` crash@${faults.crashAfter}` : ''}${faults.replicationDelayMs ? ' slow-replication' : ''}\n`,
+          `day ${day}: run ${ranMs} ms, checks ${Date.now() - dayStart - ranMs} ms, cpu ${Math.round((process.cpuUsage(dayCpu).user + process.cpuUsage(dayCpu).system) / 1000)} ms, faults ${faults.rules.map((r) => `${r.kind}${r.rule.hits ? '*' : ''}`).join(' ')}${faults.concurrent ? ' concurrent' : ''}${faults.crashAfter ? ` crash@${faults.crashAfter}` : ''}${faults.replicationDelayMs ? ' slow-replication' : ''} ops ${JSON.stringify(opsOf(requests))}\n`,
         );
       yesterday = faults;
       if (day % 30 === 29 || process.env.SOAK_PROGRESS_EVERY_DAY)
@@ -255,6 +257,12 @@ async function crashRun(
     worker.once('exit', () => resolve({ killed, outcome: killed ? undefined : outcome }));
     worker.postMessage({ env, skewMs: cloud.clock.skewMs(), label: 'timer' });
   });
+}
+
+function opsOf(ops: string[]): Record<string, number> {
+  const n: Record<string, number> = {};
+  for (const op of ops) n[op] = (n[op] ?? 0) + 1;
+  return n;
 }
 
 function countBy(violations: Violation[]): Record<string, number> {
