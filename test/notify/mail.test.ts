@@ -116,6 +116,23 @@ describe('Mailer', () => {
     },
   );
 
+  it('a send found accepted after a lost answer counts as sent when its status reads are then throttled', async () => {
+    // The POST lands but its answer is lost; the lookup that follows finds the operation Running; every later
+    // status read is throttled past this run's wait budget. Reported failed, the notice would be held and told
+    // again by the next run (the soak's told-once finding).
+    cloud.faults.add({ op: 'acs.send', kind: 'commitThenReset', times: 1 });
+    cloud.faults.add({ op: 'acs.getOperation', status: 429, retryAfterSeconds: 3600, after: 2 });
+    const r = await hmac({ maxWaitMs: 1000 }).send(
+      'ann@contoso.com',
+      msg,
+      mailOperationId('run-held', 'ann'),
+    );
+    expect(r.status).toBe('sent');
+    expect(cloud.mail.to('ann@contoso.com')).toHaveLength(1);
+    expect(cloud.log.count('acs.send')).toBe(1);
+    expect(cloud.log.count('acs.getOperation', (e) => e.status === 429)).toBeGreaterThan(0);
+  });
+
   it('a poll that never answers is abandoned after the request deadline and the send still completes once', async () => {
     cloud.faults.add({ op: 'acs.getOperation', kind: 'hang', times: 1 });
     const r = await hmac({ requestTimeoutMs: 500 }).send(
