@@ -22,10 +22,14 @@ function sourceFiles(d: string): string[] {
   });
 }
 
-/** A trigger file: src/functions/<name>.ts (its helpers under src/functions/lib/ are ordinary code). */
+/**
+ * A trigger file: src/functions/<name>.ts, or its handler src/functions/handlers/<name>.ts (loaded when the
+ * function first runs). Their helpers under src/functions/lib/ are ordinary code.
+ */
 const isTriggerFile = (path: string) => {
   const parts = relative(root, path).split(sep);
-  return parts.length === 3 && parts[0] === 'src' && parts[1] === 'functions';
+  if (parts[0] !== 'src' || parts[1] !== 'functions') return false;
+  return parts.length === 3 || (parts.length === 4 && parts[2] === 'handlers');
 };
 
 function functionName(node: ts.Node): string {

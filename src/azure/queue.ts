@@ -5,10 +5,9 @@ import type { TokenCredential } from '@azure/identity';
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import type { StorageSettings } from '../settings.js';
 import { isGuid } from '../util/ids.js';
+import { WORK_QUEUE } from './queue-names.js';
 
-export const WORK_QUEUE = 'rotation-work';
-/** Where the host moves a message after maxDequeueCount failed attempts (`<queue>-poison`). */
-export const POISON_QUEUE = `${WORK_QUEUE}-poison`;
+export { POISON_QUEUE, WORK_QUEUE } from './queue-names.js';
 
 export interface WorkMessage {
   runId: string;

@@ -3,7 +3,7 @@
 // `@azure/functions-core` by intercepting require(), and @azure/functions calls its registerFunction(metadata,
 // handler) for every app.* trigger. A preload here plays that worker and prints what was registered.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -100,5 +100,35 @@ it(
       'status',
     ]);
     expect(bundled).toEqual(fromSource);
+
+    // The handlers are chunks loaded when a function first runs: each loads from the package alone (no
+    // node_modules), with its source map, and the entry loads neither them nor the SDKs' big chunk.
+    const chunks = readdirSync(join(out, 'chunks')).filter((f) => f.endsWith('.mjs'));
+    const lazy = chunks.filter(
+      (f) => /^(rotate|scan|runs|status)\w*-/.test(f) || statSync(join(out, 'chunks', f)).size > 100_000,
+    );
+    expect(lazy.length).toBeGreaterThanOrEqual(8);
+    const loadAll = spawnSync(
+      process.execPath,
+      [
+        '--require',
+        fakeWorker,
+        '--input-type=module',
+        '-e',
+        `const { findSourceMap } = await import('node:module');
+const urls = ${JSON.stringify(chunks.map((f) => pathToFileURL(join(out, 'chunks', f)).href))};
+const lazy = ${JSON.stringify(lazy.map((f) => pathToFileURL(join(out, 'chunks', f)).href))};
+await import(${JSON.stringify(pathToFileURL(join(out, 'index.mjs')).href)});
+const before = lazy.filter((u) => findSourceMap(new URL(u).pathname)).length;
+for (const u of urls) await import(u);
+const mapped = urls.filter((u) => findSourceMap(new URL(u).pathname)).length;
+console.log('@@chunks=' + JSON.stringify({ before, mapped, of: urls.length }));`,
+      ],
+      { cwd: tmp, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } },
+    );
+    expect(loadAll.stderr).not.toMatch(/Error|WARNING/);
+    expect(loadAll.status).toBe(0);
+    const counts = /@@chunks=(.*)/.exec(loadAll.stdout)?.[1];
+    expect(JSON.parse(counts!)).toEqual({ before: 0, mapped: chunks.length, of: chunks.length });
   },
 );

@@ -38,7 +38,12 @@ it(
       'scanHttp.js',
       'statusHttp.js',
     ]);
-    const script = files
+    // The handlers load when a function first runs (a dynamic import): they must load under plain node too.
+    const handlers = readdirSync(join(out, 'src/functions/handlers'))
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => `handlers/${f}`);
+    expect(handlers).toHaveLength(files.length);
+    const script = [...files, ...handlers]
       .map((f) => `await import(${JSON.stringify(join(out, 'src/functions', f))});`)
       .join('\n');
     const run = spawnSync(

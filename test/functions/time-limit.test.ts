@@ -1,6 +1,6 @@
 // POST /api/rotate must answer within the front end's 230 s: the rotation budget plus what the emails may wait.
 import { describe, expect, it } from 'vitest';
-import { mailWaitsAfter } from '../../src/functions/rotateHttp.js';
+import { mailWaitsAfter } from '../../src/functions/handlers/rotateHttp.js';
 
 describe('HTTP rotate time limit', () => {
   it('the budget plus the mail waits stay under 230 s for every allowed HTTP_TIME_BUDGET_SECONDS (0-220)', () => {
