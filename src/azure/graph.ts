@@ -9,6 +9,7 @@ import { errorInfo } from '../errors.js';
 import { sharedGraphBudget, type GraphBudget } from './graph-budget.js';
 import type { AppView, Credential, NewPassword, OwnerObject } from './graph-types.js';
 import { graphScope } from './identity.js';
+import { reuseTokens } from './token-reuse.js';
 import type { Settings } from '../settings.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { withTimeout } from '../util/timeout.js';
@@ -77,7 +78,9 @@ export class GraphApi {
     this.budget = sharedGraphBudget(this.clock, `${settings.graphEndpoint} ${settings.tenantId ?? ''}`);
     const base = new URL(settings.graphEndpoint);
     this.client = Client.initWithMiddleware({
-      authProvider: new TokenCredentialAuthenticationProvider(credential, { scopes: [graphScope(settings)] }),
+      authProvider: new TokenCredentialAuthenticationProvider(reuseTokens(credential), {
+        scopes: [graphScope(settings)],
+      }),
       baseUrl: `${settings.graphEndpoint}/`,
       defaultVersion: 'v1.0',
       // The SDK sends the token only to hosts it knows; the configured endpoint must receive it (national clouds,
