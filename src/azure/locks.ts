@@ -1,7 +1,9 @@
 // Per-app rotation locks as blob leases in AzureWebJobsStorage, so that runs at the same time (timer + HTTP,
 // two CLIs, many queue workers) rotate each app exactly once.
+// The Blob SDK (the largest package of the deployed bundle) is loaded with the first lease, not at import: a CLI
+// run without lock storage, and the functions that take no lease, never load it.
 import type { TokenCredential } from '@azure/identity';
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { errorInfo } from '../errors.js';
 import type { StorageSettings } from '../settings.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -19,21 +21,36 @@ export interface AppLock {
   release(): Promise<void>;
 }
 
-export function blobServiceClient(storage: StorageSettings, credential: TokenCredential): BlobServiceClient {
+export async function blobServiceClient(
+  storage: StorageSettings,
+  credential: TokenCredential,
+): Promise<BlobServiceClient> {
+  const { BlobServiceClient } = await import('@azure/storage-blob');
   return storage.kind === 'connectionString'
     ? BlobServiceClient.fromConnectionString(storage.connectionString)
     : new BlobServiceClient(storage.blobServiceUri, credential);
 }
 
 export class AppLocks {
-  private container: ContainerClient;
-  private ready?: Promise<unknown>;
+  /** The lock container, created if missing, on the first lease. */
+  private ready?: Promise<ContainerClient>;
 
   private readonly clock: Clock;
 
-  constructor(storage: StorageSettings, credential: TokenCredential, opts: { clock?: Clock } = {}) {
+  constructor(
+    private readonly storage: StorageSettings,
+    private readonly credential: TokenCredential,
+    opts: { clock?: Clock } = {},
+  ) {
     this.clock = opts.clock ?? systemClock;
-    this.container = blobServiceClient(storage, credential).getContainerClient(LOCK_CONTAINER);
+  }
+
+  private async container(): Promise<ContainerClient> {
+    const container = (await blobServiceClient(this.storage, this.credential)).getContainerClient(
+      LOCK_CONTAINER,
+    );
+    await container.createIfNotExists();
+    return container;
   }
 
   /** Takes the app's lease, waiting up to waitMs for another holder; undefined when it stays taken. */
@@ -50,9 +67,8 @@ export class AppLocks {
   }
 
   private async lease(blobName: string, waitMs: number): Promise<AppLock | undefined> {
-    this.ready ??= this.container.createIfNotExists();
-    await this.ready;
-    const blob = this.container.getBlockBlobClient(blobName);
+    this.ready ??= this.container();
+    const blob = (await this.ready).getBlockBlobClient(blobName);
     try {
       await blob.upload('', 0, { conditions: { ifNoneMatch: '*' } });
     } catch (err) {
