@@ -30,6 +30,8 @@ export interface SimProcess {
   stats(): Promise<SimStats>;
   /** Distinct addresses the sent messages went to. */
   distinctRecipients(): Promise<number>;
+  /** An access token of a caller of the rotator's own API holding `roles`, signed by the simulated authority. */
+  callerToken(roles: string[]): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -65,6 +67,14 @@ export async function startSim(cwd: string, args: string[]): Promise<SimProcess>
     async distinctRecipients() {
       const mail = await get<Array<{ to: string[]; dropped: boolean }>>('/mail');
       return new Set(mail.filter((m) => !m.dropped).flatMap((m) => m.to.map((a) => a.toLowerCase()))).size;
+    },
+    async callerToken(roles) {
+      const res = await fetch(`${ready.control}/caller-token`, {
+        method: 'POST',
+        body: JSON.stringify({ roles, name: 'Bench Operator' }),
+      });
+      if (!res.ok) throw new Error(`simulator /caller-token: ${res.status} ${await res.text()}`);
+      return ((await res.json()) as { token: string }).token;
     },
     async stop() {
       await fetch(`${ready.control}/shutdown`, { method: 'POST' }).catch(() => undefined);

@@ -6,19 +6,21 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { decodeAsHost, encodeWorkMessage, WORK_QUEUE } from '../../src/azure/queue.js';
 import { RunTable } from '../../src/azure/runs.js';
+import { rotateHttpHandler } from '../../src/functions/rotateHttp.js';
 import { rotatePoison } from '../../src/functions/rotatePoison.js';
 import { rotateTimer } from '../../src/functions/rotateTimer.js';
 import { rotateWorker } from '../../src/functions/rotateWorker.js';
 import { fanOut, timeBudget } from '../../src/handoff.js';
 import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
 import { runRotation } from '../../src/rotation/engine.js';
-import { connect, runOnce } from '../../src/run.js';
+import type { Report } from '../../src/rotation/report.js';
+import { connect, envEdge, runOnce } from '../../src/run.js';
 import { loadSettings } from '../../src/settings.js';
 import { freePort } from '../sim/http.js';
 import { defaultSecretName } from '../../src/rotation/policy.js';
 import { startSimCloud } from '../sim/cloud.js';
 import { seedDemoTenant } from '../sim/seed.js';
-import { invocation, takeRun } from './host.js';
+import { invocation, operatorToken, rotateRequest, takeRun } from './host.js';
 
 const DAY = 86_400_000;
 const cloud = await startSimCloud({ graphThrottling: false });
@@ -258,6 +260,32 @@ describe('a run over listed apps handed to workers', () => {
     expect(rotatorCreds(app)).toHaveLength(1);
     expect((await runs.getRun(runId))?.digestSentAt).toBeTruthy();
     expect(cloud.mail.to('foreign.fanout@contoso.com')).toHaveLength(0);
+  });
+});
+
+describe('an emergency over HTTP (all + force)', () => {
+  it('hands every app to the queue workers at once: the call itself rotates none, the workers rotate them', async () => {
+    const adds = cloud.log.count('graph.addPassword');
+    const body = JSON.stringify({ all: true, force: true });
+    const res = await rotateHttpHandler(envEdge(process.env))(
+      rotateRequest(body, await operatorToken(cloud)),
+      ctx('rotate'),
+    );
+    expect(res.status).toBe(200);
+    const report = res.jsonBody as Report;
+    const queued = report.apps.filter((a) => a.reason?.startsWith('queued for a worker'));
+    expect(queued.length).toBeGreaterThan(1);
+    expect(report.summary.rotated).toBe(0);
+    expect(cloud.log.count('graph.addPassword')).toBe(adds);
+    const messages = await takeRun(queue, report.runId, queued.length);
+    expect(messages).toHaveLength(queued.length);
+    for (const m of messages) await rotateWorker(m, ctx('rotateWorker'));
+    const run = await runs.getRun(report.runId);
+    expect(run?.digestSentAt).toBeTruthy();
+    const rows = await runs.listApps(report.runId);
+    expect(rows.filter((r) => r.source === 'worker' && r.report.action === 'rotated')).toHaveLength(
+      queued.length,
+    );
   });
 });
 

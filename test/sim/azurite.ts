@@ -5,6 +5,8 @@ import { freePort } from './http.js';
 
 export interface AzuriteHandle {
   connectionString: string;
+  /** The Azurite process (its CPU time is read from /proc by the bench). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export async function startAzurite(): Promise<AzuriteHandle> {
     `TableEndpoint=http://127.0.0.1:${table}/${ACCOUNT};`;
   return {
     connectionString,
+    pid: child.pid,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

@@ -214,6 +214,11 @@ async function handle(cloud: SimCloud, req: IncomingMessage, res: ServerResponse
         return json(res, 400, { error: (err as Error).message });
       }
     }
+    case 'POST /caller-token': {
+      // A signed access token of a caller of the rotator's own API (the bench's POST /api/rotate), with these roles.
+      const body = (await readJson(req)) as { roles?: string[]; name?: string };
+      return json(res, 200, { token: await cloud.callerToken({ roles: body.roles, name: body.name }) });
+    }
     case 'DELETE /faults':
       cloud.faults.clear();
       return json(res, 200, { cleared: true });

@@ -4,7 +4,7 @@
 // "queued for a worker (run …)", and the run's digest is sent when the last worker is done.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { requireRoles, rolesForRotate, ROLES } from '../../auth/callers.js';
-import { timeBudget } from '../../handoff.js';
+import { fanOutBeyond, timeBudget } from '../../handoff.js';
 import { envEdge, runOnce, type Edge } from '../../run.js';
 import { authorizeHttp } from '../lib/caller.js';
 import { connectRun } from '../lib/invocation.js';
@@ -29,7 +29,9 @@ export function rotateHttpHandler(edge: Edge) {
       requireRoles(verified, rolesForRotate(body)); // force, all, revokeSuperseded: Rotation.Force too
       const requestedBy = verified.caller;
       const deps = await connectRun(edge, context, { requireKeyVault: !body.dryRun });
-      const plan = timeBudget(deps.settings.httpTimeBudgetSeconds * 1000);
+      // An emergency (all) is every app: the queue workers take it at once, rather than this call spending its
+      // 230 s on Graph's write budget first (docs/reference.md).
+      const plan = body.all ? fanOutBeyond(0) : timeBudget(deps.settings.httpTimeBudgetSeconds * 1000);
       const { result, queued } = await runOnce(deps, 'http', plan, {
         mode: 'rotate',
         ...body,
