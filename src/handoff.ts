@@ -341,6 +341,8 @@ async function finishRunIfComplete(
   if (!run || run.digestSentAt) return undefined;
   if (run.digestClaimedAt && now().getTime() - Date.parse(run.digestClaimedAt) < DIGEST_CLAIM_MS)
     return undefined;
+  // The counter says when it can be complete; the rows themselves decide (and make the digest).
+  if (run.completed !== undefined && run.completed < run.queued) return undefined;
   const rows = await runs.listApps(runId);
   if (rows.filter((r) => r.source !== 'inline').length < run.queued) return undefined;
   if (!(await runs.updateRun(run, { digestClaimedAt: now().toISOString() }))) return undefined;

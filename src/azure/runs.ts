@@ -65,6 +65,12 @@ export interface RunRow {
   queued: number;
   rotatedInline: number;
   failedInline: number;
+  /**
+   * Worker and poison rows recorded so far, counted in the transaction that creates each (so never more or less
+   * than there are): the last worker knows the run is complete without reading every row. Undefined on rows
+   * written before it was kept.
+   */
+  completed?: number;
   digestClaimedAt?: string;
   digestSentAt?: string;
   digestNotes?: string[];
@@ -183,6 +189,7 @@ export class RunTable {
         queued: run.queued,
         rotatedInline: run.rotatedInline,
         failedInline: run.failedInline,
+        completed: 0,
         digestSentAt: run.digestSentAt,
         digestNotes: run.digestNotes ? JSON.stringify(run.digestNotes) : undefined,
         requestedBy: run.requestedBy ? JSON.stringify(run.requestedBy) : undefined,
@@ -237,6 +244,7 @@ export class RunTable {
         queued: Number(e.queued),
         rotatedInline: Number(e.rotatedInline),
         failedInline: Number(e.failedInline),
+        completed: e.completed === undefined ? undefined : Number(e.completed),
         digestClaimedAt: e.digestClaimedAt as string | undefined,
         digestSentAt: e.digestSentAt as string | undefined,
         digestNotes: json(e.digestNotes) as string[] | undefined,
@@ -306,7 +314,7 @@ export class RunTable {
       async () => {
         const existing = await this.getApp(runId, row.appId);
         if (!existing) {
-          await t.createEntity(entity);
+          await this.createCounted(t, entity, source);
           return row;
         }
         if (keepsExisting(existing.report, report)) return existing;
@@ -314,12 +322,28 @@ export class RunTable {
         return row;
       },
       {
-        attempts: 6,
+        // Every worker of a run counts on its run row: under contention a few tries more, a little apart.
+        attempts: 20,
         clock: this.clock,
         retryable: (err) => [409, 412].includes(errorInfo(err).status ?? 0),
-        waitMs: () => 0,
+        waitMs: () => Math.floor(Math.random() * 50),
       },
     );
+  }
+
+  /** Creates a worker or poison row and counts it on the run row, in one transaction (ETag-guarded). */
+  private async createCounted(t: TableClient, entity: Entity, source: AppSource): Promise<void> {
+    const run = source === 'inline' ? undefined : await this.getRun(entity.partitionKey);
+    if (!run || run.completed === undefined) return void (await t.createEntity(entity));
+    await t.submitTransaction([
+      ['create', entity],
+      [
+        'update',
+        { partitionKey: run.runId, rowKey: RUN_ROW, completed: run.completed + 1 },
+        'Merge',
+        { etag: run.etag },
+      ],
+    ]);
   }
 
   async getApp(runId: string, appId: string): Promise<(AppRow & { etag: string }) | undefined> {
