@@ -2,7 +2,7 @@
 // The Functions host's queue extension (5.x) base64-decodes messages by default (host.json
 // extensions.queues.messageEncoding "base64"), while the v12 Storage SDK sends text as is: so we encode here.
 import type { TokenCredential } from '@azure/identity';
-import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
+import type { QueueClient, QueueServiceClient } from '@azure/storage-queue';
 import type { StorageSettings } from '../settings.js';
 import { isGuid } from '../util/ids.js';
 import { WORK_QUEUE } from './queue-names.js';
@@ -75,29 +75,39 @@ export function parseWorkMessage(
 // rather than spending the SDK's default 4 s-doubling backoff inside an HTTP request's 230 s.
 const RETRY = { maxTries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 4000 };
 
-export function queueServiceClient(
+/** The Queue SDK is loaded with the first enqueue, not at import: a run that never fans out never loads it. */
+export async function queueServiceClient(
   storage: StorageSettings,
   credential: TokenCredential,
-): QueueServiceClient {
+): Promise<QueueServiceClient> {
+  const { QueueServiceClient } = await import('@azure/storage-queue');
   return storage.kind === 'connectionString'
     ? QueueServiceClient.fromConnectionString(storage.connectionString, { retryOptions: RETRY })
     : new QueueServiceClient(storage.queueServiceUri, credential, { retryOptions: RETRY });
 }
 
 export class WorkQueue {
-  readonly client: QueueClient;
-  private ready?: Promise<unknown>;
+  /** The queue client, once the queue exists. */
+  private ready?: Promise<QueueClient>;
 
-  constructor(storage: StorageSettings, credential: TokenCredential, name = WORK_QUEUE) {
-    this.client = queueServiceClient(storage, credential).getQueueClient(name);
+  constructor(
+    private readonly storage: StorageSettings,
+    private readonly credential: TokenCredential,
+    private readonly name = WORK_QUEUE,
+  ) {}
+
+  private async queue(): Promise<QueueClient> {
+    const client = (await queueServiceClient(this.storage, this.credential)).getQueueClient(this.name);
+    await client.createIfNotExists();
+    return client;
   }
 
   async enqueue(messages: readonly WorkMessage[]): Promise<void> {
-    this.ready ??= this.client.createIfNotExists();
-    await this.ready;
+    this.ready ??= this.queue();
+    const client = await this.ready;
     // Small batches in parallel: a large fan-out should not take one round trip per app in sequence.
     for (let i = 0; i < messages.length; i += 16) {
-      await Promise.all(messages.slice(i, i + 16).map((m) => this.client.sendMessage(encodeWorkMessage(m))));
+      await Promise.all(messages.slice(i, i + 16).map((m) => client.sendMessage(encodeWorkMessage(m))));
     }
   }
 }

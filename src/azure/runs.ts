@@ -2,7 +2,7 @@
 // (RowKey appId), so that queue workers can tell when a run's last app is done and send its digest once.
 // Rows never hold a secret: reports and credential metadata only (contract.md §3).
 import type { TokenCredential } from '@azure/identity';
-import { odata, TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { errorInfo } from '../errors.js';
 import type { StorageSettings } from '../settings.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -145,34 +145,46 @@ function keepsExisting(existing: StoredAppReport, next: StoredAppReport): boolea
   return existing.action === 'rotated' && next.action !== 'rotated';
 }
 
+// The Tables SDK is loaded with the first use of a table, not at import: a run that never fans out (the CLI, an
+// inline timer run) never loads it (issue 15: start-up CPU).
+const tablesSdk = () => import('@azure/data-tables');
+
 export class RunTable {
-  readonly client: TableClient;
-  private ready?: Promise<unknown>;
+  /** The table client, once the table exists. */
+  private ready?: Promise<TableClient>;
 
   private readonly clock: Clock;
 
   constructor(
-    storage: StorageSettings,
-    credential: TokenCredential,
-    tableName = RUNS_TABLE,
+    private readonly storage: StorageSettings,
+    private readonly credential: TokenCredential,
+    private readonly tableName = RUNS_TABLE,
     opts: { clock?: Clock } = {},
   ) {
     this.clock = opts.clock ?? systemClock;
+  }
+
+  /** The table client, the table created if missing (also for reads this class does not name: status). */
+  table(): Promise<TableClient> {
+    this.ready ??= this.connect();
+    return this.ready;
+  }
+
+  private async connect(): Promise<TableClient> {
+    const { TableClient } = await tablesSdk();
+    const { storage, tableName } = this;
+    let client: TableClient;
     if (storage.kind === 'connectionString') {
       // The SDK refuses shared keys over http; only the local emulator (Azurite) is reached over http.
       const insecure = /TableEndpoint=http:\/\/(127\.0\.0\.1|localhost)[:/]/i.test(storage.connectionString);
-      this.client = TableClient.fromConnectionString(storage.connectionString, tableName, {
+      client = TableClient.fromConnectionString(storage.connectionString, tableName, {
         allowInsecureConnection: insecure,
       });
     } else {
-      this.client = new TableClient(storage.tableServiceUri, tableName, credential);
+      client = new TableClient(storage.tableServiceUri, tableName, this.credential);
     }
-  }
-
-  private async table(): Promise<TableClient> {
-    this.ready ??= this.client.createTable(); // succeeds when it exists already
-    await this.ready;
-    return this.client;
+    await client.createTable(); // succeeds when it exists already
+    return client;
   }
 
   async createRun(run: Omit<RunRow, 'etag'>): Promise<void> {
@@ -359,6 +371,7 @@ export class RunTable {
 
   async listApps(runId: string): Promise<AppRow[]> {
     const t = await this.table();
+    const { odata } = await tablesSdk();
     const rows: AppRow[] = [];
     const filter = odata`PartitionKey eq ${runId} and kind eq 'app'`;
     for await (const e of t.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {

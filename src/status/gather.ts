@@ -61,9 +61,9 @@ async function appFacts({ settings, services, identity }: RunDeps): Promise<Map<
 
 /** The newest runs (run rows live one per partition, so this reads every run row: a small table). */
 export async function recentRuns(table: RunTable, count: number): Promise<StatusInput['runs']> {
-  await table.client.createTable();
+  const client = await table.table();
   const heads: Array<{ runId: string; startedAt: string }> = [];
-  const rows = table.client.listEntities<{ startedAt?: string }>({
+  const rows = client.listEntities<{ startedAt?: string }>({
     queryOptions: { filter: "RowKey eq 'run'", select: ['PartitionKey', 'startedAt'] },
   });
   for await (const e of rows) heads.push({ runId: String(e.partitionKey), startedAt: String(e.startedAt) });
