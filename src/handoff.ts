@@ -4,6 +4,7 @@ import { RunTable } from './azure/runs.js';
 import { WorkQueue, type WorkMessage } from './azure/queue.js';
 import { describeError } from './errors.js';
 import { notifyOwners, type NotifyOptions } from './notify/notify.js';
+import { recoverNotices } from './notify/recover.js';
 import type { AppView } from './rotation/checks.js';
 import type { RunContext, RunDeps } from './rotation/context.js';
 import { RunAbortedError, type HandOff, type RunResult } from './rotation/engine.js';
@@ -60,6 +61,12 @@ function finishRun(
 ) {
   return async (result: RunResult | undefined) => {
     if (!result) return;
+    // Notices owed by runs that died before telling are held first, so this run's digest sends them.
+    await recoverNotices(
+      ctx,
+      result,
+      queued.map((m) => m.appId),
+    );
     if (queued.length) return fanOut(ctx, trigger, result, queued);
     await notifyRun(ctx, result, mailer, remindsUnmanaged(trigger, result.wholeScope));
     if (trigger !== 'cli') await recordInlineRun(ctx, trigger, result);

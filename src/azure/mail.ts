@@ -262,6 +262,12 @@ export class Mailer {
     }
   }
 
+  /** Whether ACS holds this operation and has not failed it: a message accepted under this id reaches its recipients. */
+  async accepted(operationId: string): Promise<boolean> {
+    const op = await this.lookUp(operationId);
+    return op !== undefined && op.status !== 'Failed' && op.status !== 'Canceled';
+  }
+
   /** Sends one message; `operationId` must be deterministic for (runId, recipient) so a retried send is idempotent.
    *  Honours 429 Retry-After beyond the SDK's own retries, up to maxWaitMs in total per run, then reports 'failed'
    *  (the caller keeps it pending for the next run). */

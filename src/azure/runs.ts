@@ -39,6 +39,10 @@ export interface StoredOutcome {
   supersededKeyIds: string[];
   notes: string[];
   reason?: string;
+  /** A notice taken over from another run (src/notify/recover.ts): that run's id, as its Key Vault version names it. */
+  noticeRunId?: string;
+  /** A notice taken over: when its secret was stored (retirement counts from then, not from the notice). */
+  storedAt?: string;
 }
 
 /** What the digest needs about a rotated or failed app (the engine's ChangedApp, slimmed by toStoredChange). */

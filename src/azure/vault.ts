@@ -30,6 +30,23 @@ export interface VaultDetail extends VaultView {
   exists?: boolean;
 }
 
+/** The latest version's tags a whole run reads from one listing; the notice fields only where `notice` is set. */
+export interface LatestTags {
+  keyId?: string;
+  appId?: string;
+  /** `owed`: the rotation's notice was not yet sent or held (src/notify/recover.ts). */
+  notice?: string;
+  runId?: string;
+  createdOn?: Date;
+}
+
+/** Name and version of a versioned secret id (`https://<vault>/secrets/<name>/<version>`). */
+export function parseSecretUri(secretUri: string): { name: string; version: string } {
+  const [, kind, name, version] = new URL(secretUri).pathname.split('/');
+  if (kind !== 'secrets' || !name || !version) throw new Error(`not a versioned secret id: ${secretUri}`);
+  return { name: decodeURIComponent(name), version };
+}
+
 export interface SecretAttributes {
   notBefore?: Date;
   expiresOn?: Date;
@@ -105,12 +122,25 @@ export class Vault {
    * Every secret's latest keyId and appId tags, by lower-case name, in one listing (25 per page): a whole run
    * needs one pass over the vault instead of one call per app. Values are never listed.
    */
-  async latestTagsByName(): Promise<Map<string, { keyId?: string; appId?: string }>> {
-    const index = new Map<string, { keyId?: string; appId?: string }>();
+  async latestTagsByName(): Promise<Map<string, LatestTags>> {
+    const index = new Map<string, LatestTags>();
     for await (const p of this.client.listPropertiesOfSecrets()) {
-      index.set(p.name.toLowerCase(), { keyId: p.tags?.keyId, appId: p.tags?.appId });
+      const { keyId, appId, notice, runId } = p.tags ?? {};
+      // The notice fields only where a notice is still owed (a few), so a large vault's index stays small.
+      index.set(
+        p.name.toLowerCase(),
+        notice ? { keyId, appId, notice, runId, createdOn: p.createdOn } : { keyId, appId },
+      );
     }
     return index;
+  }
+
+  /** Replaces the tags of one version (a versioned secret id); its value and dates stay as they are. */
+  async retag(secretUri: string, tags: Record<string, string>): Promise<void> {
+    const { name, version } = parseSecretUri(secretUri);
+    await this.timed((abortSignal) =>
+      this.client.updateSecretProperties(name, version, { tags, abortSignal }),
+    );
   }
 
   /**

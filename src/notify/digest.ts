@@ -37,6 +37,8 @@ export interface NotifiableApp {
   }>;
   /** ISO time of the run that first tried to send this notice, when an earlier run could not deliver it. */
   heldSince?: string;
+  /** Recipients an interrupted earlier run already reached with this notice (recover.ts): not told again. */
+  toldAlready?: string[];
   /** From ownerAddress(), already resolved. */
   ownerAddresses: string[];
   /** From the app's rotation:notify tag. */
@@ -80,7 +82,7 @@ function recipientsOf(app: NotifiableApp, notifyAlso: string[]): string[] {
     // An invalid address would make ACS refuse the whole message, so it is dropped here.
     if (!isEmailAddress(addr)) continue;
     const key = addr.toLowerCase();
-    if (seen.has(key)) continue;
+    if (seen.has(key) || app.toldAlready?.includes(key)) continue;
     seen.add(key);
     out.push(addr);
   }

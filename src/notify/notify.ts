@@ -31,6 +31,8 @@ import {
   type PendingItem,
 } from './pending.js';
 import { findReminders, type Expiring } from './reminders.js';
+import { notificationsConfigured } from './notice-tag.js';
+import { markTold } from './told.js';
 import { renderDigest } from './render.js';
 import pLimit from 'p-limit';
 import { DAY_MS } from '../util/ids.js';
@@ -41,9 +43,7 @@ export const OWNERS_UNREADABLE_NOTE =
   "owners' email addresses could not be read (the rotator's identity lacks the Graph permission User.ReadBasic.All); " +
   'owners were not emailed, tag and NOTIFY_ALSO recipients were';
 
-export function notificationsConfigured(settings: Settings): boolean {
-  return !!(settings.emailSender && (settings.acsEndpoint || settings.acsConnectionString));
-}
+export { notificationsConfigured };
 
 /** Digests sent at the same time. */
 const MAIL_CONCURRENCY = 8;
@@ -52,6 +52,8 @@ export interface NotifyOptions {
   /** A run over the whole scope (no --app): only then can "not in the report" mean "outside the scope", so only
    *  then are REMIND_UNMANAGED reminders sent. Default true. */
   fullRun?: boolean;
+  /** Hold every notice for the next digest instead of sending now (notices taken over from a run that died). */
+  holdOnly?: boolean;
   /** Mailer tuning (wait budget, poll interval); the log is always the run's. */
   mailer?: Omit<MailerOptions, 'log'>;
 }
@@ -158,7 +160,9 @@ export async function notifyOwners(
     // Where each notice came from, for holding it again if this run cannot send it either.
     const origin = new Map<NotifiableApp, { queuedAt: string; runId: string }>();
     const digests = mergeHeld(plan.digests, held.items, origin);
-    const { sent, failures } = await sendDigests(deps, report.runId, digests, opts);
+    const { sent, failures } = opts.holdOnly
+      ? { sent: new Set<string>(), failures: new Map<string, string[]>() }
+      : await sendDigests(deps, report.runId, digests, opts);
     for (const [item, c] of items) {
       const to = (plan.recipientsByApp.get(item) ?? []).filter((a) => sent.has(a.toLowerCase()));
       if (to.length) c.report.notified = to;
@@ -183,7 +187,8 @@ export async function notifyOwners(
       queuedAt: deps.clock.now().toISOString(),
       runId: report.runId,
     });
-    if (held.store) await saveHeld(held, owed, notes);
+    const heldNow = held.store ? await saveHeld(held, owed, notes) : false;
+    await markTold(deps, report.runId, items, plan.recipientsByApp, sent, heldNow, notes);
     return notes;
   } finally {
     await held.lock?.release();
@@ -233,7 +238,8 @@ async function readOwners(
 /** The notice of a rotated or failed app. */
 function changedItem(deps: RunDeps, c: ChangedApp, ownerAddresses: string[]): NotifiableApp {
   const superseded = c.app.passwordCredentials.filter((p) => c.outcome?.supersededKeyIds.includes(p.keyId));
-  const retiresOn = new Date(deps.clock.now().getTime() + deps.settings.retireAfterDays * DAY_MS);
+  const storedAt = c.outcome?.storedAt ? Date.parse(c.outcome.storedAt) : deps.clock.now().getTime();
+  const retiresOn = new Date(storedAt + deps.settings.retireAfterDays * DAY_MS);
   return {
     appId: c.app.appId,
     displayName: c.app.displayName,
@@ -246,6 +252,7 @@ function changedItem(deps: RunDeps, c: ChangedApp, ownerAddresses: string[]): No
     oldSecretRetiresOn: superseded.some(isRotatorMade) ? retiresOn.toISOString() : undefined,
     revokedKeyIds: c.outcome?.revokedKeyIds,
     reason: c.report.action === 'failed' ? c.report.reason : undefined,
+    toldAlready: c.toldAlready,
     ownerAddresses,
     tagRecipients: c.notify,
   };
@@ -264,7 +271,7 @@ const reminderItem = (
 });
 
 /** The operation id of one message: per run and recipients, so a resend of the same message is recognised. */
-const operationIdOf = (runId: string, to: readonly string[]) =>
+export const operationIdOf = (runId: string, to: readonly string[]) =>
   mailOperationId(
     runId,
     to
@@ -277,9 +284,10 @@ const operationIdOf = (runId: string, to: readonly string[]) =>
  * Sends every digest, recipients with identical digests sharing one message (§8); returns the recipients reached
  * (lower case) and the failures (error → recipients).
  */
-async function sendDigests(deps: RunDeps, runId: string, digests: Digest[], opts: NotifyOptions) {
+/** The run's Mailer, on the run's clock and log. */
+export function runMailer(deps: RunDeps, opts: NotifyOptions = {}): Mailer {
   const { settings } = deps;
-  const mailer = new Mailer(
+  return new Mailer(
     {
       endpoint: settings.acsEndpoint,
       connectionString: settings.acsEndpoint ? undefined : settings.acsConnectionString,
@@ -288,6 +296,10 @@ async function sendDigests(deps: RunDeps, runId: string, digests: Digest[], opts
     deps.services.credential,
     { clock: deps.clock, ...opts.mailer, log: (line) => deps.log(line) },
   );
+}
+
+async function sendDigests(deps: RunDeps, runId: string, digests: Digest[], opts: NotifyOptions) {
+  const mailer = runMailer(deps, opts);
   const sent = new Set<string>();
   const failures = new Map<string, string[]>();
   const context = { runId, generatedAt: deps.clock.now(), tenantId: deps.identity.tenantId };
@@ -323,7 +335,7 @@ function stillOwed(
     for (const app of d.apps) {
       let p = owed.get(app);
       if (!p) {
-        const { ownerAddresses: _o, tagRecipients: _t, heldSince: _h, ...data } = app;
+        const { ownerAddresses: _o, tagRecipients: _t, heldSince: _h, toldAlready: _a, ...data } = app;
         p = { ...data, ...(origin.get(app) ?? thisRun), to: [] };
         owed.set(app, p);
       }
@@ -360,17 +372,20 @@ function mergeHeld(
   return out;
 }
 
-async function saveHeld(held: HeldStore, items: PendingItem[], notes: string[]): Promise<void> {
+/** Writes what is still owed; false when Key Vault did not take it. */
+async function saveHeld(held: HeldStore, items: PendingItem[], notes: string[]): Promise<boolean> {
   try {
     const { dropped } = await held.store!.write(items);
     if (dropped)
       notes.push(
         `${dropped} pending notification(s), the oldest, were dropped to keep ${PENDING_SECRET_NAME} under Key Vault's 25 KB limit`,
       );
+    return true;
   } catch (err) {
     notes.push(
       `the pending notifications could not be saved to Key Vault (${describeError(err)}); ` +
         'what was held before is sent again by the next run, and what failed now is not held',
     );
+    return false;
   }
 }

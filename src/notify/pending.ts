@@ -18,7 +18,10 @@ export const MAX_PENDING_BYTES = 25 * 1024;
 export const MAX_PENDING_AGE_DAYS = 30;
 
 /** One notice still owed to some recipients. */
-export interface PendingItem extends Omit<NotifiableApp, 'ownerAddresses' | 'tagRecipients' | 'heldSince'> {
+export interface PendingItem extends Omit<
+  NotifiableApp,
+  'ownerAddresses' | 'tagRecipients' | 'heldSince' | 'toldAlready'
+> {
   /** ISO time of the run that first tried to send it. */
   queuedAt: string;
   runId: string;

@@ -4,7 +4,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { GraphApi } from '../azure/graph.js';
 import type { Identity } from '../azure/identity.js';
 import type { AppLocks } from '../azure/locks.js';
-import type { Vault } from '../azure/vault.js';
+import type { LatestTags, Vault } from '../azure/vault.js';
 import type { Settings } from '../settings.js';
 import type { AppView } from './checks.js';
 import type { Clock } from '../util/clock.js';
@@ -28,8 +28,8 @@ export interface RunDeps {
   log: Logger;
 }
 
-/** The vault's latest keyId and appId tags by lower-case secret name: one listing per whole-scope run. */
-export type VaultIndex = Map<string, { keyId?: string; appId?: string }>;
+/** The vault's latest keyId and appId tags (and owed notices) by lower-case secret name: one listing per whole-scope run. */
+export type VaultIndex = Map<string, LatestTags>;
 
 /** One run's context for reconcile and gather. */
 export interface RunContext extends RunDeps {

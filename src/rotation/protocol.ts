@@ -23,6 +23,7 @@ import { compensate } from './compensate.js';
 import { confirmStored, recheckOwnership } from './ownership.js';
 import type { AppPolicy } from './policy.js';
 import { DAY_MS } from '../util/ids.js';
+import { NOTICE_OWED, NOTICE_TAG, notificationsConfigured } from '../notify/notice-tag.js';
 
 /** addPassword tries when outcomes stay unknown; a credential from an unresolved last try is swept as an orphan. */
 const ADD_PASSWORD_TRIES = 4;
@@ -226,20 +227,34 @@ function storeFailure(err: unknown, secretName: string, secrets: string[]): stri
   return `Key Vault did not store the new secret: ${describeError(err, secrets)}`;
 }
 
+/**
+ * The tags of a rotation's Key Vault version. With `noticeOwed` the version also records that its owners are still
+ * to be told (src/notify/notice-tag.ts); the notification step writes the same tags without it.
+ */
+export function secretTags(
+  app: Pick<AppView, 'appId' | 'id' | 'displayName'>,
+  credential: { keyId: string; displayName?: string | null },
+  runId: string,
+  noticeOwed = false,
+): Record<string, string> {
+  return {
+    appId: app.appId,
+    keyId: credential.keyId,
+    appObjectId: app.id,
+    displayName: vaultTag(app.displayName),
+    credentialName: vaultTag(credential.displayName ?? ''),
+    rotatedBy: ROTATOR_PREFIX,
+    runId,
+    ...(noticeOwed ? { [NOTICE_TAG]: NOTICE_OWED } : {}),
+  };
+}
+
 /** The secret as a new Key Vault version: value = secret text only, dates = the credential's. */
 function writeSecret(ctx: StepContext, r: Rotation, created: NewPassword): Promise<StoredVersion> {
   return vaultOf(ctx).store(r.policy.secretName, created.secretText, {
     notBefore: new Date(created.startDateTime),
     expiresOn: new Date(created.endDateTime),
-    tags: {
-      appId: r.app.appId,
-      keyId: created.keyId,
-      appObjectId: r.app.id,
-      displayName: vaultTag(r.app.displayName),
-      credentialName: vaultTag(created.displayName ?? ''),
-      rotatedBy: ROTATOR_PREFIX,
-      runId: ctx.runId,
-    },
+    tags: secretTags(r.app, created, ctx.runId, notificationsConfigured(ctx.settings)),
   });
 }
 

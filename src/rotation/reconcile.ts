@@ -43,6 +43,8 @@ export interface ChangedApp {
   report: AppReport;
   outcome?: RotationOutcome;
   notify: string[];
+  /** A notice taken over from an interrupted run: the recipients that run reached already (lower case). */
+  toldAlready?: string[];
 }
 
 export interface Reconciled {

@@ -1,0 +1,160 @@
+// Notices of runs that died between storing a secret and telling its owners (notice-tag.ts): a whole-scope run finds
+// them in its vault index (latest versions still tagged notice=owed, made by another run long enough ago that the
+// run is over) and holds them in the pending store, so its digest, or the fanned-out run's last worker, sends them.
+import { describeError } from '../errors.js';
+import type { RunContext, VaultIndex } from '../rotation/context.js';
+import type { RunResult } from '../rotation/engine.js';
+import { policyFor } from '../rotation/policy.js';
+import type { ChangedApp } from '../rotation/reconcile.js';
+import { ownerAddress, type OwnerObject } from './digest.js';
+import { NOTICE_OWED, notificationsConfigured } from './notice-tag.js';
+import { notifyOwners, operationIdOf, runMailer } from './notify.js';
+
+/** A run still telling its owners is left alone this long after it stored a secret (a fan-out's workers included). */
+export const NOTICE_TAKEOVER_MS = 6 * 60 * 60_000;
+
+/** A latest version whose notice is owed by a run that is over. */
+export interface OwedNotice {
+  secretName: string;
+  appId: string;
+  keyId: string;
+  runId?: string;
+}
+
+/** Owed notices in the index: not this run's, not of apps this run changed or queued, and old enough. */
+export function owedNotices(
+  index: VaultIndex,
+  now: Date,
+  runId: string,
+  skipAppIds: ReadonlySet<string>,
+): OwedNotice[] {
+  const owed: OwedNotice[] = [];
+  for (const [secretName, t] of index) {
+    if (t.notice !== NOTICE_OWED || !t.appId || !t.keyId || t.runId === runId) continue;
+    if (!t.createdOn || now.getTime() - t.createdOn.getTime() < NOTICE_TAKEOVER_MS) continue;
+    if (skipAppIds.has(t.appId.toLowerCase())) continue;
+    owed.push({ secretName, appId: t.appId, keyId: t.keyId, runId: t.runId });
+  }
+  return owed;
+}
+
+/** The notice of an owed rotation as its run would have told it, from Graph and Key Vault as they are now. */
+async function recovered(ctx: RunContext, o: OwedNotice): Promise<ChangedApp | undefined> {
+  const [app, vault] = await Promise.all([
+    ctx.services.graph.getApplication(o.appId),
+    ctx.services.vault!.view(o.secretName),
+  ]);
+  const credential = app?.passwordCredentials.find((c) => c.keyId === o.keyId);
+  // Gone, or replaced since: there is nothing (or something newer) to tell.
+  if (!app || !credential || vault.latestKeyId !== o.keyId || !vault.latestId) return undefined;
+  const start = Date.parse(credential.startDateTime);
+  const previous = app.passwordCredentials
+    .filter((c) => vault.storedKeyIds.has(c.keyId) && Date.parse(c.startDateTime) < start)
+    .sort((a, b) => Date.parse(b.startDateTime) - Date.parse(a.startDateTime))[0];
+  const policy = policyFor(app, ctx.settings);
+  const report = {
+    appId: app.appId,
+    displayName: app.displayName,
+    action: 'rotated' as const,
+    keyId: o.keyId,
+    expiresOn: credential.endDateTime,
+    secretUri: vault.latestId,
+  };
+  return {
+    app,
+    report,
+    notify: policy.ok ? policy.policy.notify : [],
+    outcome: {
+      ok: true,
+      keyId: o.keyId,
+      credentialName: credential.displayName ?? undefined,
+      expiresOn: credential.endDateTime,
+      secretUri: vault.latestId,
+      retiredKeyIds: [],
+      supersededKeyIds: previous ? [previous.keyId] : [],
+      notes: [],
+      noticeRunId: o.runId,
+      storedAt: credential.startDateTime,
+    },
+  };
+}
+
+/**
+ * The recipients an interrupted run reached before it died (killed between two sends of its digest). ACS holds
+ * each message under the run's operation id for its recipients (notify.ts operationIdOf), and a message went to
+ * one recipient or to several with identical digests: those groups are rebuilt from the run's owed notices and
+ * looked up, so a recipient the run reached is not told again. A digest that also held other news (a failure, a
+ * held notice) is not rebuilt exactly: its recipients are told again (at least once, never lost).
+ */
+async function findToldAlready(ctx: RunContext, changed: ChangedApp[]): Promise<void> {
+  const owners = await ctx.services.graph.ownersOf(changed.map((c) => c.app.id)).catch(() => new Map());
+  const recipients = new Map<ChangedApp, string[]>();
+  /** Per interrupted run: each recipient's notices (keyIds), which is what made digests identical. */
+  const digests = new Map<string, Map<string, string[]>>();
+  for (const c of changed) {
+    const runId = c.outcome?.noticeRunId;
+    if (!runId) continue;
+    const all = [
+      ...((owners.get(c.app.id) ?? []) as OwnerObject[]).map(ownerAddress),
+      ...c.notify,
+      ...ctx.settings.notifyAlso,
+    ];
+    const to = [...new Set(all.filter((a): a is string => !!a).map((a) => a.trim().toLowerCase()))];
+    recipients.set(c, to);
+    const byRecipient = digests.get(runId) ?? new Map<string, string[]>();
+    digests.set(runId, byRecipient);
+    for (const a of to) byRecipient.set(a, [...(byRecipient.get(a) ?? []), c.outcome!.keyId!]);
+  }
+  const mailer = runMailer(ctx);
+  const reached = new Set<string>(); // `${runId}|${address}`
+  for (const [runId, byRecipient] of digests) {
+    const groups = new Map<string, string[]>();
+    for (const [a, keyIds] of byRecipient) {
+      const same = [...keyIds].sort().join(',');
+      groups.set(same, [...(groups.get(same) ?? []), a]);
+    }
+    const candidates = [...groups.values(), ...[...byRecipient.keys()].map((a) => [a])];
+    await Promise.all(
+      candidates.map(async (group) => {
+        const ok = await mailer.accepted(operationIdOf(runId, group)).catch(() => false);
+        if (ok) for (const a of group) reached.add(`${runId}|${a}`);
+      }),
+    );
+  }
+  for (const [c, to] of recipients)
+    c.toldAlready = to.filter((a) => reached.has(`${c.outcome!.noticeRunId}|${a}`));
+}
+
+/**
+ * A whole-scope run, before its own notification step: owed notices of runs that are over are held for this run's
+ * digest (and their tags cleared once held). Best effort: what fails here stays owed for the next run.
+ */
+export async function recoverNotices(
+  ctx: RunContext,
+  result: RunResult,
+  queuedAppIds: readonly string[],
+): Promise<void> {
+  if (ctx.dryRun || !result.wholeScope || !ctx.services.vault || !notificationsConfigured(ctx.settings))
+    return;
+  const index = await ctx.vaultIndex;
+  if (!index) return;
+  const skip = new Set(
+    [...result.changed.map((c) => c.app.appId), ...queuedAppIds].map((a) => a.toLowerCase()),
+  );
+  const owed = owedNotices(index, ctx.clock.now(), ctx.runId, skip);
+  if (owed.length === 0) return;
+  try {
+    const found = await Promise.all(owed.map((o) => recovered(ctx, o)));
+    const changed = found.filter((c): c is ChangedApp => c !== undefined);
+    if (changed.length === 0) return;
+    await findToldAlready(ctx, changed);
+    const notes = await notifyOwners(ctx, result.report, changed, { fullRun: false, holdOnly: true });
+    ctx.log('notices of earlier runs taken over', {
+      notices: changed.length,
+      runIds: [...new Set(owed.map((o) => o.runId))],
+    });
+    if (notes.length) result.report.notes = [...(result.report.notes ?? []), ...notes];
+  } catch (err) {
+    ctx.log('could not take over the notices of earlier runs', { error: describeError(err) });
+  }
+}

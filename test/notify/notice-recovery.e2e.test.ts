@@ -1,0 +1,153 @@
+// A run killed between storing a new secret and sending its digest (the soak's told-once finding, "never told"):
+// the notice is recorded with the secret (its Key Vault version is tagged notice=owed) and the next whole-scope
+// run, once the killed run is surely over, holds it and sends it with its digest. Exactly one message about the
+// rotation per recipient, and a finished run leaves no owed notice behind. A real CLI child killed with SIGKILL.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { inline } from '../../src/handoff.js';
+import { NOTICE_TAKEOVER_MS } from '../../src/notify/recover.js';
+import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
+import { connect, runOnce } from '../../src/run.js';
+import { loadSettings } from '../../src/settings.js';
+import type { Clock } from '../../src/util/clock.js';
+import { startSimCloud, type SimCloud } from '../sim/cloud.js';
+import type { SimApplication } from '../sim/tenant.js';
+import { expireLocks, productEnv, startCli } from '../reliability/harness.js';
+
+const DAY = 86_400_000;
+const OWNER = 'owner-killed@contoso.com';
+let cloud: SimCloud;
+let env: Record<string, string>;
+let storage: string;
+
+beforeAll(async () => {
+  cloud = await startSimCloud({ graphThrottling: false, replicationDelayMs: 0 });
+  storage = inject('azuriteConnectionString');
+  env = productEnv(cloud, { AzureWebJobsStorage: storage });
+  Object.assign(process.env, env);
+});
+afterAll(() => cloud.stop());
+
+/** The product on the cloud's clock, so that hours passed on the cloud pass for the product too. */
+const cloudClock = (): Clock => ({
+  now: () => cloud.clock.now(),
+  sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 1000))),
+});
+
+async function timerLikeRun() {
+  const settings = loadSettings(env, { requireKeyVault: true });
+  const deps = await connect(settings, () => undefined, undefined, cloudClock());
+  return runOnce(deps, 'timer', inline, { mode: 'rotate' });
+}
+
+/** How many messages told `to` about the rotation that made `keyId`. */
+const toldAbout = (to: string, keyId: string) =>
+  cloud.mail.messages.filter(
+    (m) => !m.dropped && m.to.includes(to) && (m.plainText ?? '').includes(`New secret: keyId ${keyId}`),
+  ).length;
+
+const owedTag = (app: SimApplication) =>
+  cloud.vault.latest(`app-${app.appId}`)?.tags?.notice as string | undefined;
+
+function dueApp(name: string): SimApplication {
+  const owner = cloud.tenant.addUser({ displayName: name, mail: OWNER });
+  const now = cloud.clock.nowMs();
+  return cloud.tenant.addApplication({
+    displayName: name,
+    ownerIds: [cloud.rotator.id, owner.id],
+    passwords: [
+      {
+        displayName: 'made by a person',
+        startDateTime: new Date(now - 100 * DAY),
+        endDateTime: new Date(now + 5 * DAY),
+      },
+    ],
+  });
+}
+
+describe('a run killed between storing a secret and telling its owners', () => {
+  it('the next run, once the killed one is surely over, tells the owners exactly once', async () => {
+    const app = dueApp('Killed before its digest');
+    const killedRun = startCli(['rotate', '--app', app.appId, '--json'], env);
+    cloud.faults.add({
+      op: 'keyvault.setSecret',
+      kind: 'commitThenHang',
+      times: 1,
+      onCommitted: () => killedRun.child.kill('SIGKILL'),
+    });
+    expect((await killedRun.done).signal).toBe('SIGKILL');
+    cloud.faults.clear();
+    await expireLocks(storage, cloud);
+    const made = app.passwordCredentials.filter((c) => (c.displayName ?? '').startsWith(ROTATOR_PREFIX));
+    expect(made).toHaveLength(1);
+    const keyId = made[0]!.keyId;
+    expect(cloud.vault.latest(`app-${app.appId}`)?.tags?.keyId).toBe(keyId);
+    expect(toldAbout(OWNER, keyId)).toBe(0);
+    expect(owedTag(app)).toBe('owed');
+
+    // A run at the same time as the killed one (it might still be telling): the notice is left to it.
+    await timerLikeRun();
+    expect(toldAbout(OWNER, keyId)).toBe(0);
+    expect(owedTag(app)).toBe('owed');
+
+    // Hours later: taken over, told once, marked told.
+    cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+    await timerLikeRun();
+    expect(toldAbout(OWNER, keyId)).toBe(1);
+    expect(toldAbout('secops@contoso.com', keyId)).toBe(1);
+    expect(owedTag(app)).toBeUndefined();
+    const told = cloud.mail.messages.find((m) => m.to.includes(OWNER))!;
+    expect(told.plainText).toContain(app.appId);
+    expect(told.plainText).not.toContain(made[0]!.secretText ?? 'no secret text kept');
+
+    // And never again.
+    cloud.clock.advance(DAY);
+    await timerLikeRun();
+    expect(toldAbout(OWNER, keyId)).toBe(1);
+    expect(cloud.vault.versions(`app-${app.appId}`)).toHaveLength(1);
+    cloud.tenant.deleteApplication(app.id);
+  });
+
+  it('killed between two sends of its digest: whoever it reached is not told again, the others are', async () => {
+    const app = dueApp('Killed during its digest');
+    const other = dueApp('Rotated with it');
+    const killedRun = startCli(['rotate', '--app', app.appId, '--app', other.appId, '--json'], env);
+    // The first message ACS accepts is the last thing the killed run does.
+    cloud.faults.add({
+      op: 'acs.send',
+      kind: 'commitThenHang',
+      times: 1,
+      onCommitted: () => killedRun.child.kill('SIGKILL'),
+    });
+    const mailBefore = cloud.mail.messages.length;
+    expect((await killedRun.done).signal).toBe('SIGKILL');
+    cloud.faults.clear();
+    await expireLocks(storage, cloud);
+    const reachedFirst = cloud.mail.messages.slice(mailBefore).flatMap((m) => m.to);
+    expect(reachedFirst.length).toBeGreaterThan(0);
+    const keyIdOf = (a: SimApplication) => cloud.vault.latest(`app-${a.appId}`)!.tags!.keyId!;
+
+    cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+    await timerLikeRun();
+    // Both owners (one address, two apps) and secops: each told about each rotation exactly once.
+    for (const a of [app, other])
+      for (const to of [OWNER, 'secops@contoso.com']) expect(toldAbout(to, keyIdOf(a)), to).toBe(1);
+    expect(owedTag(app)).toBeUndefined();
+    expect(owedTag(other)).toBeUndefined();
+    cloud.tenant.deleteApplication(app.id);
+    cloud.tenant.deleteApplication(other.id);
+  });
+
+  it('a run that tells its owners leaves no owed notice behind', async () => {
+    const app = dueApp('Told by its own run');
+    const { result } = await timerLikeRun();
+    const entry = result?.report.apps.find((a) => a.appId === app.appId);
+    expect(entry?.action).toBe('rotated');
+    expect(toldAbout(OWNER, entry!.keyId!)).toBe(1);
+    expect(owedTag(app)).toBeUndefined();
+    expect(cloud.vault.latest(`app-${app.appId}`)?.tags).toMatchObject({
+      appId: app.appId,
+      keyId: entry!.keyId,
+    });
+    cloud.tenant.deleteApplication(app.id);
+  });
+});
