@@ -9,18 +9,7 @@ import { runSoak } from './soak.js';
  * Violations the soak found in the product that are still open (see docs/reliability.md, "The simulated year:
  * figures"). Each is matched exactly; anything else fails the test. Remove an entry once the product is fixed.
  */
-const OPEN_FINDINGS: Array<{ invariant: Violation['invariant']; detail: RegExp; why: string }> = [
-  {
-    invariant: 'told-once',
-    detail: /^\S+ was told about rotation \S+ 2 times$/,
-    why: 'after a day whose digests met ACS throttling, held notices are sent again the next day to recipients who already had them',
-  },
-  {
-    invariant: 'told-once',
-    detail: /its notices died with it\)$/,
-    why: 'notification is at most once: a run killed between storing a secret and sending the digest loses that notice',
-  },
-];
+const OPEN_FINDINGS: Array<{ invariant: Violation['invariant']; detail: RegExp; why: string }> = [];
 const isOpenFinding = (v: Violation) =>
   OPEN_FINDINGS.some((f) => f.invariant === v.invariant && f.detail.test(v.detail));
 
