@@ -217,6 +217,11 @@ export class Emitted {
     return this.items.length;
   }
 
+  /** Everything collected, for a scanner of its own (the soak's indexed one, test/soak/leaks.ts). */
+  get entries(): ReadonlyArray<{ where: string; text: string }> {
+    return this.items;
+  }
+
   /** Locations (never the secret) where any secret the cloud ever issued appears. */
   leaks(cloud: SimCloud): string[] {
     const secrets = cloud.issuedSecrets().filter((s) => s.length >= 8);

@@ -9,7 +9,9 @@ import { startSimCloud, type SimCloud } from '../sim/cloud.js';
 import { emptyTally, scheduleFaults, tallyDay, type DayFaults } from './faults.js';
 import { Checker, describeViolation, type Violation } from './invariants.js';
 import { fastClock, httpRun, timerRun, type RunOutcome } from './product.js';
+import { LeakIndex } from './leaks.js';
 import { Rng } from './rng.js';
+import { collapseSdkWaits } from './sdk-waits.js';
 import { applyEvents, createTenant, DAY, supportsNoServicePrincipal, type Shape } from './tenant.js';
 
 export interface SoakOptions {
@@ -50,6 +52,8 @@ export interface SoakSummary {
     noServicePrincipalShape: boolean;
   };
   runs: { timer: number; concurrent: number; killed: number };
+  /** The SDKs' own retry and poll waits, taken on the cloud's clock instead of the wall clock (sdk-waits.ts). */
+  sdkWaits: { count: number; simulatedSeconds: number };
   wallSeconds: number;
 }
 
@@ -82,6 +86,7 @@ export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary
   for (const k of ['AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_TENANT_ID']) delete process.env[k];
   Object.assign(process.env, env);
   const productClock = fastClock(clock);
+  const sdkWaits = collapseSdkWaits((ms) => clock.advance(ms));
   const crashes = opts.crashes ?? true;
   let standby: Promise<Worker> | undefined = crashes ? startWorker() : undefined;
 
@@ -101,6 +106,7 @@ export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary
     const t0 = clock.nowMs();
     const policyDay = Math.floor(opts.days / 2);
     let yesterday: DayFaults | undefined;
+    const leakIndex = new LeakIndex();
 
     for (let day = 0; day < opts.days; day++) {
       clock.set(t0 + day * DAY);
@@ -160,7 +166,8 @@ export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary
       cloud.log.clear();
       if (day % 30 === 29 || day === opts.days - 1) await emitted.addStorage(cloud, opts.storage);
       checker.afterRun(day, outcomes, faults.outage || killed, killed);
-      checker.leaks(day, emitted.leaks(cloud));
+      leakIndex.addSecrets(cloud.issuedSecrets());
+      checker.leaks(day, leakIndex.scan(emitted.entries));
       tallyDay(tally, faults, killed);
       if (process.env.SOAK_DEBUG)
         process.stderr.write(
@@ -207,10 +214,12 @@ export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary
         noServicePrincipalShape: supportsNoServicePrincipal(cloud),
       },
       runs,
+      sdkWaits: { count: sdkWaits.count, simulatedSeconds: Math.round(sdkWaits.totalMs / 1000) },
       wallSeconds: Math.round((Date.now() - wallStart) / 100) / 10,
     };
     return { summary, violations: checker.violations };
   } finally {
+    sdkWaits.restore();
     await standby?.then((w) => w.terminate()).catch(() => undefined);
     await cloud.stop();
   }
@@ -247,7 +256,9 @@ async function crashRun(
   });
   return new Promise((resolve) => {
     let outcome: RunOutcome | undefined;
-    worker.on('message', (m: { type: string; where?: string; text?: string; outcome?: RunOutcome }) => {
+    type Message = { type: string; where?: string; text?: string; outcome?: RunOutcome; ms?: number };
+    worker.on('message', (m: Message) => {
+      if (m.type === 'advance') cloud.clock.advance(Math.max(0, m.ms ?? 0));
       if (m.type === 'emit') emit(`killed-run ${m.where}`, m.text ?? '');
       if (m.type === 'done') {
         outcome = m.outcome;
