@@ -14,7 +14,19 @@ const ACCOUNT = 'devstoreaccount1';
 // The well-known, public development key of Azurite (not a secret).
 const KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
-export async function startAzurite(): Promise<AzuriteHandle> {
+/** Azurite did not come up; its process (`pid`) was killed, so a retry does not leave it running beside the next. */
+export class AzuriteStartError extends Error {
+  constructor(
+    message: string,
+    readonly pid: number | undefined,
+  ) {
+    super(message);
+    this.name = 'AzuriteStartError';
+  }
+}
+
+export async function startAzurite(opts: { timeoutMs?: number } = {}): Promise<AzuriteHandle> {
+  const timeoutMs = opts.timeoutMs ?? 20_000;
   const require = createRequire(import.meta.url);
   const entry = require.resolve('azurite/dist/src/azurite.js');
   const [blob, queue, table] = [await freePort(), await freePort(), await freePort()];
@@ -47,22 +59,29 @@ export async function startAzurite(): Promise<AzuriteHandle> {
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`Azurite did not start within 20 s:\n${output}`)),
-      20_000,
-    );
-    const check = setInterval(() => {
-      if ((output.match(/successfully listening/g) ?? []).length >= 3) {
-        clearTimeout(timer);
-        clearInterval(check);
-        resolve();
-      }
-    }, 50);
-    child.once('exit', (code) => {
+    const done = (err?: Error) => {
       clearTimeout(timer);
       clearInterval(check);
-      reject(new Error(`Azurite exited with code ${code}:\n${output}`));
-    });
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve();
+    };
+    // A start that takes too long is given up, and its process with it.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      done(
+        new AzuriteStartError(
+          `Azurite did not start within ${timeoutMs / 1000} s (its process was killed):\n${output}`,
+          child.pid,
+        ),
+      );
+    }, timeoutMs);
+    const check = setInterval(() => {
+      if ((output.match(/successfully listening/g) ?? []).length >= 3) done();
+    }, 50);
+    const onExit = (code: number | null) =>
+      done(new AzuriteStartError(`Azurite exited with code ${code}:\n${output}`, child.pid));
+    child.once('exit', onExit);
   });
   const connectionString =
     `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};` +
