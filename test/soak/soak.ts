@@ -51,7 +51,8 @@ export interface SoakSummary {
     shapes: Record<string, number>;
     noServicePrincipalShape: boolean;
   };
-  runs: { timer: number; concurrent: number; killed: number };
+  /** Daily runs; `failed`: a run whose handler threw (a killed run is counted as killed, not failed). */
+  runs: { timer: number; concurrent: number; killed: number; failed: number };
   /** The SDKs' own retry and poll waits, taken on the cloud's clock instead of the wall clock (sdk-waits.ts). */
   sdkWaits: { count: number; simulatedSeconds: number };
   wallSeconds: number;
@@ -64,9 +65,19 @@ const SLOW_REPLICATION = process.env.SOAK_SLOW_REPLICATION !== '0';
 const RETIRE_AFTER_DAYS = 7;
 const RENEW_BEFORE_DAYS = 30;
 
+/**
+ * One soak per process: @azure/identity (msal-node) keeps the first managed-identity endpoint it found in a static
+ * field, so a second soak's product would ask the first cloud's endpoint, closed by then, and every run would fail
+ * before any change (which is why the broken variant once showed nothing when it ran after the suite's month in the
+ * same test file). Each soak test file runs in its own process (vitest pool: forks).
+ */
+let soakStarted = false;
+
 export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary; violations: Violation[] }> {
   const wallStart = Date.now();
   const rng = new Rng(opts.seed);
+  if (soakStarted) throw new Error('runSoak: one soak per process (see soakStarted)');
+  soakStarted = true;
   const clock = new SimClock();
   // A custom email domain's documented limits (30 a minute, 100 an hour): an Azure-managed domain's 5 and 10 cannot
   // carry a few hundred apps' notices, and the deployment guide says so.
@@ -100,7 +111,7 @@ export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary
       maxStateBytes: 25 * 1024,
     });
     const tally = emptyTally();
-    const runs = { timer: 0, concurrent: 0, killed: 0 };
+    const runs = { timer: 0, concurrent: 0, killed: 0, failed: 0 };
     let added = 0;
     let deleted = 0;
     const t0 = clock.nowMs();
@@ -150,6 +161,7 @@ export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary
         outcomes.push(await timerRun(product('timer')));
       }
       runs.timer++;
+      runs.failed += outcomes.filter((o) => !o.finished).length;
       const ranMs = Date.now() - dayStart;
       cloud.faults.clear();
       cloud.tenant.replicationDelayMs = 0;

@@ -25,6 +25,9 @@ export const SHAPES = {
   'not-owned': 4,
   'certificate-only': 3,
   'no-service-principal': 3,
+  // Never drawn by default: rotator-managed apps already inside the renewal window, for a test that needs a rotation
+  // of a rotator-made secret on day 0 (the broken variant that retires superseded secrets at once).
+  'rotator-due': 0,
 } as const;
 export type Shape = keyof typeof SHAPES;
 
@@ -133,8 +136,9 @@ export function addApp(cloud: SimCloud, rng: Rng, model: TenantModel, shape: Sha
     case 'person-several':
       passwords = Array.from({ length: rng.int(2, 3) }, () => person(spread()));
       break;
-    case 'rotator-managed': {
-      const current = rng.int(1, 180);
+    case 'rotator-managed':
+    case 'rotator-due': {
+      const current = shape === 'rotator-due' ? rng.int(5, 20) : rng.int(1, 180);
       passwords = rng.chance(0.5)
         ? [rotatorMade(current)]
         : [rotatorMade(current - 150), rotatorMade(current)];
