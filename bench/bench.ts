@@ -60,6 +60,11 @@ const { values: args } = parseArgs({
     'emergency-queue-only': { type: 'boolean', default: false },
     /** Worker processes (Function App instances) of the emergency-queue mode. */
     workers: { type: 'string', default: '4' },
+    /**
+     * The emergency modes' Graph write budget as LIMIT/SECONDS (default the documented 3000/150): a smaller one
+     * lets a short run cross as many windows as 5,000 apps cross the real one.
+     */
+    'write-budget': { type: 'string' },
     /** Size of both emergency modes (overrides --emergency and --emergency-queue), e.g. a small one for trying. */
     apps: { type: 'string' },
     'baseline-size': { type: 'string', default: '1000' },
@@ -76,6 +81,17 @@ const emergencySize = args.smoke || args['emergency-queue-only'] ? 0 : Number(ar
 const emergencyQueueSize =
   args.smoke || args['emergency-only'] ? 0 : Number(args.apps ?? args['emergency-queue']);
 const workers = Number(args.workers);
+const writeBudget = args['write-budget']?.split('/').map(Number) as [number, number] | undefined;
+if (writeBudget && !(writeBudget.length === 2 && writeBudget.every((x) => Number.isInteger(x) && x > 0))) {
+  console.error(`--write-budget must be LIMIT/SECONDS, e.g. 600/30, got '${args['write-budget']}'`);
+  process.exit(2);
+}
+/** The Graph budgets a mode's simulated tenant enforces (the lower bound is built on the same). */
+function budgetsOf(mode: string) {
+  const b = simulatorBudgets(tierOf(mode));
+  if (!isEmergency(mode) || !writeBudget) return b;
+  return { ...b, appTenantWrites: { limit: writeBudget[0], windowSeconds: writeBudget[1] } };
+}
 if (sizes.some((n) => !Number.isInteger(n) || n < 1)) {
   console.error(`--sizes must be a comma-separated list of positive integers, got '${args.sizes}'`);
   process.exit(2);
@@ -153,6 +169,8 @@ export interface RunResult {
   };
   /** Each rotator process (one, or the HTTP call and each queue worker). */
   processes: ProcessUsage[];
+  /** The pair's write budget the simulated tenant enforced in this run. */
+  writeBudget: { limit: number; windowSeconds: number };
   /** CPU ms per request the simulator logged (all services), each side: what more concurrency will cost. */
   cpuMsPerRequest: { rotator: number; simulator: number };
   /** max((rotator + simulator CPU) ÷ cores, either main thread's CPU): the machine's floor under this run. */
@@ -207,6 +225,7 @@ async function measure(
   };
   if (mode === 'emergency-queue')
     env.BENCH_CALLER_TOKEN = await sim.callerToken(['Rotation.Rotate', 'Rotation.Force']);
+  if (isEmergency(mode) && writeBudget) await sim.setWriteBudget(...writeBudget);
   const loadAverage = round(loadavg()[0]!, 2);
   const simCpuBefore = sim.cpuSeconds();
   const simMainBefore = sim.mainThreadCpuSeconds();
@@ -248,10 +267,10 @@ async function measure(
     latency: LATENCY,
     entraRequestsPerProof: entraPerProof,
     used,
-    budgets: simulatorBudgets(tierOf(mode)),
+    budgets: budgetsOf(mode),
   });
   const wallSeconds = run.wallMs / 1000;
-  const pair = simulatorBudgets(tierOf(mode)).appTenantWrites;
+  const pair = budgetsOf(mode).appTenantWrites;
   const writeTail = used.removals > 0 ? LATENCY.graph / 1000 : lb.chainSeconds;
   const windowBound = Math.max(lb.seconds, writeTail + slidingWindowDelaySeconds(used.writes, pair));
   const cpuSeconds = {
@@ -297,6 +316,7 @@ async function measure(
     emailsSent: stats.emailsSent,
     distinctRecipients: recipients,
     graphUsage: used,
+    writeBudget: budgetsOf(mode).appTenantWrites,
     lowerBoundSeconds: round(lb.seconds, 3),
     lowerBoundParts: lb,
     wallOverLowerBound: round(wallSeconds / lb.seconds, 2),

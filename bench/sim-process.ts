@@ -30,6 +30,8 @@ export interface SimProcess {
   stats(): Promise<SimStats>;
   /** Distinct addresses the sent messages went to. */
   distinctRecipients(): Promise<number>;
+  /** Shrinks the pair's Graph write budget (limit per window) for a short run that still crosses its windows. */
+  setWriteBudget(limit: number, windowSeconds: number): Promise<void>;
   /** An access token of a caller of the rotator's own API holding `roles`, signed by the simulated authority. */
   callerToken(roles: string[]): Promise<string>;
   stop(): Promise<void>;
@@ -67,6 +69,13 @@ export async function startSim(cwd: string, args: string[]): Promise<SimProcess>
     async distinctRecipients() {
       const mail = await get<Array<{ to: string[]; dropped: boolean }>>('/mail');
       return new Set(mail.filter((m) => !m.dropped).flatMap((m) => m.to.map((a) => a.toLowerCase()))).size;
+    },
+    async setWriteBudget(limit, windowSeconds) {
+      const res = await fetch(`${ready.control}/graph-budgets`, {
+        method: 'POST',
+        body: JSON.stringify({ appTenantWrites: limit, appTenantWritesWindowMs: windowSeconds * 1000 }),
+      });
+      if (!res.ok) throw new Error(`simulator /graph-budgets: ${res.status} ${await res.text()}`);
     },
     async callerToken(roles) {
       const res = await fetch(`${ready.control}/caller-token`, {

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { startSimCloud, type SimCloud } from './cloud.js';
+import { graphControl } from './graph.js';
 import type { FaultKind, ServiceName } from './http.js';
 import { seedDemoTenant, seedLargeTenant } from './seed.js';
 import { exportLines, shellEnv } from './shell-env.js';
@@ -218,6 +219,15 @@ async function handle(cloud: SimCloud, req: IncomingMessage, res: ServerResponse
       // A signed access token of a caller of the rotator's own API (the bench's POST /api/rotate), with these roles.
       const body = (await readJson(req)) as { roles?: string[]; name?: string };
       return json(res, 200, { token: await cloud.callerToken({ roles: body.roles, name: body.name }) });
+    }
+    case 'POST /graph-budgets': {
+      // Graph's write budget of the pair, shrunk for a short run that still crosses its windows (the bench).
+      const body = (await readJson(req)) as { appTenantWrites?: number; appTenantWritesWindowMs?: number };
+      graphControl(cloud).throttle.setBudgets({
+        appTenantWrites: body.appTenantWrites,
+        appTenantWritesWindowMs: body.appTenantWritesWindowMs,
+      });
+      return json(res, 200, { budgets: graphControl(cloud).throttle.budgets });
     }
     case 'DELETE /faults':
       cloud.faults.clear();
