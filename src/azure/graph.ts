@@ -2,11 +2,20 @@
 // service principals, and addPassword/removePassword. Retries live here, in one place that knows which calls are
 // idempotent.
 import type { TokenCredential } from '@azure/identity';
-import { Client, RetryHandlerOptions } from '@microsoft/microsoft-graph-client';
+import {
+  AuthenticationHandler,
+  Client,
+  RedirectHandler,
+  RedirectHandlerOptions,
+  RetryHandler,
+  RetryHandlerOptions,
+  TelemetryHandler,
+} from '@microsoft/microsoft-graph-client';
 import pLimit from 'p-limit';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import { errorInfo } from '../errors.js';
 import { sharedGraphBudget, type GraphBudget } from './graph-budget.js';
+import { HttpsMessageHandler } from './graph-transport.js';
 import type { AppView, Credential, NewPassword, OwnerObject } from './graph-types.js';
 import { graphScope } from './identity.js';
 import { reuseTokens } from './token-reuse.js';
@@ -77,10 +86,18 @@ export class GraphApi {
     this.clock = opts.clock ?? systemClock;
     this.budget = sharedGraphBudget(this.clock, `${settings.graphEndpoint} ${settings.tenantId ?? ''}`);
     const base = new URL(settings.graphEndpoint);
+    const auth = new TokenCredentialAuthenticationProvider(reuseTokens(credential), {
+      scopes: [graphScope(settings)],
+    });
     this.client = Client.initWithMiddleware({
-      authProvider: new TokenCredentialAuthenticationProvider(reuseTokens(credential), {
-        scopes: [graphScope(settings)],
-      }),
+      // The SDK's default chain, but for its last step: node:https instead of fetch (graph-transport.ts).
+      middleware: [
+        new AuthenticationHandler(auth),
+        new RetryHandler(new RetryHandlerOptions()),
+        new RedirectHandler(new RedirectHandlerOptions()),
+        new TelemetryHandler(),
+        new HttpsMessageHandler(),
+      ],
       baseUrl: `${settings.graphEndpoint}/`,
       defaultVersion: 'v1.0',
       // The SDK sends the token only to hosts it knows; the configured endpoint must receive it (national clouds,
