@@ -37,6 +37,12 @@ const APP_SELECT = 'id,appId,displayName,tags,signInAudience,passwordCredentials
 const PAGE_SIZE = 999; // Graph's maximum: fewest sequential page round-trips
 const BATCH_LIMIT = 20;
 const BATCHES_IN_FLIGHT = 4;
+/**
+ * Tries of one page of the app listing. The whole run stands on it (a page that fails ends the run, and no app is
+ * reported), so a burst of throttling is waited out longer than one app's read: 6 tries ended a daily run on
+ * 6 throttled answers in a row (the soak's stuck-app-reported-failed finding). Each 429 waits its Retry-After.
+ */
+const LISTING_ATTEMPTS = 12;
 /** Graph allows at most 15 values in an `in` filter (learn.microsoft.com/graph/filter-query-parameter). */
 const IN_FILTER_LIMIT = 15;
 // The SDK's RetryHandler would also retry a POST that timed out after it committed (503/504), creating a second
@@ -153,8 +159,8 @@ export class GraphApi {
     return this.client.api(path).middlewareOptions(NO_SDK_RETRY).option('signal', signal);
   }
 
-  private read<T>(path: string): Promise<T> {
-    return this.call((signal) => this.get(path, signal).get() as Promise<T>, { idempotent: true });
+  private read<T>(path: string, attempts?: number): Promise<T> {
+    return this.call((signal) => this.get(path, signal).get() as Promise<T>, { idempotent: true, attempts });
   }
 
   /** Pages of app registrations, streamed: `owned` via the rotator's ownedObjects, `tagged` via a tag filter. */
@@ -168,7 +174,7 @@ export class GraphApi {
       next = `/applications?$filter=${filter}&$select=${APP_SELECT}&$top=${PAGE_SIZE}`;
     }
     while (next) {
-      const page: Page<AppView> = await this.read<Page<AppView>>(next);
+      const page: Page<AppView> = await this.read<Page<AppView>>(next, LISTING_ATTEMPTS);
       yield page.value.map(normalizeApp);
       next = page['@odata.nextLink'];
     }
@@ -334,6 +340,20 @@ export class GraphApi {
         if (sp.appId) found.add(sp.appId.toLowerCase());
     });
     return found;
+  }
+
+  /**
+   * Whether this app has a service principal here, read on its own (GET, not $batch): the second opinion when a
+   * batched lookup failed, so that a $batch outage alone does not stop rotations.
+   */
+  async hasServicePrincipal(appId: string): Promise<boolean> {
+    try {
+      await this.read(`/servicePrincipals(appId='${encodeURIComponent(appId)}')?$select=id`);
+      return true;
+    } catch (err) {
+      if (errorInfo(err).status === 404) return false;
+      throw err;
+    }
   }
 
   /** The tenant's maximum password lifetime in days, when the policy is readable and sets one. */

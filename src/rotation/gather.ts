@@ -98,8 +98,9 @@ export async function gatherApp(ctx: RunContext, appId: string): Promise<AppStat
 }
 
 /**
- * §8 under the lock, before any change: the page's answer, or, when that lookup failed (a throttled $batch), the
- * app's own. An answer Graph still does not give is said (servicePrincipalUnknown), never taken for "has one".
+ * §8 under the lock, before any change: the page's answer, or, when that lookup failed (a throttled or failing
+ * $batch), the app's own read. An answer Graph still does not give is said (servicePrincipalUnknown), never taken
+ * for "has one".
  */
 async function servicePrincipalBeforeChange(
   ctx: RunContext,
@@ -110,7 +111,7 @@ async function servicePrincipalBeforeChange(
   if (known !== undefined || !mayBeDue(ctx, app, policy)) return { servicePrincipal: known };
   const key = app.appId.toLowerCase();
   try {
-    const servicePrincipal = (await ctx.services.graph.appIdsWithServicePrincipal([key])).has(key);
+    const servicePrincipal = await ctx.services.graph.hasServicePrincipal(key);
     ctx.servicePrincipals?.set(key, Promise.resolve(servicePrincipal));
     return { servicePrincipal };
   } catch (err) {
