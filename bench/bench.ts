@@ -54,8 +54,11 @@ const { values: args } = parseArgs({
     emergency: { type: 'string', default: '5000' },
     /** Only the emergency mode (no rotator sizes, no baseline, no emergency-queue). */
     'emergency-only': { type: 'boolean', default: false },
-    /** The same through POST /api/rotate and queue worker processes: `--emergency-queue 5000` (0: none). */
-    'emergency-queue': { type: 'string', default: '5000' },
+    /**
+     * The same through POST /api/rotate and queue worker processes: `--emergency-queue 5000` (0: none). Default:
+     * the --emergency size (so `--emergency 0` leaves both out).
+     */
+    'emergency-queue': { type: 'string' },
     /** Only the emergency-queue mode. */
     'emergency-queue-only': { type: 'boolean', default: false },
     /** Worker processes (Function App instances) of the emergency-queue mode. */
@@ -79,7 +82,7 @@ const only = args['emergency-only'] || args['emergency-queue-only'];
 const sizes = args.smoke ? [1000] : only ? [] : args.sizes.split(',').map((s) => Number(s.trim()));
 const emergencySize = args.smoke || args['emergency-queue-only'] ? 0 : Number(args.apps ?? args.emergency);
 const emergencyQueueSize =
-  args.smoke || args['emergency-only'] ? 0 : Number(args.apps ?? args['emergency-queue']);
+  args.smoke || args['emergency-only'] ? 0 : Number(args.apps ?? args['emergency-queue'] ?? args.emergency);
 const workers = Number(args.workers);
 const writeBudget = args['write-budget']?.split('/').map(Number) as [number, number] | undefined;
 if (writeBudget && !(writeBudget.length === 2 && writeBudget.every((x) => Number.isInteger(x) && x > 0))) {
