@@ -65,77 +65,85 @@ function dueApp(name: string): SimApplication {
 }
 
 describe('a run killed between storing a secret and telling its owners', () => {
-  it('the next run, once the killed one is surely over, tells the owners exactly once', async () => {
-    const app = dueApp('Killed before its digest');
-    const killedRun = startCli(['rotate', '--app', app.appId, '--json'], env);
-    cloud.faults.add({
-      op: 'keyvault.setSecret',
-      kind: 'commitThenHang',
-      times: 1,
-      onCommitted: () => killedRun.child.kill('SIGKILL'),
-    });
-    expect((await killedRun.done).signal).toBe('SIGKILL');
-    cloud.faults.clear();
-    await expireLocks(storage, cloud);
-    const made = app.passwordCredentials.filter((c) => (c.displayName ?? '').startsWith(ROTATOR_PREFIX));
-    expect(made).toHaveLength(1);
-    const keyId = made[0]!.keyId;
-    expect(cloud.vault.latest(`app-${app.appId}`)?.tags?.keyId).toBe(keyId);
-    expect(toldAbout(OWNER, keyId)).toBe(0);
-    expect(owedTag(app)).toBe('owed');
+  it(
+    'the next run, once the killed one is surely over, tells the owners exactly once',
+    { timeout: 240_000 },
+    async () => {
+      const app = dueApp('Killed before its digest');
+      const killedRun = startCli(['rotate', '--app', app.appId, '--json'], env);
+      cloud.faults.add({
+        op: 'keyvault.setSecret',
+        kind: 'commitThenHang',
+        times: 1,
+        onCommitted: () => killedRun.child.kill('SIGKILL'),
+      });
+      expect((await killedRun.done).signal).toBe('SIGKILL');
+      cloud.faults.clear();
+      await expireLocks(storage, cloud);
+      const made = app.passwordCredentials.filter((c) => (c.displayName ?? '').startsWith(ROTATOR_PREFIX));
+      expect(made).toHaveLength(1);
+      const keyId = made[0]!.keyId;
+      expect(cloud.vault.latest(`app-${app.appId}`)?.tags?.keyId).toBe(keyId);
+      expect(toldAbout(OWNER, keyId)).toBe(0);
+      expect(owedTag(app)).toBe('owed');
 
-    // A run at the same time as the killed one (it might still be telling): the notice is left to it.
-    await timerLikeRun();
-    expect(toldAbout(OWNER, keyId)).toBe(0);
-    expect(owedTag(app)).toBe('owed');
+      // A run at the same time as the killed one (it might still be telling): the notice is left to it.
+      await timerLikeRun();
+      expect(toldAbout(OWNER, keyId)).toBe(0);
+      expect(owedTag(app)).toBe('owed');
 
-    // Hours later: taken over, told once, marked told.
-    cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
-    await timerLikeRun();
-    expect(toldAbout(OWNER, keyId)).toBe(1);
-    expect(toldAbout('secops@contoso.com', keyId)).toBe(1);
-    expect(owedTag(app)).toBeUndefined();
-    const told = cloud.mail.messages.find((m) => m.to.includes(OWNER))!;
-    expect(told.plainText).toContain(app.appId);
-    expect(told.plainText).not.toContain(made[0]!.secretText ?? 'no secret text kept');
+      // Hours later: taken over, told once, marked told.
+      cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+      await timerLikeRun();
+      expect(toldAbout(OWNER, keyId)).toBe(1);
+      expect(toldAbout('secops@contoso.com', keyId)).toBe(1);
+      expect(owedTag(app)).toBeUndefined();
+      const told = cloud.mail.messages.find((m) => m.to.includes(OWNER))!;
+      expect(told.plainText).toContain(app.appId);
+      expect(told.plainText).not.toContain(made[0]!.secretText ?? 'no secret text kept');
 
-    // And never again.
-    cloud.clock.advance(DAY);
-    await timerLikeRun();
-    expect(toldAbout(OWNER, keyId)).toBe(1);
-    expect(cloud.vault.versions(`app-${app.appId}`)).toHaveLength(1);
-    cloud.tenant.deleteApplication(app.id);
-  });
+      // And never again.
+      cloud.clock.advance(DAY);
+      await timerLikeRun();
+      expect(toldAbout(OWNER, keyId)).toBe(1);
+      expect(cloud.vault.versions(`app-${app.appId}`)).toHaveLength(1);
+      cloud.tenant.deleteApplication(app.id);
+    },
+  );
 
-  it('killed between two sends of its digest: whoever it reached is not told again, the others are', async () => {
-    const app = dueApp('Killed during its digest');
-    const other = dueApp('Rotated with it');
-    const killedRun = startCli(['rotate', '--app', app.appId, '--app', other.appId, '--json'], env);
-    // The first message ACS accepts is the last thing the killed run does.
-    cloud.faults.add({
-      op: 'acs.send',
-      kind: 'commitThenHang',
-      times: 1,
-      onCommitted: () => killedRun.child.kill('SIGKILL'),
-    });
-    const mailBefore = cloud.mail.messages.length;
-    expect((await killedRun.done).signal).toBe('SIGKILL');
-    cloud.faults.clear();
-    await expireLocks(storage, cloud);
-    const reachedFirst = cloud.mail.messages.slice(mailBefore).flatMap((m) => m.to);
-    expect(reachedFirst.length).toBeGreaterThan(0);
-    const keyIdOf = (a: SimApplication) => cloud.vault.latest(`app-${a.appId}`)!.tags!.keyId!;
+  it(
+    'killed between two sends of its digest: whoever it reached is not told again, the others are',
+    { timeout: 240_000 },
+    async () => {
+      const app = dueApp('Killed during its digest');
+      const other = dueApp('Rotated with it');
+      const killedRun = startCli(['rotate', '--app', app.appId, '--app', other.appId, '--json'], env);
+      // The first message ACS accepts is the last thing the killed run does.
+      cloud.faults.add({
+        op: 'acs.send',
+        kind: 'commitThenHang',
+        times: 1,
+        onCommitted: () => killedRun.child.kill('SIGKILL'),
+      });
+      const mailBefore = cloud.mail.messages.length;
+      expect((await killedRun.done).signal).toBe('SIGKILL');
+      cloud.faults.clear();
+      await expireLocks(storage, cloud);
+      const reachedFirst = cloud.mail.messages.slice(mailBefore).flatMap((m) => m.to);
+      expect(reachedFirst.length).toBeGreaterThan(0);
+      const keyIdOf = (a: SimApplication) => cloud.vault.latest(`app-${a.appId}`)!.tags!.keyId!;
 
-    cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
-    await timerLikeRun();
-    // Both owners (one address, two apps) and secops: each told about each rotation exactly once.
-    for (const a of [app, other])
-      for (const to of [OWNER, 'secops@contoso.com']) expect(toldAbout(to, keyIdOf(a)), to).toBe(1);
-    expect(owedTag(app)).toBeUndefined();
-    expect(owedTag(other)).toBeUndefined();
-    cloud.tenant.deleteApplication(app.id);
-    cloud.tenant.deleteApplication(other.id);
-  });
+      cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+      await timerLikeRun();
+      // Both owners (one address, two apps) and secops: each told about each rotation exactly once.
+      for (const a of [app, other])
+        for (const to of [OWNER, 'secops@contoso.com']) expect(toldAbout(to, keyIdOf(a)), to).toBe(1);
+      expect(owedTag(app)).toBeUndefined();
+      expect(owedTag(other)).toBeUndefined();
+      cloud.tenant.deleteApplication(app.id);
+      cloud.tenant.deleteApplication(other.id);
+    },
+  );
 
   it('a run that tells its owners leaves no owed notice behind', async () => {
     const app = dueApp('Told by its own run');
