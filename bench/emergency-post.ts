@@ -7,7 +7,8 @@
 import functions from '@azure/functions';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { rotateHttpHandler } from '../src/functions/rotateHttp.js';
+// The handler module itself, not the trigger's lazy wrapper: a warm instance has loaded it already.
+import { rotateHttpHandler } from '../src/functions/handlers/rotateHttp.js';
 import { envEdge } from '../src/run.js';
 
 const { HttpRequest, InvocationContext } = functions;
@@ -31,5 +32,8 @@ const context = new InvocationContext({
 process.stderr.write('@@post ready\n');
 await new Promise<void>((resolve) => createInterface({ input: process.stdin }).once('line', () => resolve()));
 const response = await handler(request, context);
-process.stdout.write(`${JSON.stringify({ status: response.status, body: response.jsonBody })}\n`);
-process.exit(response.status === 200 ? 0 : 1);
+// Exit once the answer is written: a report larger than the pipe's buffer is still being written after write()
+// returns, and an exit then would cut it off.
+process.stdout.write(`${JSON.stringify({ status: response.status, body: response.jsonBody })}\n`, () =>
+  process.exit(response.status === 200 ? 0 : 1),
+);

@@ -10,8 +10,9 @@ import { QueueClient, type DequeuedMessageItem } from '@azure/storage-queue';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { decodeAsHost, POISON_QUEUE, WORK_QUEUE } from '../src/azure/queue.js';
-import { rotatePoisonHandler } from '../src/functions/rotatePoison.js';
-import { rotateWorkerHandler } from '../src/functions/rotateWorker.js';
+// The handler modules themselves, not the triggers' lazy wrappers: a warm instance has loaded them already.
+import { rotatePoisonHandler } from '../src/functions/handlers/rotatePoison.js';
+import { rotateWorkerHandler } from '../src/functions/handlers/rotateWorker.js';
 import { envEdge } from '../src/run.js';
 
 const { InvocationContext } = functions;
