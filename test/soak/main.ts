@@ -39,7 +39,6 @@ try {
     crashes: !values['no-crashes'],
     progress: (line) => process.stderr.write(`soak: ${line}\n`),
   });
-  for (const v of summary.firstViolations) process.stderr.write(`soak: VIOLATION ${v}\n`);
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   process.exitCode = summary.violations ? 1 : 0;
 } finally {

@@ -1,6 +1,7 @@
 // A simulated year (issue 17): every simulated day the cloud's clock moves one day, people change the tenant, the
 // day's faults are drawn, the real product makes its timer run (killed between two steps on some days, joined by a
 // second run on others), and the invariants are checked against the simulator's state.
+import { loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Settings } from '../../src/settings.js';
 import { Emitted, expireLocks } from '../reliability/harness.js';
@@ -56,6 +57,8 @@ export interface SoakSummary {
   /** The SDKs' own retry and poll waits, taken on the cloud's clock instead of the wall clock (sdk-waits.ts). */
   sdkWaits: { count: number; simulatedSeconds: number };
   wallSeconds: number;
+  /** The machine's 1-minute load average, sampled once a simulated day (the wall time depends on it). */
+  loadAverage: { min: number; mean: number; max: number };
 }
 
 const NOTIFY_ALSO = 'secops@contoso.com';
@@ -118,6 +121,8 @@ export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary
     const policyDay = Math.floor(opts.days / 2);
     let yesterday: DayFaults | undefined;
     const leakIndex = new LeakIndex();
+    let reported = 0;
+    const loads: number[] = [];
 
     for (let day = 0; day < opts.days; day++) {
       clock.set(t0 + day * DAY);
@@ -161,6 +166,7 @@ export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary
         outcomes.push(await timerRun(product('timer')));
       }
       runs.timer++;
+      loads.push(loadavg()[0]!);
       runs.failed += outcomes.filter((o) => !o.finished).length;
       const ranMs = Date.now() - dayStart;
       cloud.faults.clear();
@@ -181,6 +187,10 @@ export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary
       leakIndex.addSecrets(cloud.issuedSecrets());
       checker.leaks(day, leakIndex.scan(emitted.entries));
       tallyDay(tally, faults, killed);
+      // Each violation as it is found (the summary keeps only the first ten).
+      for (const v of checker.violations.slice(reported))
+        opts.progress?.(`VIOLATION ${describeViolation(v)}`);
+      reported = checker.violations.length;
       if (process.env.SOAK_DEBUG)
         process.stderr.write(
           `day ${day}: run ${ranMs} ms, checks ${Date.now() - dayStart - ranMs} ms, cpu ${Math.round((process.cpuUsage(dayCpu).user + process.cpuUsage(dayCpu).system) / 1000)} ms, faults ${faults.rules.map((r) => `${r.kind}${r.rule.hits ? '*' : ''}`).join(' ')}${faults.concurrent ? ' concurrent' : ''}${faults.crashAfter ? ` crash@${faults.crashAfter}` : ''}${faults.replicationDelayMs ? ' slow-replication' : ''} ops ${JSON.stringify(opsOf(requests))}\n`,
@@ -228,6 +238,11 @@ export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary
       runs,
       sdkWaits: { count: sdkWaits.count, simulatedSeconds: Math.round(sdkWaits.totalMs / 1000) },
       wallSeconds: Math.round((Date.now() - wallStart) / 100) / 10,
+      loadAverage: {
+        min: round1(Math.min(...loads)),
+        mean: round1(loads.reduce((a, b) => a + b, 0) / loads.length),
+        max: round1(Math.max(...loads)),
+      },
     };
     return { summary, violations: checker.violations };
   } finally {
@@ -287,6 +302,8 @@ function opsOf(ops: string[]): Record<string, number> {
   for (const op of ops) n[op] = (n[op] ?? 0) + 1;
   return n;
 }
+
+const round1 = (n: number) => Math.round(n * 10) / 10;
 
 function countBy(violations: Violation[]): Record<string, number> {
   const n: Record<string, number> = {};
