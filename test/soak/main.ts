@@ -26,10 +26,10 @@ const days = whole('days', values.days);
 const apps = whole('apps', values.apps);
 const seed = whole('seed', values.seed);
 
-// Azurite takes longer than its 20 s to start on a loaded machine now and then: try again before giving up.
-const azurite = await startAzurite()
-  .catch(() => startAzurite())
-  .catch(() => startAzurite());
+// Azurite takes longer than the suite's 20 s to start on a loaded machine (load 25 on 2 cores): give it a minute,
+// and try again before giving up (a start given up kills its process).
+const start = () => startAzurite({ timeoutMs: 60_000 });
+const azurite = await start().catch(start).catch(start);
 try {
   const { summary } = await runSoak({
     days,
