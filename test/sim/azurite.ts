@@ -26,7 +26,8 @@ export class AzuriteStartError extends Error {
 }
 
 export async function startAzurite(opts: { timeoutMs?: number } = {}): Promise<AzuriteHandle> {
-  const timeoutMs = opts.timeoutMs ?? 20_000;
+  // Azurite starts in 2-3 s on an idle machine, and took over 20 s at load 25 on 2 cores.
+  const timeoutMs = opts.timeoutMs ?? 60_000;
   const require = createRequire(import.meta.url);
   const entry = require.resolve('azurite/dist/src/azurite.js');
   const [blob, queue, table] = [await freePort(), await freePort(), await freePort()];
