@@ -68,7 +68,9 @@ interface Snapshot {
 export const KILLED_NOTE =
   ' (the run was killed that day after storing the secret: its notices died with it)';
 const STUCK_SHAPES = new Set(['personal-full', 'no-service-principal']);
-const OUT_OF_SCOPE_SHAPES = new Set(['disabled', 'not-owned', 'certificate-only']);
+// A certificate-only app is outside the scope only while it has no client secret: once a person adds one by hand
+// (applyEvents), it is in scope like any other (its state decides, in inScope).
+const OUT_OF_SCOPE_SHAPES = new Set(['disabled', 'not-owned']);
 const end = (c: { endDateTime: string }) => Date.parse(c.endDateTime);
 const days = (ms: number) => Math.round((ms / DAY) * 10) / 10;
 
@@ -267,7 +269,11 @@ export class Checker {
         const made = app.passwordCredentials.filter(
           (c) => !before.has(c.keyId) && isRotatorMadeName(c.displayName),
         );
-        if (OUT_OF_SCOPE_SHAPES.has(t.shape) || !app.ownerIds.includes(this.cloud.rotator.id))
+        const outOfScope =
+          OUT_OF_SCOPE_SHAPES.has(t.shape) ||
+          !app.ownerIds.includes(this.cloud.rotator.id) ||
+          before.size === 0;
+        if (outOfScope)
           this.check(
             made.length === 0 && added.length === 0,
             day,

@@ -8,7 +8,19 @@ import { runSoak } from './soak.js';
  * Violations the soak found in the product that are still open (see docs/reliability.md, "The simulated year:
  * figures"). Each is matched exactly; anything else fails the test. Remove an entry once the product is fixed.
  */
-const OPEN_FINDINGS: Array<{ invariant: Violation['invariant']; detail: RegExp; why: string }> = [];
+const OPEN_FINDINGS: Array<{ invariant: Violation['invariant']; detail: RegExp; why: string }> = [
+  {
+    invariant: 'told-once',
+    detail: /^\S+ was not told about rotation \S+ \(day \d+\) within \d+ days$/,
+    why: "the owners' lookup ($batch) of the rotation's day met Graph 429 bursts past its retries: owners were not emailed (NOTIFY_ALSO was), and nothing is held for them, so they never learn of that rotation",
+  },
+  {
+    invariant: 'stuck-app-reported-failed',
+    detail:
+      /^the app cannot be rotated and its secret (expires in [\d.]+ days|has expired), but the run did not report it failed$/,
+    why: "two Graph 429 bursts in a row outlast the listing's 6 attempts: the whole run fails (rotation-run-failed) and reports no app",
+  },
+];
 const isOpenFinding = (v: Violation) =>
   OPEN_FINDINGS.some((f) => f.invariant === v.invariant && f.detail.test(v.detail));
 
