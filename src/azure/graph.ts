@@ -2,23 +2,19 @@
 // service principals, and addPassword/removePassword. Retries live here, in one place that knows which calls are
 // idempotent.
 import type { TokenCredential } from '@azure/identity';
-import {
-  AuthenticationHandler,
-  Client,
-  RedirectHandler,
-  RedirectHandlerOptions,
-  RetryHandler,
-  RetryHandlerOptions,
-  TelemetryHandler,
-} from '@microsoft/microsoft-graph-client';
+import { RetryHandlerOptions, type Client } from '@microsoft/microsoft-graph-client';
 import pLimit from 'p-limit';
-import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import { errorInfo } from '../errors.js';
 import { sharedGraphBudget, type GraphBudget } from './graph-budget.js';
-import { HttpsMessageHandler } from './graph-transport.js';
-import type { AppView, Credential, NewPassword, OwnerObject } from './graph-types.js';
-import { graphScope } from './identity.js';
-import { reuseTokens } from './token-reuse.js';
+import { graphClient } from './graph-transport.js';
+import {
+  credentialOf,
+  normalizeApp,
+  type AppView,
+  type Credential,
+  type NewPassword,
+  type OwnerObject,
+} from './graph-types.js';
 import type { Settings } from '../settings.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { withTimeout } from '../util/timeout.js';
@@ -91,25 +87,7 @@ export class GraphApi {
     this.timeoutMs = opts.timeoutMs ?? CALL_TIMEOUT_MS;
     this.clock = opts.clock ?? systemClock;
     this.budget = sharedGraphBudget(this.clock, `${settings.graphEndpoint} ${settings.tenantId ?? ''}`);
-    const base = new URL(settings.graphEndpoint);
-    const auth = new TokenCredentialAuthenticationProvider(reuseTokens(credential), {
-      scopes: [graphScope(settings)],
-    });
-    this.client = Client.initWithMiddleware({
-      // The SDK's default chain, but for its last step: node:https instead of fetch (graph-transport.ts).
-      middleware: [
-        new AuthenticationHandler(auth),
-        new RetryHandler(new RetryHandlerOptions()),
-        new RedirectHandler(new RedirectHandlerOptions()),
-        new TelemetryHandler(),
-        new HttpsMessageHandler(),
-      ],
-      baseUrl: `${settings.graphEndpoint}/`,
-      defaultVersion: 'v1.0',
-      // The SDK sends the token only to hosts it knows; the configured endpoint must receive it (national clouds,
-      // proxies, the simulator).
-      customHosts: new Set([base.hostname]),
-    });
+    this.client = graphClient(credential, settings);
   }
 
   private pause(ms: number, err?: unknown): void {
@@ -418,22 +396,3 @@ function retryable(err: unknown): boolean {
   const concurrent = status === 400 && /concurrent/i.test(message);
   return isThrottled(err) || concurrent || unknownOutcome(status);
 }
-
-function normalizeApp(a: AppView): AppView {
-  return {
-    id: a.id,
-    appId: a.appId,
-    displayName: a.displayName ?? '',
-    tags: a.tags ?? [],
-    signInAudience: a.signInAudience,
-    passwordCredentials: (a.passwordCredentials ?? []).map(credentialOf),
-    keyCredentials: (a.keyCredentials ?? []).map(credentialOf),
-  };
-}
-
-const credentialOf = (c: Credential): Credential => ({
-  keyId: c.keyId,
-  displayName: c.displayName ?? null,
-  startDateTime: c.startDateTime,
-  endDateTime: c.endDateTime,
-});
