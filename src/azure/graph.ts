@@ -281,13 +281,14 @@ export class GraphApi {
     const responses = await this.batchGet(
       appObjectIds.map((id) => `/applications/${id}/owners?$select=${select}&$top=${PAGE_SIZE}`),
     );
-    // Owners unknown (a sub-request that kept failing): the run still reaches tag and NOTIFY_ALSO recipients.
-    return new Map(
-      appObjectIds.map((id, i) => {
-        const r = responses[i];
-        return [id, r?.status === 200 ? ((r.body?.value ?? []) as OwnerObject[]) : []];
-      }),
-    );
+    // An app whose owners stay unknown (a sub-request that kept failing) is left out of the map, so the caller can
+    // tell "no owners" from "not known" (notify keeps such a rotation's notice owed for a later run).
+    const owners = new Map<string, OwnerObject[]>();
+    appObjectIds.forEach((id, i) => {
+      const r = responses[i];
+      if (r?.status === 200) owners.set(id, (r.body?.value ?? []) as OwnerObject[]);
+    });
+    return owners;
   }
 
   /**

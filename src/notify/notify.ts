@@ -146,7 +146,7 @@ export async function notifyOwners(
       return notes;
     }
     const objectIds = [...changed.map((c) => c.app.id), ...reminders.map((r) => r.app.id)];
-    const addressesOf = await readOwners(deps, objectIds, notes);
+    const { addressesOf, ownersKnown } = await readOwners(deps, objectIds, notes);
     const items = new Map(changed.map((c) => [changedItem(deps, c, addressesOf(c.app.id)), c]));
     const current: NotifiableApp[] = [...items.keys(), ...reminders.map((r) => reminderItem(r, addressesOf))];
 
@@ -188,7 +188,9 @@ export async function notifyOwners(
       runId: report.runId,
     });
     const heldNow = held.store ? await saveHeld(held, owed, notes) : false;
-    await markTold(deps, report.runId, items, plan.recipientsByApp, sent, heldNow, notes);
+    // Unread owners were not told: those notices stay owed for a later whole-scope run to take over (recover.ts).
+    const toldItems = new Map([...items].filter(([, c]) => ownersKnown(c.app.id)));
+    await markTold(deps, report.runId, toldItems, plan.recipientsByApp, sent, heldNow, notes);
     return notes;
   } finally {
     await held.lock?.release();
@@ -215,24 +217,31 @@ async function gatherReminders(
   }
 }
 
-/** The owners' addresses by app object id (none when they cannot be read; the notes say so). */
+/** The owners' addresses by app object id; owners that could not be read give none, `ownersKnown` false. */
 async function readOwners(
   deps: RunDeps,
   objectIds: string[],
   notes: string[],
-): Promise<(objectId: string) => string[]> {
+): Promise<{ addressesOf: (objectId: string) => string[]; ownersKnown: (objectId: string) => boolean }> {
   let owners = new Map<string, OwnerObject[]>();
   if (objectIds.length) {
     try {
       owners = await deps.services.graph.ownersOf(objectIds);
     } catch (err) {
-      notes.push(
-        `owners could not be read (${describeError(err)}); owners were not emailed, tag and NOTIFY_ALSO recipients were`,
-      );
+      notes.push(`owners could not be read (${describeError(err)})`);
     }
   }
+  const unknown = objectIds.filter((id) => !owners.has(id)).length;
+  if (unknown)
+    notes.push(
+      `the owners of ${unknown} app(s) could not be read: they were not emailed (tag and NOTIFY_ALSO recipients were); ` +
+        'a later run tells the owners of what was rotated',
+    );
   if ([...owners.values()].some((list) => list.some(unreadable))) notes.push(OWNERS_UNREADABLE_NOTE);
-  return (objectId) => (owners.get(objectId) ?? []).map(ownerAddress).filter((a): a is string => !!a);
+  return {
+    addressesOf: (objectId) => (owners.get(objectId) ?? []).map(ownerAddress).filter((a): a is string => !!a),
+    ownersKnown: (objectId) => owners.has(objectId),
+  };
 }
 
 /** The notice of a rotated or failed app. */

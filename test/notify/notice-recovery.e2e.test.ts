@@ -145,6 +145,28 @@ describe('a run killed between storing a secret and telling its owners', () => {
     },
   );
 
+  it('owners that could not be read are told by a later run; whoever was reached is not told again', async () => {
+    const app = dueApp('Owners unreadable on its day');
+    // Every owner lookup of this run fails (a sub-request of $batch: Graph 429 bursts past the retries in the soak).
+    cloud.faults.add({ op: 'graph.listOwners', kind: 'status', status: 500, times: 1000 });
+    const { result } = await timerLikeRun();
+    cloud.faults.clear();
+    const entry = result?.report.apps.find((a) => a.appId === app.appId);
+    expect(entry?.action).toBe('rotated');
+    const keyId = entry!.keyId!;
+    expect(toldAbout(OWNER, keyId)).toBe(0);
+    expect(toldAbout('secops@contoso.com', keyId)).toBe(1);
+    expect(result?.report.notes?.join('\n')).toMatch(/owners of 1 app\(s\) could not be read/);
+    expect(owedTag(app)).toBe('owed');
+
+    cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+    await timerLikeRun();
+    expect(toldAbout(OWNER, keyId)).toBe(1);
+    expect(toldAbout('secops@contoso.com', keyId)).toBe(1);
+    expect(owedTag(app)).toBeUndefined();
+    cloud.tenant.deleteApplication(app.id);
+  });
+
   it('a run that tells its owners leaves no owed notice behind', async () => {
     const app = dueApp('Told by its own run');
     const { result } = await timerLikeRun();
