@@ -138,6 +138,24 @@ export class Checker {
     return valid.find((c) => c.keyId === latestKeyId) ?? [...valid].sort((a, b) => end(b) - end(a))[0];
   }
 
+  /**
+   * An app the rotator cannot rotate: a stuck shape, or a personal-account app (two passwords at most) whose two
+   * slots hold a person's credential and the rotator's current one. The rotator never removes a person's credential
+   * nor its current one, so it has no room (contract §7) and must report the app failed on every run (and email it);
+   * its secret then expires in use, as nothing else can be done without a person removing a secret by hand.
+   */
+  private stuck(t: TrackedApp, app: SimApplication, now: number): boolean {
+    if (STUCK_SHAPES.has(t.shape)) return true;
+    const personal =
+      app.signInAudience === 'AzureADandPersonalMicrosoftAccount' ||
+      app.signInAudience === 'PersonalMicrosoftAccount';
+    if (!personal || app.passwordCredentials.length < 2) return false;
+    const current = this.current(t, app, now);
+    return !app.passwordCredentials.some(
+      (c) => isRotatorMadeName(c.displayName) && c.keyId !== current?.keyId,
+    );
+  }
+
   /** consumers-never-break: the latest Key Vault version holds a credential that exists, has not expired and is that value. */
   private checkConsumers(day: number, t: TrackedApp, app: SimApplication, now: number): void {
     const latest = this.cloud.vault.latest(t.secretName);
@@ -161,7 +179,8 @@ export class Checker {
   /** At the start of a day, once the clock moved: consumers still hold a working secret. */
   beforeRun(day: number): void {
     const now = this.cloud.clock.nowMs();
-    for (const [t, app] of this.live()) if (this.inScope(t, app)) this.checkConsumers(day, t, app, now);
+    for (const [t, app] of this.live())
+      if (this.inScope(t, app) && !this.stuck(t, app, now)) this.checkConsumers(day, t, app, now);
     const keyIds = new Map<string, Map<string, SimPasswordCredential>>();
     const versions = new Map<string, number>();
     const latestKeyId = new Map<string, string | undefined>();
@@ -286,7 +305,8 @@ export class Checker {
       }
 
       for (const v of added) this.recordRotation(day, t, app, v.tags.keyId ?? '', snap, now, killed);
-      this.checkConsumers(day, t, app, now);
+      const stuck = this.stuck(t, app, now);
+      if (!stuck) this.checkConsumers(day, t, app, now);
 
       // No orphan older than a day: a rotator-made credential whose secret never reached Key Vault.
       if (!disturbed)
@@ -304,7 +324,7 @@ export class Checker {
       const current = this.current(t, app, now);
       const left = current ? end(current) - now : -1;
       const due = left <= this.renewBefore(app) * DAY;
-      if (STUCK_SHAPES.has(t.shape)) {
+      if (stuck) {
         // It cannot be rotated (no room, no service principal): it must say so on every run while due.
         // Said by the run (its log or answer) or in today's notice to NOTIFY_ALSO (a refusal decided before any
         // change is reported and emailed, not logged); a day with an outage or a kill may hold the notice.
