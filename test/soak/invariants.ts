@@ -59,6 +59,8 @@ interface Rotation {
 }
 
 interface Snapshot {
+  /** When the day's run started (the cloud's clock). */
+  at: number;
   keyIds: Map<string, Map<string, SimPasswordCredential>>;
   versions: Map<string, number>;
   latestKeyId: Map<string, string | undefined>;
@@ -86,6 +88,8 @@ export class Checker {
   private readonly told = new Map<string, number>();
   private mailSeen = 0;
   private snapshot: Snapshot | undefined;
+  /** Apps found without room to rotate: stuck until their next rotation (their secret may expire in use meanwhile). */
+  private readonly noRoom = new Set<string>();
 
   constructor(
     private readonly cloud: SimCloud,
@@ -149,11 +153,13 @@ export class Checker {
     const personal =
       app.signInAudience === 'AzureADandPersonalMicrosoftAccount' ||
       app.signInAudience === 'PersonalMicrosoftAccount';
-    if (!personal || app.passwordCredentials.length < 2) return false;
     const current = this.current(t, app, now);
-    return !app.passwordCredentials.some(
-      (c) => isRotatorMadeName(c.displayName) && c.keyId !== current?.keyId,
-    );
+    const full =
+      personal &&
+      app.passwordCredentials.length >= 2 &&
+      !app.passwordCredentials.some((c) => isRotatorMadeName(c.displayName) && c.keyId !== current?.keyId);
+    if (full) this.noRoom.add(t.objectId);
+    return this.noRoom.has(t.objectId);
   }
 
   /** consumers-never-break: the latest Key Vault version holds a credential that exists, has not expired and is that value. */
@@ -189,7 +195,7 @@ export class Checker {
       versions.set(t.objectId, this.cloud.vault.versions(t.secretName).length);
       latestKeyId.set(t.objectId, this.current(t, app, now)?.keyId);
     }
-    this.snapshot = { keyIds, versions, latestKeyId };
+    this.snapshot = { at: now, keyIds, versions, latestKeyId };
   }
 
   /**
@@ -305,6 +311,7 @@ export class Checker {
       }
 
       for (const v of added) this.recordRotation(day, t, app, v.tags.keyId ?? '', snap, now, killed);
+      if (added.length) this.noRoom.delete(t.objectId);
       const stuck = this.stuck(t, app, now);
       if (!stuck) this.checkConsumers(day, t, app, now);
 
@@ -323,12 +330,13 @@ export class Checker {
       // Renewed in time: the current secret is never left with less than RETIRE_AFTER_DAYS to live.
       const current = this.current(t, app, now);
       const left = current ? end(current) - now : -1;
-      const due = left <= this.renewBefore(app) * DAY;
+      // Due when the run started (it decides then; the cloud's clock moves on during the run).
+      const dueAtStart = !current || end(current) - snap.at <= this.renewBefore(app) * DAY;
       if (stuck) {
         // It cannot be rotated (no room, no service principal): it must say so on every run while due.
         // Said by the run (its log or answer) or in today's notice to NOTIFY_ALSO (a refusal decided before any
         // change is reported and emailed, not logged); a day with an outage or a kill may hold the notice.
-        if (due && runs.length && !disturbed)
+        if (dueAtStart && runs.length && !disturbed)
           this.check(
             failedByReport.has(t.appId.toLowerCase()) || mentionedToday.has(t.appId.toLowerCase()),
             day,
