@@ -50,8 +50,12 @@ describe('ACS rate limits by domain kind (service-limits.md, "Rate Limits for Em
     expect(wait).toBeGreaterThan(0);
     expect(wait).toBeLessThanOrEqual(60);
 
+    // After Retry-After the oldest send has left the minute (the others, sent a little later on a busy machine, may
+    // not have yet: a sliding window); a minute on, all have.
     clock.advance(wait * 1000);
-    for (let i = 0; i < 5; i++) expect((await send()).status).toBe(202);
+    expect((await send()).status).toBe(202);
+    clock.advance(61_000);
+    for (let i = 0; i < 4; i++) expect((await send()).status).toBe(202);
     clock.advance(61_000);
     const eleventh = await send();
     expect(eleventh.status).toBe(429);
