@@ -819,7 +819,8 @@ describe('least authority and deployment traps (issues 13 §6, 14 §3–5)', () 
   });
 
   it('the alert queries match the events the functions log', () => {
-    const src = (rel: string) => readFileSync(join(root, 'src', 'functions', rel), 'utf8');
+    // Registrations in src/functions, the handlers they load on first run in src/functions/handlers.
+    const src = (rel: string) => readFileSync(join(root, 'src', 'functions', 'handlers', rel), 'utf8');
     expect(src('rotateTimer.ts')).toMatch(/event: 'rotation-run',/);
     expect(src('rotateTimer.ts')).toMatch(/failed: s\.failed/);
     expect(src('rotateTimer.ts')).toMatch(/event: 'rotation-run-failed'/);
