@@ -193,7 +193,9 @@ describe('an HTTP run and a held lock', () => {
     const deps = await connect(settings, () => undefined);
     const held = await deps.services.locks!.acquire(app.appId, 0); // another run holds the app
     try {
-      const { result } = await runOnce(deps, 'http', timeBudget(300), {
+      // 5 s: long enough for the app to reach its lock on a busy machine (300 ms handed it off before it got there),
+      // far below LOCK_WAIT_SECONDS (600 s).
+      const { result } = await runOnce(deps, 'http', timeBudget(5_000), {
         mode: 'rotate',
         appIds: [app.appId],
       });
