@@ -1,6 +1,6 @@
 // How a run shares its apps with queue workers, and the run table that lets the last worker send the run's digest
 // once. The strategies (inline, time budget, fan-out, queue worker) are what each trigger passes to runOnce.
-import { RunTable } from './azure/runs.js';
+import { RunTable, type RunRow } from './azure/runs.js';
 import { WorkQueue, type WorkMessage } from './azure/queue.js';
 import { describeError } from './errors.js';
 import { notifyOwners, type NotifyOptions } from './notify/notify.js';
@@ -147,10 +147,10 @@ export const fromQueue =
     const runs = new RunTable(ctx.settings.storage!, ctx.services.credential, undefined, {
       clock: ctx.clock,
     });
-    if (await refusedMessage(ctx, runs, ctx.runId, appId))
+    const run = await runs.getRun(ctx.runId);
+    if (await refusedMessage(ctx, runs, run, appId))
       return { queued: [], skipEngine: true, finish: async () => {} };
     const previous = (await runs.getApp(ctx.runId, appId))?.report;
-    const run = await runs.getRun(ctx.runId);
     return {
       queued: [],
       previous,
@@ -175,9 +175,14 @@ export const fromQueue =
  * and logged, so it neither completes that run nor emails anyone. A message without a run row is not refused here:
  * the worker still checks the app's scope before acting (resolveTarget).
  */
-async function refusedMessage(deps: RunDeps, runs: RunTable, runId: string, appId: string): Promise<boolean> {
-  if (!(await runs.getRun(runId)) || (await runs.wasQueued(runId, appId))) return false;
-  deps.log('queue message refused: the run did not queue this app', { runId, appId });
+async function refusedMessage(
+  deps: RunDeps,
+  runs: RunTable,
+  run: RunRow | undefined,
+  appId: string,
+): Promise<boolean> {
+  if (!run || (await runs.wasQueued(run.runId, appId))) return false;
+  deps.log('queue message refused: the run did not queue this app', { runId: run.runId, appId });
   return true;
 }
 
@@ -195,11 +200,12 @@ export async function recordGaveUp(
   const runs = new RunTable(deps.settings.storage!, deps.services.credential, undefined, {
     clock: deps.clock,
   });
-  if (!(await runs.getRun(runId))) {
+  const run = await runs.getRun(runId);
+  if (!run) {
     deps.log('poison message refused: no such run', { runId, appId });
     return 'refused';
   }
-  if (await refusedMessage(deps, runs, runId, appId)) return 'refused';
+  if (await refusedMessage(deps, runs, run, appId)) return 'refused';
   const reason =
     `the queue worker failed on this app ${dequeueCount !== undefined ? `${dequeueCount} times` : 'repeatedly'}` +
     ' and gave up; see the rotateWorker logs for the error. The next scheduled run tries again';
