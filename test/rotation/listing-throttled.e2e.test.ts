@@ -2,8 +2,7 @@
 // ended the whole daily run, so no app, not even one that can never be rotated, was reported that day. The listing
 // now waits out a longer burst; a listing that keeps failing still ends the run with its error.
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli.js';
-import type { Report } from '../../src/rotation/report.js';
+import { runCli } from '../cli/run-cli.js';
 import { startSimCloud } from '../sim/cloud.js';
 
 const DAY = 86_400_000;
@@ -15,14 +14,7 @@ delete baseEnv.AzureWebJobsStorage;
 
 beforeEach(() => cloud.faults.clear());
 
-async function rotate() {
-  let stdout = '';
-  const code = await main(['rotate', '--json'], baseEnv, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: () => undefined },
-  });
-  return { code, report: stdout ? (JSON.parse(stdout) as Report) : undefined };
-}
+const rotate = () => runCli(['rotate', '--json'], baseEnv);
 
 const stuck = cloud.tenant.addApplication({
   displayName: 'No SP, listed through throttling',

@@ -2,7 +2,7 @@
 // principal, sign-in errors that waiting cannot cure, Conditional Access, removePassword of a gone keyId, and the
 // time budget of an HTTP run. Assertions on the simulator's state and request log, never on elapsed time.
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { main } from '../../src/cli.js';
+import { runCli } from '../cli/run-cli.js';
 import { timeBudget } from '../../src/handoff.js';
 import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
 import type { Report } from '../../src/rotation/report.js';
@@ -29,20 +29,8 @@ beforeEach(() => {
   cloud.tenant.replicationDelayMs = REPLICATION_MS;
 });
 
-async function cli(args: string[], env: Record<string, string> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(
-    [...args, '--json'],
-    { ...baseEnv, ...env },
-    {
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s) },
-    },
-  );
-  printed.push(stdout, stderr);
-  return { code, stderr, report: stdout ? (JSON.parse(stdout) as Report) : undefined };
-}
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  runCli([...args, '--json'], { ...baseEnv, ...env }, printed);
 
 const entry = (r: Report | undefined, app: SimApplication) => r?.apps.find((a) => a.appId === app.appId);
 const rotatorMade = (app: SimApplication) =>

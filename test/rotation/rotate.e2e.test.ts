@@ -4,7 +4,7 @@ import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { startSimCloud } from '../sim/cloud.js';
 import { seedDemoTenant } from '../sim/seed.js';
 import type { SimApplication } from '../sim/tenant.js';
-import { main } from '../../src/cli.js';
+import { runCli } from '../cli/run-cli.js';
 import type { Report } from '../../src/rotation/report.js';
 
 const DAY = 86_400_000;
@@ -15,25 +15,8 @@ Object.assign(process.env, cloud.env);
 /** Everything the product printed in this file, for the leak check at the end. */
 const printed: string[] = [];
 
-async function cli(args: string[], env: Record<string, string> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(
-    args,
-    { ...process.env, VERIFY_TIMEOUT_SECONDS: '10', ...env },
-    {
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s) },
-    },
-  );
-  printed.push(stdout, stderr);
-  return {
-    code,
-    stdout,
-    stderr,
-    report: args.includes('--json') && stdout ? (JSON.parse(stdout) as Report) : undefined,
-  };
-}
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  runCli(args, { ...process.env, VERIFY_TIMEOUT_SECONDS: '10', ...env }, printed);
 
 const rotatorMade = (app: SimApplication) =>
   app.passwordCredentials.filter((c) => (c.displayName ?? '').startsWith('entra-secret-rotator'));

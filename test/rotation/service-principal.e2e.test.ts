@@ -2,7 +2,7 @@
 // a page's batched lookup throttled past its retries must not let a due app without a service principal get a
 // credential (added, proof refused with AADSTS7000229, removed again). Assertions on the simulator's request log.
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli.js';
+import { runCli } from '../cli/run-cli.js';
 import type { Report } from '../../src/rotation/report.js';
 import { startSimCloud } from '../sim/cloud.js';
 import type { SimApplication } from '../sim/tenant.js';
@@ -17,12 +17,8 @@ delete baseEnv.AzureWebJobsStorage;
 beforeEach(() => cloud.faults.clear());
 
 async function rotate(args: string[] = []) {
-  let stdout = '';
-  const code = await main(['rotate', ...args, '--json'], baseEnv, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: () => undefined },
-  });
-  return { code, report: JSON.parse(stdout) as Report };
+  const { code, report } = await runCli(['rotate', ...args, '--json'], baseEnv);
+  return { code, report: report! };
 }
 
 const entry = (r: Report, app: SimApplication) => r.apps.find((a) => a.appId === app.appId);

@@ -3,9 +3,9 @@
 // an untagged hand-kept secret overwritten, the rotator's own state overwritten, another app's default name taken
 // before its first rotation, and two apps naming one new secret both writing it.
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { main } from '../../src/cli.js';
+import { runCli } from '../cli/run-cli.js';
 import { PENDING_SECRET_NAME } from '../../src/notify/pending.js';
-import type { AppReport, Report } from '../../src/rotation/report.js';
+import type { AppReport } from '../../src/rotation/report.js';
 import { startSimCloud } from '../sim/cloud.js';
 import type { SimApplication } from '../sim/tenant.js';
 
@@ -18,21 +18,12 @@ Object.assign(process.env, cloud.env);
 const printed: string[] = [];
 
 async function cli(args: string[], env: Record<string, string> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(
+  const run = await runCli(
     args,
     { ...cloud.env, VERIFY_TIMEOUT_SECONDS: '5', LOCK_WAIT_SECONDS: '20', ...env },
-    { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } },
+    printed,
   );
-  printed.push(stdout, stderr);
-  const report = stdout ? (JSON.parse(stdout) as Report) : undefined;
-  return {
-    code,
-    stderr,
-    report,
-    entry: (app: SimApplication) => report?.apps.find((a) => a.appId === app.appId),
-  };
+  return { ...run, entry: (app: SimApplication) => run.report?.apps.find((a) => a.appId === app.appId) };
 }
 
 const rotatorMade = (app: SimApplication) =>
