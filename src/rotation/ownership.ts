@@ -80,12 +80,15 @@ export async function previewOwnership(
   app: AppView,
   secretName: string,
 ): Promise<OwnershipRefusal | undefined> {
+  const view = await previewOwner(ctx, secretName);
+  return view && ownershipRefusal(ctx, app, secretName, view);
+}
+
+/** Who Key Vault says holds a secret, from the run's vault index, or the secret's versions without one. */
+export async function previewOwner(ctx: RunContext, secretName: string): Promise<OwnerView | undefined> {
   const index = await ctx.vaultIndex;
   const entry = index?.get(secretName.toLowerCase());
-  const view: OwnerView | undefined = index
-    ? { exists: !!entry, latestAppId: entry?.appId }
-    : await ctx.services.vault?.view(secretName);
-  return view && ownershipRefusal(ctx, app, secretName, view);
+  return index ? { exists: !!entry, latestAppId: entry?.appId } : await ctx.services.vault?.view(secretName);
 }
 
 export type Owned<T> = { done: T } | { refused: OwnershipRefusal } | { locked: string };

@@ -30,7 +30,7 @@ import {
   type Rotation,
   type StepContext,
 } from './protocol.js';
-import { asSecretOwner, previewOwnership } from './ownership.js';
+import { asSecretOwner, previewOwner, previewOwnership } from './ownership.js';
 import type { AppReport, EntryCode } from './report.js';
 import type { StoredOutcome } from '../azure/runs.js';
 
@@ -126,11 +126,18 @@ export async function previewApp(ctx: RunContext, app: AppView): Promise<Decisio
   return decide({ app, policy, vault, now: ctx.clock.now(), force: ctx.force, servicePrincipal });
 }
 
-/** A dry run's entry: a due app whose secret the real run would refuse to write is reported as that failure. */
+/**
+ * A dry run's entry, refused where the real run would refuse: a due app whose secret it would not write, and any
+ * app it reconciles whose secret holds another app's (reconcileState checks that first, due or not).
+ */
 async function dryRunEntry(ctx: RunContext, app: AppView): Promise<AppReport> {
   const decision = await previewApp(ctx, app);
-  if (decision.action === 'rotate' && decision.policy) {
-    const refused = await previewOwnership(ctx, app, decision.policy.secretName);
+  const policy = decision.action === 'skip' ? undefined : decision.policy;
+  if (policy) {
+    const refused =
+      decision.action === 'rotate'
+        ? await previewOwnership(ctx, app, policy.secretName)
+        : secretHeldByAnotherApp({ app, policy, vault: (await previewOwner(ctx, policy.secretName)) ?? {} });
     if (refused) return entry(app, 'failed', refused.code, refused.reason);
   }
   return decisionEntry(app, decision, true);

@@ -199,6 +199,39 @@ describe('two apps naming one new secret', () => {
   });
 });
 
+describe("an app that is not due, whose secret holds another app's", () => {
+  it('scan and --dry-run report the refusal the real run makes (it was up-to-date in a dry run)', async () => {
+    const now = Date.now();
+    const other = dueApp('Holder');
+    cloud.vault.seed('held-by-holder', 'the-holders-secret-value', { tags: { appId: other.appId } });
+    // Two rotator-made secrets, neither due: the run reconciles the app (one is superseded) without rotating it.
+    const app = cloud.tenant.addApplication({
+      displayName: 'Not due, misnamed secret',
+      ownerIds: [cloud.rotator.id],
+      tags: ['rotation:secretName=held-by-holder'],
+      passwords: [100, 200].map((days) => ({
+        displayName: `entra-secret-rotator ${days}`,
+        startDateTime: new Date(now - DAY),
+        endDateTime: new Date(now + days * DAY),
+      })),
+    });
+    const writes = cloud.log.count(/^graph\.(addPassword|removePassword)$|^keyvault\.setSecret$/);
+    for (const args of [
+      ['scan', '--json'],
+      ['rotate', '--dry-run', '--json'],
+    ]) {
+      const e = (await cli(args)).entry(app)!;
+      expect(e, args.join(' ')).toMatchObject({ action: 'failed', code: 'secret-of-another-app' });
+      expect(e.reason).toContain('held-by-holder');
+    }
+    expect(cloud.log.count(/^graph\.(addPassword|removePassword)$|^keyvault\.setSecret$/)).toBe(writes);
+
+    const real = (await cli(['rotate', '--json', '--app', app.appId])).entry(app)!;
+    expect(real).toMatchObject({ action: 'failed', code: 'secret-of-another-app' });
+    expect(app.passwordCredentials).toHaveLength(2);
+  });
+});
+
 describe('nothing leaked', () => {
   it('no secret in anything printed', () => {
     const all = printed.join('\n');
