@@ -1,6 +1,11 @@
 // The rotator's own identity (managed identity in Azure, a service principal from AZURE_CLIENT_* on-premises,
 // `az login` on a workstation: DefaultAzureCredential picks), and the proof that a new client secret works.
-import { ClientSecretCredential, DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import {
+  ClientSecretCredential,
+  DefaultAzureCredential,
+  type ClientSecretCredentialOptions,
+  type TokenCredential,
+} from '@azure/identity';
 import { decodeJwt, type JWTPayload } from 'jose';
 import { isMicrosoftAuthority, type Settings } from '../settings.js';
 import { describeError, errorInfo } from '../errors.js';
@@ -57,6 +62,32 @@ function readClaims(token: string): JWTPayload | undefined {
   }
 }
 
+type PipelinePolicy = NonNullable<ClientSecretCredentialOptions['additionalPolicies']>[number]['policy'];
+type PipelineResponse = Awaited<ReturnType<PipelinePolicy['sendRequest']>>;
+
+/** The OpenID configuration documents this process has read, by URL (only answers of 200). */
+const openIdConfigurations = new Map<string, PipelineResponse>();
+
+/**
+ * MSAL reads the authority's OpenID configuration once per client object, and a proof makes a new one per attempt:
+ * one extra request per proof. For Microsoft's clouds MSAL uses built-in metadata and never asks; for any other
+ * authority (a proxy, the simulator) this policy answers repeated reads of the same document from the first 200,
+ * as one long-lived MSAL client would. The token request itself always goes to the token endpoint.
+ */
+const reuseOpenIdConfiguration: PipelinePolicy = {
+  name: 'rotatorReuseOpenIdConfiguration',
+  async sendRequest(request, next) {
+    const cacheable =
+      request.method === 'GET' && new URL(request.url).pathname.endsWith('/.well-known/openid-configuration');
+    const known = cacheable ? openIdConfigurations.get(request.url) : undefined;
+    if (known) return { ...known, request };
+    const response = await next(request);
+    if (cacheable && response.status === 200 && response.bodyAsText)
+      openIdConfigurations.set(request.url, response);
+    return response;
+  },
+};
+
 export interface ProofResult {
   ok: boolean;
   attempts: number;
@@ -110,6 +141,7 @@ export async function proveSecret(
           authorityHost: settings.authorityHost,
           disableInstanceDiscovery: !isMicrosoftAuthority(settings.authorityHost),
           retryOptions: { maxRetries: 1 },
+          additionalPolicies: [{ policy: reuseOpenIdConfiguration, position: 'perCall' }],
         });
         if (!(await credential.getToken(graphScope(settings)))) throw new Error('no token returned');
       },

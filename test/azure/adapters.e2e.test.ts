@@ -160,4 +160,21 @@ describe('proveSecret: only replication is waited for (contract §8)', () => {
     const r = await proveSecret(settings, cloud.tenant.tenantId, app.appId, cred.secretText, 10_000);
     expect(r).toMatchObject({ ok: true, attempts: 1 });
   });
+
+  it("reads the authority's OpenID configuration once, and signs in at the token endpoint for every proof", async () => {
+    const apps = [newApp('metadata one'), newApp('metadata two'), newApp('metadata three')];
+    const creds = apps.map((app) =>
+      cloud.tenant.issuePassword(app, { displayName: 'new', replicated: true }),
+    );
+    // A wrong secret is still refused: every proof really signs in.
+    const wrong = await prove(apps[0]!.appId, 'not-the-secret', movingClock(), 0);
+    expect(wrong.ok).toBe(false);
+    cloud.log.clear();
+    for (const [i, app] of apps.entries()) {
+      const r = await prove(app.appId, creds[i]!.secretText, movingClock());
+      expect(r).toMatchObject({ ok: true, attempts: 1 });
+    }
+    expect(cloud.log.count('entra.openidConfiguration')).toBe(0);
+    expect(cloud.log.count('entra.token')).toBe(3);
+  });
 });
