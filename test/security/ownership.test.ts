@@ -50,6 +50,7 @@ const addPasswordsFor = (app: SimApplication) =>
 
 beforeEach(() => {
   cloud.tenant.applications.clear();
+  cloud.faults.clear();
 });
 
 describe('a hand-kept secret without an appId tag', () => {
@@ -229,6 +230,57 @@ describe("an app that is not due, whose secret holds another app's", () => {
     const real = (await cli(['rotate', '--json', '--app', app.appId])).entry(app)!;
     expect(real).toMatchObject({ action: 'failed', code: 'secret-of-another-app' });
     expect(app.passwordCredentials).toHaveLength(2);
+  });
+});
+
+describe('the secret changes hands while the rotation runs (the checks around the write)', () => {
+  const writerOf = (name: string) => cloud.vault.latest(name)?.tags.appId;
+
+  it("another app's version lands while the new secret is proven: nothing written, the new credential removed", async () => {
+    const app = dueApp('Raced before the write', ['rotation:secretName=raced-before']);
+    // Found free before the credential is made; another writer takes the name while it is being made.
+    cloud.faults.add({
+      op: 'graph.addPassword',
+      times: 1,
+      when: (req) => {
+        if (req.path.includes(app.id))
+          cloud.vault.seed('raced-before', 'another-apps-value', { tags: { appId: 'other-app' } });
+        return false;
+      },
+    });
+    const e = (await cli(['rotate', '--json'])).entry(app)!;
+    expect(e).toMatchObject({ action: 'failed' });
+    expect(e.reason).toContain('changed while the new secret was proven');
+    expect(cloud.vault.versions('raced-before').map((v) => v.value)).toEqual(['another-apps-value']);
+    expect(addPasswordsFor(app)).toBe(1);
+    expect(rotatorMade(app)).toEqual([]); // made, then removed again
+  });
+
+  it('another writer overwrites the secret right after it is stored: reported failed, the new credential removed', async () => {
+    const app = dueApp('Raced after the write', ['rotation:secretName=raced-after']);
+    let stored = false;
+    cloud.faults.add({
+      op: 'keyvault.setSecret',
+      when: (req) => {
+        if (req.path.includes('raced-after')) stored = true;
+        return false;
+      },
+    });
+    cloud.faults.add({
+      op: 'keyvault.listVersions',
+      when: (req) => {
+        if (stored && req.path.includes('raced-after')) {
+          stored = false;
+          cloud.vault.seed('raced-after', 'overwritten-by-a-person', { tags: { appId: 'other-app' } });
+        }
+        return false;
+      },
+    });
+    const e = (await cli(['rotate', '--json'])).entry(app)!;
+    expect(e).toMatchObject({ action: 'failed' });
+    expect(e.reason).toContain('was written by someone else right after this run stored the new secret');
+    expect(writerOf('raced-after')).toBe('other-app');
+    expect(rotatorMade(app)).toEqual([]);
   });
 });
 
