@@ -1,6 +1,7 @@
 // Who is told about what: one digest per recipient per run. Pure, no I/O, so the grouping rules are
 // testable as tables and properties.
 
+import { createHash } from 'node:crypto';
 import type { OwnerObject } from '../azure/graph.js';
 import { isEmailAddress } from '../util/email.js';
 
@@ -148,6 +149,26 @@ export function shareIdentical<T>(
   for (const { to, content } of groups.values())
     for (let i = 0; i < to.length; i += max) out.push({ to: to.slice(i, i + max), content });
   return out;
+}
+
+/**
+ * shareIdentical keeping digests, not their renderings: grouped by a hash of the rendered parts, so a large run
+ * (200 owners of 2,500 rotated apps: about 15 MB of HTML) holds only the messages being sent; the caller renders
+ * each shared message again as it sends it (rendering is pure).
+ */
+export function shareIdenticalDigests(
+  digests: readonly Digest[],
+  renderParts: (d: Digest) => string[],
+): Array<SharedMessage<Digest>> {
+  const keyed = (d: Digest) => {
+    const hash = createHash('sha256');
+    for (const part of renderParts(d)) hash.update(part).update('\0');
+    return { digest: d, key: hash.digest('base64') };
+  };
+  return shareIdentical(digests, keyed, (c) => c.key).map(({ to, content }) => ({
+    to,
+    content: content.digest,
+  }));
 }
 
 const domainOf = (addr: string) => addr.slice(addr.lastIndexOf('@') + 1).toLowerCase();

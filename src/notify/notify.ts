@@ -16,7 +16,7 @@ import {
   ownerAddress,
   type Digest,
   holdBackTagRecipients,
-  shareIdentical,
+  shareIdenticalDigests,
   type NotifiableApp,
   type OwnerObject,
 } from './digest.js';
@@ -312,17 +312,15 @@ async function sendDigests(deps: RunDeps, runId: string, digests: Digest[], opts
   const sent = new Set<string>();
   const failures = new Map<string, string[]>();
   const context = { runId, generatedAt: deps.clock.now(), tenantId: deps.identity.tenantId };
-  const messages = shareIdentical(
-    digests,
-    (d) => renderDigest(d, context),
-    (m) => `${m.subject}\n${m.plainText}\n${m.html}`,
-  );
+  const render = (d: Digest) => renderDigest(d, context);
+  // Grouped by a hash of each rendering and rendered again as sent: 2,500 rotated apps render to about 15 MB.
+  const messages = shareIdenticalDigests(digests, (d) => Object.values(render(d)));
   // A few sends at a time: each waits on ACS's operation polling, and one message after another took longer than
   // the rotations themselves. Throttling waits are shared by the Mailer's budget, so parallel sends do not
   // multiply them.
   const sendLimit = pLimit(MAIL_CONCURRENCY);
   const sendOne = async ({ to, content }: (typeof messages)[number]) => {
-    const result = await mailer.send(to, content, operationIdOf(runId, to));
+    const result = await mailer.send(to, render(content), operationIdOf(runId, to));
     if (result.status === 'sent') return void to.forEach((a) => sent.add(a.toLowerCase()));
     const why = result.error ?? 'unknown error';
     failures.set(why, [...(failures.get(why) ?? []), ...to]);

@@ -5,6 +5,8 @@ import {
   buildDigests,
   isEmailAddress,
   ownerAddress,
+  shareIdenticalDigests,
+  type Digest,
   type NotifiableApp,
   type OwnerObject,
 } from '../../src/notify/digest.js';
@@ -240,5 +242,28 @@ describe('buildDigests: properties', () => {
         );
       }),
     );
+  });
+});
+
+describe('shareIdenticalDigests', () => {
+  it('shares recipients whose digests render alike (distinct but equal apps too) and keeps digests, not renderings', () => {
+    const digest = (to: string, ...ids: string[]): Digest => ({
+      to,
+      apps: ids.map((appId) => app({ appId })),
+    });
+    const digests = [digest('a@x.com', '1'), digest('b@x.com', '1', '2'), digest('c@x.com', '1')];
+    const rendered: string[] = [];
+    const messages = shareIdenticalDigests(digests, (d) => {
+      rendered.push(d.to);
+      return [d.apps.map((a) => a.displayName).join(','), ''];
+    });
+    expect(messages.map((m) => m.to)).toEqual([['a@x.com', 'c@x.com'], ['b@x.com']]);
+    expect(messages.map((m) => m.content)).toEqual([digests[0], digests[1]]);
+    expect(rendered).toEqual(['a@x.com', 'b@x.com', 'c@x.com']);
+    // The parts are kept apart: ['ab', ''] and ['a', 'b'] are different messages.
+    const split = shareIdenticalDigests([digest('a@x.com'), digest('b@x.com')], (d) =>
+      d.to.startsWith('a') ? ['ab', ''] : ['a', 'b'],
+    );
+    expect(split).toHaveLength(2);
   });
 });
