@@ -1,8 +1,9 @@
 // The bench's emergency-queue mode (issue 15 §3): `POST /api/rotate {"all", "force", "revokeSuperseded"}` through the
 // real HTTP handler (bench/emergency-post.ts), which hands every app to the queue workers, and `workers` Function App
 // instances (bench/queue-host.ts, one process each) that poll the Azurite queue as the host does and run the real
-// worker handler. Each process paces Graph by itself, as separate instances on Azure would. Wall time runs from the
-// call to the line of the worker that sent the run's digest ("run complete").
+// worker handler. Each process paces Graph by itself, as separate instances on Azure would, and their writes share
+// Graph's write budget through the ledger in Azurite (src/azure/write-ledger.ts). Wall time runs from the call to the
+// line of the worker that sent the run's digest ("run complete").
 import { join } from 'node:path';
 import { RunTable } from '../src/azure/runs.js';
 import { summarize, type AppReport } from '../src/rotation/report.js';

@@ -58,6 +58,13 @@ export interface Settings {
   notifyAllowedDomains?: string[];
   /** FORCE_MIN_INTERVAL_MINUTES: a forced rotation of an app rotated less than this long ago is refused. */
   forceMinIntervalMinutes: number;
+  /**
+   * GRAPH_WRITE_BUDGET writes per GRAPH_WRITE_WINDOW_SECONDS: Graph's write budget of the rotator's identity in its
+   * tenant (documented: 3,000 per 150 s), which the queue workers share through a ledger in AzureWebJobsStorage
+   * (src/azure/write-ledger.ts). 0: no shared ledger (each worker learns its share from its own 429s).
+   */
+  graphWriteBudget: number;
+  graphWriteWindowSeconds: number;
   /** API_AUDIENCE: accepted audiences of HTTP callers' tokens (the rotator's own API); [] when unset. */
   apiAudiences: string[];
   /** ALLOW_CUSTOM_ENDPOINTS: endpoints outside the known Azure clouds (proxies, the simulated cloud) are allowed. */
@@ -282,7 +289,13 @@ function apiAudiences(env: Env): string[] {
 
 type Tuning = Pick<
   Settings,
-  'concurrency' | 'lockWaitSeconds' | 'inlineMax' | 'httpTimeBudgetSeconds' | 'forceMinIntervalMinutes'
+  | 'concurrency'
+  | 'lockWaitSeconds'
+  | 'inlineMax'
+  | 'httpTimeBudgetSeconds'
+  | 'forceMinIntervalMinutes'
+  | 'graphWriteBudget'
+  | 'graphWriteWindowSeconds'
 >;
 
 function tuning(env: Env): Tuning {
@@ -303,6 +316,14 @@ function tuning(env: Env): Tuning {
       60,
       { min: 0, max: 10_080 },
       'minutes',
+    ),
+    graphWriteBudget: integerSetting(env, 'GRAPH_WRITE_BUDGET', 3_000, { min: 0, max: 100_000 }, 'writes'),
+    graphWriteWindowSeconds: integerSetting(
+      env,
+      'GRAPH_WRITE_WINDOW_SECONDS',
+      150,
+      { min: 1, max: 3_600 },
+      'seconds',
     ),
   };
 }

@@ -15,9 +15,12 @@
 //     0.8 of it, so the units this process spent in the window ÷ that fraction is (at most) the process's share of
 //     the budget; later batches start only while what the window holds stays under a margin of it. A 429 on the
 //     budget teaches the same from what the window held. So the owners of 5,000 rotated apps are read at the
-//     budget's pace instead of meeting it in a burst of 429s.
+//     budget's pace instead of meeting it in a burst of 429s;
+//   - in a queue worker, writes also take a token of the write budget the workers share (write-ledger.ts), so that
+//     several processes do not each meet the window at every boundary; a write 429 pauses them all.
 import { errorInfo } from '../errors.js';
 import type { Clock } from '../util/clock.js';
+import type { SharedWriteTokens } from './write-ledger.js';
 
 /** The documented windows of Graph's write budgets, by the `x-ms-throttle-scope` prefix of a 429. */
 const WRITE_WINDOWS_MS: ReadonlyArray<[prefix: string, windowMs: number]> = [
@@ -149,8 +152,22 @@ export class GraphBudget {
   private writes = emptyWriteWindow();
   private reads = emptyReadWindow();
   private readonly listeners = new Set<ThrottleListener>();
+  private shared?: SharedWriteTokens;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    /** The Graph endpoint and tenant this budget is of. */
+    readonly key = '',
+  ) {}
+
+  /** The queue workers' shared write budget: attached once per process (the first worker invocation). */
+  shareWrites(tokens: SharedWriteTokens): void {
+    this.shared ??= tokens;
+  }
+
+  get writesShared(): SharedWriteTokens | undefined {
+    return this.shared;
+  }
 
   /** Told of every 429 (the engine's limiter listens during a run); returns the unsubscribe. */
   onThrottled(listener: ThrottleListener): () => void {
@@ -171,6 +188,7 @@ export class GraphBudget {
     if (opts.status !== 429) return;
     const window = WRITE_WINDOWS_MS.find(([prefix]) => opts.scope?.startsWith(prefix));
     if (window) this.writes = learnFromWrite429(this.writes, now, window[1], ms);
+    if (window) this.shared?.refused(now + ms);
     for (const l of this.listeners) l(ms);
   }
 
@@ -203,6 +221,11 @@ export class GraphBudget {
       this.writes = heldBack(this.writes, now);
       await this.clock.sleep(at - now);
     }
+    if (this.shared) {
+      // A token is sent at once: a pause is waited out before taking one, not after.
+      await this.ready();
+      await this.shared.take();
+    }
     this.writes.inFlight++;
     let admitted = true;
     try {
@@ -227,6 +250,6 @@ export function sharedGraphBudget(clock: Clock, key: string): GraphBudget {
   let byKey = budgets.get(clock);
   if (!byKey) budgets.set(clock, (byKey = new Map()));
   let b = byKey.get(key);
-  if (!b) byKey.set(key, (b = new GraphBudget(clock)));
+  if (!b) byKey.set(key, (b = new GraphBudget(clock, key)));
   return b;
 }

@@ -4,6 +4,7 @@
 // dropped (retrying cannot fix it); anything else that throws is retried by the host, then lands in the poison queue.
 import type { InvocationContext } from '@azure/functions';
 import { parseWorkMessage } from '../../azure/queue.js';
+import { shareGraphWrites } from '../../azure/write-ledger-table.js';
 import { describeError } from '../../errors.js';
 import { fromQueue } from '../../handoff.js';
 import { envEdge, runOnce, type Edge } from '../../run.js';
@@ -19,6 +20,8 @@ export function rotateWorkerHandler(edge: Edge) {
     const { runId, appId, force, revokeSuperseded } = parsed.message;
     try {
       const deps = await connectRun(edge, context, { requireKeyVault: true });
+      // The instances' writes share Graph's write budget (src/azure/write-ledger.ts).
+      shareGraphWrites(deps.services.graph.budget, deps.settings, deps.services.credential, deps.clock);
       const request = { mode: 'rotate' as const, appIds: [appId], runId, force, revokeSuperseded };
       const { result, previous } = await runOnce(deps, 'worker', fromQueue(appId), request);
       const report = result?.report.apps[0];

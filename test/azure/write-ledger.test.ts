@@ -1,0 +1,230 @@
+// The shared write ledger's decision (pure) and a worker's token pool over it: properties over random reservations
+// (never more than the budget in any window Graph could count them in, whatever the workers ask and when), and the
+// pool's behaviour with several workers on one ledger, on a virtual clock.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  emptyLedger,
+  holdsUntil,
+  ledgerTiming,
+  pauseLedger,
+  reserve,
+  SharedWriteTokens,
+  wanted,
+  type LedgerState,
+  type WriteBudgetShape,
+  type WriteLedger,
+} from '../../src/azure/write-ledger.js';
+import type { Clock } from '../../src/util/clock.js';
+
+const budget: WriteBudgetShape = { limit: 120, windowMs: 60_000 };
+
+describe('reserve (the ledger decision)', () => {
+  it('grants what the window has room for, then says when the oldest block leaves it', () => {
+    const t0 = 1_000_000;
+    const a = reserve(emptyLedger(), t0, 100, budget);
+    expect(a.granted).toBe(100);
+    const b = reserve(a.state, t0 + 10, 50, budget);
+    expect(b.granted).toBe(20);
+    const c = reserve(b.state, t0 + 20, 5, budget);
+    expect(c.granted).toBe(0);
+    const leaves = holdsUntil(Math.floor(t0 / ledgerTiming(budget.windowMs).bucketMs), budget.windowMs);
+    expect(c.retryAt).toBe(leaves);
+    expect(leaves - t0).toBeGreaterThan(budget.windowMs); // held a little longer than Graph holds it
+    expect(reserve(b.state, leaves, 200, budget).granted).toBe(120);
+  });
+
+  it('a pause (a write 429) grants nothing until it ends', () => {
+    const s = pauseLedger(emptyLedger(), 5_000);
+    expect(reserve(s, 4_000, 3, budget)).toMatchObject({ granted: 0, retryAt: 5_000 });
+    expect(reserve(s, 5_000, 3, budget).granted).toBe(3);
+    expect(pauseLedger(s, 4_000)).toBe(s); // an earlier end does not shorten it
+  });
+
+  const steps = fc.array(
+    fc.record({ dt: fc.integer({ min: 0, max: 20_000 }), want: fc.integer({ min: 0, max: 80 }) }),
+    { maxLength: 200 },
+  );
+  const shapes = fc.record({
+    limit: fc.integer({ min: 1, max: 3_000 }),
+    windowMs: fc.integer({ min: 1_000, max: 300_000 }),
+  });
+
+  it('never grants more than the budget within a window plus the time a token may take to reach Graph', () => {
+    fc.assert(
+      fc.property(shapes, steps, (b, seq) => {
+        const t = ledgerTiming(b.windowMs);
+        // A token granted at g reaches Graph by g + useWithin + slack, and Graph holds it a window from then.
+        const reach = t.holdMs - t.bucketMs - b.windowMs;
+        let s: LedgerState = emptyLedger();
+        let now = 1_700_000_000_000;
+        const granted: Array<{ at: number; n: number }> = [];
+        for (const { dt, want } of seq) {
+          now += dt;
+          const r = reserve(s, now, want, b);
+          expect(r.granted).toBeGreaterThanOrEqual(0);
+          expect(r.granted).toBeLessThanOrEqual(Math.max(0, want));
+          if (r.granted > 0) {
+            s = r.state;
+            granted.push({ at: now, n: r.granted });
+          } else expect(r.retryAt).toBeGreaterThan(now);
+        }
+        for (const g of granted) {
+          const inSpan = granted.filter((h) => h.at >= g.at && h.at < g.at + b.windowMs + reach);
+          expect(inSpan.reduce((n, h) => n + h.n, 0)).toBeLessThanOrEqual(b.limit);
+        }
+      }),
+    );
+  });
+
+  it('is live: asking again at retryAt grants at least one, and the row stays small', () => {
+    fc.assert(
+      fc.property(shapes, steps, (b, seq) => {
+        const t = ledgerTiming(b.windowMs);
+        let s: LedgerState = emptyLedger();
+        let now = 1_700_000_000_000;
+        for (const { dt, want } of seq) {
+          now += dt;
+          const r = reserve(s, now, Math.max(1, want), b);
+          if (r.granted > 0) s = r.state;
+          else expect(reserve(s, r.retryAt, 1, b).granted).toBe(1);
+          expect(s.grants.length).toBeLessThanOrEqual(Math.ceil(t.holdMs / t.bucketMs) + 1);
+        }
+      }),
+    );
+  });
+
+  it('a worker asks for its waiting writes or its recent pace, at least one and at most the block', () => {
+    expect(wanted(0, 0, 75)).toBe(1);
+    expect(wanted(6, 2, 75)).toBe(6);
+    expect(wanted(1, 40, 75)).toBe(40);
+    expect(wanted(200, 0, 75)).toBe(75);
+  });
+});
+
+/** A clock whose time moves only when every task is waiting: run() advances it to the next sleeper. */
+class VirtualClock implements Clock {
+  t = 1_700_000_000_000;
+  private sleepers: Array<{ until: number; go: () => void }> = [];
+  now = () => new Date(this.t);
+  sleep = (ms: number) =>
+    new Promise<void>((go) => {
+      this.sleepers.push({ until: this.t + Math.max(0, ms), go });
+    });
+  /** Lets `done` settle, moving time forward whenever nothing else can run. */
+  async run<T>(done: Promise<T>): Promise<T> {
+    let settled = false;
+    void done.finally(() => (settled = true));
+    for (let i = 0; !settled; i++) {
+      for (let k = 0; k < 20; k++) await Promise.resolve();
+      await new Promise((r) => setImmediate(r));
+      if (settled) break;
+      this.sleepers.sort((a, b) => a.until - b.until);
+      const next = this.sleepers.shift();
+      if (!next) throw new Error('deadlock: nothing sleeps and nothing settles');
+      this.t = Math.max(this.t, next.until);
+      next.go();
+      if (i > 1_000_000) throw new Error('runaway');
+    }
+    return done;
+  }
+}
+
+/** The ledger in memory, as the table row would hold it, with each reservation's answer a little late. */
+function memoryLedger(clock: VirtualClock, b: WriteBudgetShape, latencyMs = 5) {
+  let state = emptyLedger();
+  const calls = { reserve: 0 };
+  const ledger: WriteLedger = {
+    async reserve(want, now) {
+      calls.reserve++;
+      await clock.sleep(latencyMs);
+      const r = reserve(state, Math.max(now, clock.t), want, b);
+      if (r.granted > 0) state = r.state;
+      return r;
+    },
+    async pause(until) {
+      state = pauseLedger(state, until);
+    },
+  };
+  return { ledger, calls };
+}
+
+describe('SharedWriteTokens (a worker over the ledger)', () => {
+  it('four workers writing as fast as they may stay within the budget together, and all their writes go', async () => {
+    const clock = new VirtualClock();
+    const b = { limit: 40, windowMs: 10_000 };
+    const { ledger } = memoryLedger(clock, b);
+    const sent: number[] = [];
+    const worker = async () => {
+      const pool = new SharedWriteTokens(ledger, b, clock);
+      // Six invocations, each writing 25 times with 30 ms between writes.
+      await Promise.all(
+        Array.from({ length: 6 }, async () => {
+          for (let i = 0; i < 25; i++) {
+            await pool.take();
+            sent.push(clock.t);
+            await clock.sleep(30);
+          }
+        }),
+      );
+    };
+    await clock.run(Promise.all([worker(), worker(), worker(), worker()]));
+    expect(sent).toHaveLength(600);
+    const t = ledgerTiming(b.windowMs);
+    const reach = t.holdMs - t.bucketMs - b.windowMs;
+    // Graph's view: a write sent at s is counted by s + slack; any window of Graph's holds at most the budget.
+    const slack = reach - t.useWithinMs;
+    for (const s of sent) {
+      const inWindow = sent.filter((x) => x >= s && x < s + b.windowMs + slack).length;
+      expect(inWindow).toBeLessThanOrEqual(b.limit);
+    }
+    // 600 writes through 40 per window need at least 14 windows after the first.
+    expect(sent[sent.length - 1]! - sent[0]!).toBeGreaterThanOrEqual(14 * b.windowMs);
+  });
+
+  it('a lone worker asks the ledger once per block, not once per write', async () => {
+    const clock = new VirtualClock();
+    const b = { limit: 3_000, windowMs: 150_000 };
+    const { ledger, calls } = memoryLedger(clock, b);
+    const pool = new SharedWriteTokens(ledger, b, clock);
+    const writes = async () => {
+      await Promise.all(
+        Array.from({ length: 6 }, async () => {
+          for (let i = 0; i < 50; i++) {
+            await pool.take();
+            await clock.sleep(20);
+          }
+        }),
+      );
+    };
+    await clock.run(writes());
+    expect(calls.reserve).toBeLessThan(300 / 4);
+  });
+
+  it('a worker whose ledger cannot be reached writes anyway (unmetered): rotations never fail for it', async () => {
+    const clock = new VirtualClock();
+    const broken: WriteLedger = {
+      reserve: () => Promise.reject(new Error('storage down')),
+      pause: () => Promise.reject(new Error('storage down')),
+    };
+    const pool = new SharedWriteTokens(broken, budget, clock);
+    await clock.run(Promise.all([pool.take(), pool.take(), pool.take()]));
+    pool.refused(clock.t + 1_000); // best effort: no unhandled rejection
+    await clock.run(clock.sleep(2_000));
+    // One reservation for the three writes (all waiting by its answer), one for the refused write's retry.
+    expect(pool.stats.failures).toBe(2);
+  });
+
+  it('unused tokens are dropped after their time, so a block cannot be used late', async () => {
+    const clock = new VirtualClock();
+    const b = { limit: 400, windowMs: 10_000 };
+    const { ledger, calls } = memoryLedger(clock, b);
+    const pool = new SharedWriteTokens(ledger, b, clock);
+    // Five writes in a burst (the pool learns a pace of five), then one write much later.
+    await clock.run(Promise.all(Array.from({ length: 5 }, () => pool.take())));
+    await clock.run(pool.take());
+    const before = calls.reserve;
+    await clock.run(clock.sleep(ledgerTiming(b.windowMs).useWithinMs + 1).then(() => pool.take()));
+    expect(calls.reserve).toBe(before + 1);
+  });
+});
