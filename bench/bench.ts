@@ -5,7 +5,7 @@
 //                    [--emergency N] [--emergency-queue N] [--workers 4] [--emergency-only | --emergency-queue-only]
 //                    [--apps N (the emergency modes' size, for trying)]
 // Run through scripts/with-sim-ca.mjs (npm run bench does): the simulator serves TLS with a throwaway CA.
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,7 +100,13 @@ if (sizes.some((n) => !Number.isInteger(n) || n < 1)) {
   process.exit(2);
 }
 const baseline = !args.smoke && !args['no-baseline'] && !only;
-const cli = join(root, 'dist', 'src', 'cli.js');
+// The CLI as operators run it: what package.json `bin` names (the bundle npm run build writes).
+const cli = join(
+  root,
+  (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin[
+    'entra-secret-rotator'
+  ]!,
+);
 for (const built of [cli, join(packageDir, 'index.mjs')]) {
   if (!existsSync(built)) {
     console.error(`${built} is missing: run npm run build and npm run bundle first (npm run bench does)`);

@@ -5,6 +5,7 @@
 // host). What is left outside is what the host's Node worker provides itself: `@azure/functions-core`, which
 // the worker serves by intercepting require(), hence a real `require` in the bundle (createRequire banner).
 //   node scripts/bundle.mjs [--out dir] [--quiet]
+//   node scripts/bundle.mjs --cli [--out dir] [--quiet]    (npm run build: the CLI that package.json `bin` names)
 // Writes: <out>/app.mjs (the bundle) and app.mjs.map (linked); index.mjs, the entry the host loads, which turns
 // source maps on (process.setSourceMapsEnabled) before it imports app.mjs, so stack traces name the .ts files
 // without any node flag or app setting; package.json {"type":"module","main":"index.mjs"}; host.json; and
@@ -31,6 +32,54 @@ export function functionEntryPoints(dir = join(root, 'src', 'functions')) {
     .map((f) => join(dir, f));
 }
 
+// What both bundles share: ESM for Node 20, every dependency inside, minified with names kept, linked maps.
+const COMMON = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  splitting: true,
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunks/[name]-[hash]',
+  // CommonJS dependencies require() Node's built-ins (and the worker's core module): give them a require.
+  banner: {
+    js: "import { createRequire as __bundleCreateRequire } from 'node:module';\nconst require = __bundleCreateRequire(import.meta.url);",
+  },
+  // A third less to parse at every start; stack traces still name the functions and .ts lines (Node maps names
+  // as well as positions through the source map). keepNames: code that reads a function's or a class's .name
+  // (error types, loggers) sees what was written.
+  minify: true,
+  keepNames: true,
+  sourcemap: 'linked',
+  sourcesContent: false,
+  legalComments: 'linked',
+  metafile: true,
+  logLevel: 'warning',
+};
+
+/** The files under `out`, with their sizes. */
+const filesOf = (out) =>
+  readdirSync(out, { recursive: true })
+    .filter((f) => statSync(join(out, f)).isFile())
+    .sort()
+    .map((f) => ({ file: f, bytes: statSync(join(out, f)).size }));
+
+/**
+ * The CLI as one ESM entry (`cli.mjs`, what package.json `bin` names) and chunks for what it imports only when
+ * used (the Storage SDKs): every run of the CLI starts by loading its modules, and one file parses in about a
+ * third of the CPU the compiled tree and node_modules take. Built by `npm run build`, next to dist/src.
+ */
+export async function bundleCli(out = join(root, 'dist', 'cli')) {
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const result = await build({
+    ...COMMON,
+    entryPoints: { cli: join(root, 'src', 'cli.ts') },
+    outdir: out,
+  });
+  return { out, entries: ['src/cli.ts'], files: filesOf(out), metafile: result.metafile };
+}
+
 /** Bundles into `out` (emptied first); returns the entry points and the package's files with their sizes. */
 export async function bundle(out = join(root, 'dist', 'package')) {
   const entries = functionEntryPoints();
@@ -38,6 +87,7 @@ export async function bundle(out = join(root, 'dist', 'package')) {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   const result = await build({
+    ...COMMON,
     stdin: {
       contents: entries.map((f) => `import ${JSON.stringify(`./${relative(root, f)}`)};`).join('\n'),
       resolveDir: root,
@@ -48,29 +98,8 @@ export async function bundle(out = join(root, 'dist', 'package')) {
     // handlers share go to chunks/, loaded when a function first runs: a cold start parses only app.mjs.
     outdir: out,
     entryNames: 'app',
-    chunkNames: 'chunks/[name]-[hash]',
-    outExtension: { '.js': '.mjs' },
-    splitting: true,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
     // Provided by the Functions Node worker at run time (it intercepts require), never installed.
     external: ['@azure/functions-core'],
-    // CommonJS dependencies require() Node's built-ins (and the worker's core module): give them a require.
-    banner: {
-      js: "import { createRequire as __bundleCreateRequire } from 'node:module';\nconst require = __bundleCreateRequire(import.meta.url);",
-    },
-    // A third less to parse on every cold start; stack traces still name the functions and .ts lines (Node
-    // maps names as well as positions through the source map). keepNames: code that reads a function's or a
-    // class's .name (error types, loggers) sees what was written.
-    minify: true,
-    keepNames: true,
-    sourcemap: 'linked',
-    sourcesContent: false,
-    legalComments: 'linked',
-    metafile: true,
-    logLevel: 'warning',
   });
   // Maps are read as a module loads: enabling them in the bundle itself would be too late for the bundle.
   writeFileSync(join(out, 'index.mjs'), "process.setSourceMapsEnabled(true);\nawait import('./app.mjs');\n");
@@ -80,11 +109,12 @@ export async function bundle(out = join(root, 'dist', 'package')) {
   );
   copyFileSync(join(root, 'host.json'), join(out, 'host.json'));
   writeFileSync(join(out, '..', 'bundle-meta.json'), JSON.stringify(result.metafile));
-  const files = readdirSync(out, { recursive: true })
-    .filter((f) => statSync(join(out, f)).isFile())
-    .sort()
-    .map((f) => ({ file: f, bytes: statSync(join(out, f)).size }));
-  return { out, entries: entries.map((f) => relative(root, f)), files, metafile: result.metafile };
+  return {
+    out,
+    entries: entries.map((f) => relative(root, f)),
+    files: filesOf(out),
+    metafile: result.metafile,
+  };
 }
 
 /** The packages that put the most bytes into the bundle's outputs named by `outputs` ("what makes it big?"). */
@@ -103,9 +133,22 @@ export function largestPackages(metafile, top = 10, outputs = /./) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({
-    options: { out: { type: 'string' }, quiet: { type: 'boolean', default: false } },
+    options: {
+      out: { type: 'string' },
+      quiet: { type: 'boolean', default: false },
+      cli: { type: 'boolean', default: false },
+    },
     strict: true,
   });
+  if (values.cli) {
+    const r = await bundleCli(values.out ? resolve(values.out) : undefined);
+    const cli = r.files.find((f) => f.file === 'cli.mjs');
+    if (!values.quiet)
+      console.log(
+        `bundled the CLI into ${relative(root, r.out)}/cli.mjs (${cli.bytes.toLocaleString('en')} bytes)`,
+      );
+    process.exit(0);
+  }
   const r = await bundle(values.out ? resolve(values.out) : undefined);
   if (!values.quiet) {
     const total = r.files.reduce((a, f) => a + f.bytes, 0);

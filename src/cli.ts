@@ -69,7 +69,8 @@ function invokedDirectly(): boolean {
 if (invokedDirectly()) {
   // A run is a batch job that waits on the network, with memory to spare in CPU: ask V8 to keep its heap close
   // to what is live instead of letting it grow fourfold (bench: 50,000 apps' peak RSS 254 MiB → about 140 MiB,
-  // same wall time). Set at run time because `node dist/src/cli.js` takes no flags; V8 reads this one at each GC.
+  // same wall time). Set at run time because the CLI (`entra-secret-rotator`) takes no node flags; V8 reads this
+  // one at each GC.
   setFlagsFromString('--optimize-for-size');
   main(process.argv.slice(2), process.env, process).then(
     (code) => {

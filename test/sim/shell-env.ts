@@ -28,7 +28,7 @@ export function shellEnv(cloudEnv: Record<string, string>): Record<string, strin
     [
       '#!/bin/sh',
       `root=${shellQuote(root)}`,
-      'if [ -f "$root/dist/src/cli.js" ]; then exec node "$root/dist/src/cli.js" "$@"; fi',
+      'if [ -f "$root/dist/cli/cli.mjs" ]; then exec node "$root/dist/cli/cli.mjs" "$@"; fi',
       'exec "$root/node_modules/.bin/tsx" "$root/src/cli.ts" "$@"',
       '',
     ].join('\n'),
