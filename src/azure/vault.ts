@@ -28,6 +28,8 @@ export interface VaultDetail extends VaultView {
   latestAppId?: string;
   /** The secret exists (with at least one version). */
   exists?: boolean;
+  /** Every tag of the latest version (an owed notice's claim is read and written with them, src/notify/claim.ts). */
+  latestTags?: Record<string, string>;
 }
 
 /** The latest version's tags a whole run reads from one listing; the notice fields only where `notice` is set. */
@@ -96,24 +98,24 @@ export class Vault {
   async view(name: string): Promise<VaultDetail> {
     return this.timed(async (abortSignal) => {
       const storedKeyIds = new Set<string>();
-      let latest: { created: number; keyId?: string; id?: string; appId?: string } | undefined;
+      let latest: { created: number; id?: string; tags: Record<string, string> } | undefined;
       try {
         for await (const p of this.client.listPropertiesOfSecretVersions(name, { abortSignal })) {
           const keyId = p.tags?.keyId;
           if (keyId) storedKeyIds.add(keyId);
           const created = p.createdOn?.getTime() ?? 0;
-          if (!latest || created >= latest.created)
-            latest = { created, keyId, id: p.id, appId: p.tags?.appId };
+          if (!latest || created >= latest.created) latest = { created, id: p.id, tags: p.tags ?? {} };
         }
       } catch (err) {
         if (errorInfo(err).status !== 404) throw err;
       }
       return {
         storedKeyIds,
-        latestKeyId: latest?.keyId,
+        latestKeyId: latest?.tags.keyId,
         latestId: latest?.id,
-        latestAppId: latest?.appId,
+        latestAppId: latest?.tags.appId,
         exists: latest !== undefined,
+        latestTags: latest?.tags,
       };
     });
   }

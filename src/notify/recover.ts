@@ -1,17 +1,18 @@
 // Notices of runs that died between storing a secret and telling its owners (notice-tag.ts): a whole-scope run finds
 // them in its vault index (latest versions still tagged notice=owed, made by another run long enough ago that the
 // run is over) and holds them in the pending store, so its digest, or the fanned-out run's last worker, sends them.
+// Each is claimed first (claim.ts), so that of two runs at once only one takes it over.
 import { describeError } from '../errors.js';
 import type { RunContext, VaultIndex } from '../rotation/context.js';
 import type { RunResult } from '../rotation/engine.js';
 import { policyFor } from '../rotation/policy.js';
 import type { ChangedApp } from '../rotation/reconcile.js';
+import { claimNotice, NOTICE_TAKEOVER_MS } from './claim.js';
 import { ownerAddress, type OwnerObject } from './digest.js';
 import { NOTICE_OWED, notificationsConfigured } from './notice-tag.js';
 import { notifyOwners, operationIdOf, runMailer } from './notify.js';
 
-/** A run still telling its owners is left alone this long after it stored a secret (a fan-out's workers included). */
-export const NOTICE_TAKEOVER_MS = 6 * 60 * 60_000;
+export { NOTICE_TAKEOVER_MS };
 
 /** A latest version whose notice is owed by a run that is over. */
 export interface OwedNotice {
@@ -86,19 +87,18 @@ async function recovered(ctx: RunContext, o: OwedNotice): Promise<ChangedApp | u
  * looked up, so a recipient the run reached is not told again. A digest that also held other news (a failure, a
  * held notice) is not rebuilt exactly: its recipients are told again (at least once, never lost).
  */
-async function findToldAlready(ctx: RunContext, changed: ChangedApp[]): Promise<void> {
-  const owners = await ctx.services.graph.ownersOf(changed.map((c) => c.app.id)).catch(() => new Map());
+async function findToldAlready(
+  ctx: RunContext,
+  changed: ChangedApp[],
+  owners: ReadonlyMap<string, OwnerObject[]>,
+): Promise<void> {
   const recipients = new Map<ChangedApp, string[]>();
   /** Per interrupted run: each recipient's notices (keyIds), which is what made digests identical. */
   const digests = new Map<string, Map<string, string[]>>();
   for (const c of changed) {
     const runId = c.outcome?.noticeRunId;
     if (!runId) continue;
-    const all = [
-      ...((owners.get(c.app.id) ?? []) as OwnerObject[]).map(ownerAddress),
-      ...c.notify,
-      ...ctx.settings.notifyAlso,
-    ];
+    const all = [...(owners.get(c.app.id) ?? []).map(ownerAddress), ...c.notify, ...ctx.settings.notifyAlso];
     const to = [...new Set(all.filter((a): a is string => !!a).map((a) => a.trim().toLowerCase()))];
     recipients.set(c, to);
     const byRecipient = digests.get(runId) ?? new Map<string, string[]>();
@@ -126,6 +126,38 @@ async function findToldAlready(ctx: RunContext, changed: ChangedApp[]): Promise<
 }
 
 /**
+ * The notices whose apps' owners could be read, with those owners. Owners the dead run reached are found from them
+ * (findToldAlready): a notice whose owners are unknown now stays owed for a later run, or they would be told again.
+ */
+async function ownersKnown<T extends { c: ChangedApp }>(
+  ctx: RunContext,
+  notices: T[],
+): Promise<{ notices: T[]; owners: Map<string, OwnerObject[]> }> {
+  if (notices.length === 0) return { notices, owners: new Map() };
+  const owners = await ctx.services.graph.ownersOf(notices.map((n) => n.c.app.id)).catch((err: unknown) => {
+    ctx.log('could not read the owners of notices to take over; they wait for a later run', {
+      error: describeError(err),
+    });
+    return new Map<string, OwnerObject[]>();
+  });
+  const left = notices.filter((n) => !owners.has(n.c.app.id));
+  if (left.length)
+    ctx.log('owners unknown: notices left for a later run', { appIds: left.map((n) => n.c.app.appId) });
+  return { notices: notices.filter((n) => owners.has(n.c.app.id)), owners };
+}
+
+/** claimNotice, where a failure leaves the notice owed (a later run takes it). */
+function claimed(ctx: RunContext, o: OwedNotice): Promise<boolean> {
+  return claimNotice(ctx, o).catch((err: unknown) => {
+    ctx.log('could not claim an owed notice; it waits for a later run', {
+      appId: o.appId,
+      error: describeError(err),
+    });
+    return false;
+  });
+}
+
+/**
  * A whole-scope run, before its own notification step: owed notices of runs that are over are held for this run's
  * digest (and their tags cleared once held). Best effort: what fails here stays owed for the next run.
  */
@@ -144,10 +176,17 @@ export async function recoverNotices(
   const owed = owedNotices(index, ctx.clock.now(), ctx.runId, skip);
   if (owed.length === 0) return;
   try {
-    const found = await Promise.all(owed.map((o) => recovered(ctx, o)));
-    const changed = found.filter((c): c is ChangedApp => c !== undefined);
+    const found = await Promise.all(owed.map(async (o) => ({ o, c: await recovered(ctx, o) })));
+    const known = await ownersKnown(
+      ctx,
+      found.flatMap(({ o, c }) => (c ? [{ o, c }] : [])),
+    );
+    const claims = await Promise.all(
+      known.notices.map(async ({ o, c }) => ((await claimed(ctx, o)) ? [c] : [])),
+    );
+    const changed = claims.flat();
     if (changed.length === 0) return;
-    await findToldAlready(ctx, changed);
+    await findToldAlready(ctx, changed, known.owners);
     const notes = await notifyOwners(ctx, result.report, changed, { fullRun: false, holdOnly: true });
     ctx.log('notices of earlier runs taken over', {
       notices: changed.length,

@@ -4,6 +4,7 @@
 // rotation per recipient, and a finished run leaves no owed notice behind. A real CLI child killed with SIGKILL.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { inline } from '../../src/handoff.js';
+import { CLAIMED_BY_TAG } from '../../src/notify/claim.js';
 import { NOTICE_TAKEOVER_MS } from '../../src/notify/recover.js';
 import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
 import { connect, runOnce } from '../../src/run.js';
@@ -33,10 +34,24 @@ const cloudClock = (): Clock => ({
   sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 1000))),
 });
 
+const connectRun = () =>
+  connect(loadSettings(env, { requireKeyVault: true }), () => undefined, undefined, cloudClock());
+
 async function timerLikeRun() {
-  const settings = loadSettings(env, { requireKeyVault: true });
-  const deps = await connect(settings, () => undefined, undefined, cloudClock());
-  return runOnce(deps, 'timer', inline, { mode: 'rotate' });
+  return runOnce(await connectRun(), 'timer', inline, { mode: 'rotate' });
+}
+
+/** A rotation whose owners' lookup failed on its day: NOTIFY_ALSO was told, the owner not, the notice stays owed. */
+async function owedSinceOwnersUnread(app: SimApplication): Promise<string> {
+  cloud.faults.add({ op: 'graph.listOwners', kind: 'status', status: 500, times: 1000 });
+  const { result } = await timerLikeRun();
+  cloud.faults.clear();
+  const keyId = result?.report.apps.find((a) => a.appId === app.appId)?.keyId;
+  expect(keyId).toBeDefined();
+  expect(toldAbout(OWNER, keyId!)).toBe(0);
+  expect(toldAbout('secops@contoso.com', keyId!)).toBe(1);
+  expect(owedTag(app)).toBe('owed');
+  return keyId!;
 }
 
 /** How many messages told `to` about the rotation that made `keyId`. */
@@ -166,6 +181,80 @@ describe('a run killed between storing a secret and telling its owners', () => {
     expect(owedTag(app)).toBeUndefined();
     cloud.tenant.deleteApplication(app.id);
   });
+
+  it('two whole-scope runs at once: only one takes over an owed notice (its owner is told once)', async () => {
+    const app = dueApp('Owed when two runs meet');
+    const keyId = await owedSinceOwnersUnread(app);
+    cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+    // The timer and POST /api/rotate start together and both list the vault, where the notice is owed; the second
+    // reaches its takeover after the first has told the owner (the soak's told-once finding, "told twice").
+    const [first, second] = [await connectRun(), await connectRun()];
+    const listedAtStart = second.services.vault!.latestTagsByName();
+    let firstOver!: () => void;
+    const firstDone = new Promise<void>((resolve) => (firstOver = resolve));
+    second.services.vault!.latestTagsByName = async () => {
+      const listing = await listedAtStart;
+      await firstDone;
+      return listing;
+    };
+    await Promise.all([
+      runOnce(first, 'timer', inline, { mode: 'rotate' }).finally(firstOver),
+      runOnce(second, 'http', inline, { mode: 'rotate' }),
+    ]);
+    expect(toldAbout(OWNER, keyId)).toBe(1);
+    expect(toldAbout('secops@contoso.com', keyId)).toBe(1);
+    expect(owedTag(app)).toBeUndefined();
+    // The claim went with the notice.
+    expect(Object.keys(cloud.vault.latest(`app-${app.appId}`)?.tags ?? {})).not.toContain(CLAIMED_BY_TAG);
+    cloud.tenant.deleteApplication(app.id);
+  });
+
+  it(
+    'owners that cannot be read when a notice is taken over: it stays owed, and whoever the dead run reached is not told again',
+    { timeout: 240_000 },
+    async () => {
+      const app = dueApp('Killed during its digest, owners unread at takeover');
+      const killedRun = startCli(['rotate', '--app', app.appId, '--json'], env);
+      cloud.faults.add({
+        op: 'acs.send',
+        kind: 'commitThenHang',
+        times: 1,
+        onCommitted: () => killedRun.child.kill('SIGKILL'),
+      });
+      expect((await killedRun.done).signal).toBe('SIGKILL');
+      cloud.faults.clear();
+      await expireLocks(storage, cloud);
+      const keyId = cloud.vault.latest(`app-${app.appId}`)!.tags!.keyId!;
+      expect(toldAbout(OWNER, keyId) + toldAbout('secops@contoso.com', keyId)).toBeGreaterThan(0);
+      const before = { owner: toldAbout(OWNER, keyId), secops: toldAbout('secops@contoso.com', keyId) };
+
+      // The takeover's own owner lookup fails (Graph 429 bursts past the retries); the notification step's, a
+      // moment later, succeeds: the owners the dead run reached must not be told again then.
+      cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+      let ownersBack = false;
+      cloud.faults.add({ op: 'graph.listOwners', kind: 'status', status: 500, when: () => !ownersBack });
+      cloud.faults.add({
+        op: 'acs.getOperation',
+        kind: 'status',
+        when: () => {
+          ownersBack = true;
+          return false;
+        },
+      });
+      await timerLikeRun();
+      cloud.faults.clear();
+      expect(toldAbout(OWNER, keyId)).toBe(before.owner);
+      expect(toldAbout('secops@contoso.com', keyId)).toBe(before.secops);
+      expect(owedTag(app)).toBe('owed');
+
+      // The next run reads the owners and tells whoever was not reached, once.
+      await timerLikeRun();
+      expect(toldAbout(OWNER, keyId)).toBe(1);
+      expect(toldAbout('secops@contoso.com', keyId)).toBe(1);
+      expect(owedTag(app)).toBeUndefined();
+      cloud.tenant.deleteApplication(app.id);
+    },
+  );
 
   it('a run that tells its owners leaves no owed notice behind', async () => {
     const app = dueApp('Told by its own run');
