@@ -18,12 +18,13 @@ import {
 } from '@microsoft/microsoft-graph-client';
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js';
 import type { Settings } from '../settings.js';
+import { MAX_SOCKETS_PER_HOST } from './http-client.js';
 import { graphScope } from './identity.js';
 import { reuseTokens } from './token-reuse.js';
 
 // Sockets are reused across requests. Node drops an idle socket before the server's `Keep-Alive: timeout=` hint
 // runs out (so a request never meets a socket the server is closing) only when the agent has a timeout of its own.
-const AGENT = { keepAlive: true, timeout: 60_000 };
+const AGENT = { keepAlive: true, timeout: 60_000, maxSockets: MAX_SOCKETS_PER_HOST };
 const httpsAgent = new HttpsAgent(AGENT);
 const httpAgent = new HttpAgent(AGENT);
 

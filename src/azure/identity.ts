@@ -6,6 +6,7 @@ import {
   type ClientSecretCredentialOptions,
   type TokenCredential,
 } from '@azure/identity';
+import { sharedHttpClient } from './http-client.js';
 import { decodeJwt, type JWTPayload } from 'jose';
 import { isMicrosoftAuthority, type Settings } from '../settings.js';
 import { describeError, errorInfo } from '../errors.js';
@@ -141,6 +142,8 @@ export async function proveSecret(
           authorityHost: settings.authorityHost,
           disableInstanceDiscovery: !isMicrosoftAuthority(settings.authorityHost),
           retryOptions: { maxRetries: 1 },
+          // One pool of connections for every proof (a credential per attempt would open its own).
+          httpClient: sharedHttpClient(),
           additionalPolicies: [{ policy: reuseOpenIdConfiguration, position: 'perCall' }],
         });
         if (!(await credential.getToken(graphScope(settings)))) throw new Error('no token returned');

@@ -2,6 +2,7 @@
 // rotator's own state (the pending notifications). The one SecretClient of the product.
 import type { TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
+import { sharedHttpClient } from './http-client.js';
 import { errorInfo } from '../errors.js';
 import type { Settings } from '../settings.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -73,6 +74,7 @@ export class Vault {
     this.clock = opts.clock ?? systemClock;
     this.client = new SecretClient(settings.keyVaultUrl, credential, {
       disableChallengeResourceVerification: settings.keyVaultDisableChallengeVerification,
+      httpClient: sharedHttpClient(),
     });
   }
 
