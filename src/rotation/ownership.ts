@@ -95,19 +95,22 @@ export type Owned<T> = { done: T } | { refused: OwnershipRefusal } | { locked: s
 
 /**
  * Runs `write` as the owner of `secretName`: holding its lease (when there is lock storage), with this run's claim,
- * on a fresh view of the secret that says it is this app's. Nothing is called when it is not.
+ * on a fresh view of the secret that says it is this app's. Nothing is called when it is not. `justRead` is the
+ * view the caller read a moment ago: without lock storage there is no lease to read under, and reading again
+ * would only repeat it (one Key Vault request per rotation), so it is used as it is.
  */
 export async function asSecretOwner<T>(
   ctx: StepContext,
   app: AppView,
   secretName: string,
   write: (vault: VaultDetail) => Promise<T>,
+  justRead?: VaultDetail,
 ): Promise<Owned<T>> {
   const { locks } = ctx.services;
   const lock = locks ? await locks.acquireSecret(secretName, ctx.settings.lockWaitSeconds * 1000) : undefined;
   if (locks && !lock) return { locked: `locked by another run (Key Vault secret ${secretName})` };
   try {
-    const vault = await ctx.services.vault!.view(secretName);
+    const vault = (!locks && justRead) || (await ctx.services.vault!.view(secretName));
     const refused = await ownershipRefusal(ctx, app, secretName, vault);
     return refused ? { refused } : { done: await write(vault) };
   } finally {

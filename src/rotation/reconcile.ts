@@ -239,8 +239,12 @@ async function reconcileState(ctx: StepContext, state: AppState): Promise<Reconc
     };
   }
   // §8: the secret must be this app's before a credential is made; the steps check again around the write.
-  const owned = await asSecretOwner(ctx, swept.app, policy.policy.secretName, (vault) =>
-    runSteps(ctx, { ...swept, vault, current: decision.current }, ROTATION_STEPS),
+  const owned = await asSecretOwner(
+    ctx,
+    swept.app,
+    policy.policy.secretName,
+    (vault) => runSteps(ctx, { ...swept, vault, current: decision.current }, ROTATION_STEPS),
+    state.vault,
   );
   if ('locked' in owned)
     return { entry: { ...entry(app, 'skipped', 'locked-by-another-run', owned.locked), ...orphans } };
