@@ -9,6 +9,7 @@ import functions from '@azure/functions';
 import { QueueClient, type DequeuedMessageItem } from '@azure/storage-queue';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { sharedGraphBudget } from '../src/azure/graph-budget.js';
 import { decodeAsHost, POISON_QUEUE, WORK_QUEUE } from '../src/azure/queue.js';
 // The handler modules themselves, not the triggers' lazy wrappers: a warm instance has loaded them already.
 import { rotatePoisonHandler } from '../src/functions/handlers/rotatePoison.js';
@@ -134,3 +135,10 @@ await Promise.all([
   listen(WORK_QUEUE, 'rotateWorker', rotateWorkerHandler(edge), POISON_QUEUE),
   listen(POISON_QUEUE, 'rotatePoison', rotatePoisonHandler(edge)),
 ]);
+// The shared write budget's Storage traffic (src/azure/write-ledger.ts): reservations made, and those that failed.
+const settings = edge.settings({ requireKeyVault: false });
+const ledger = sharedGraphBudget(
+  edge.clock,
+  `${settings.graphEndpoint} ${settings.tenantId ?? ''}`,
+).writesShared;
+process.stderr.write(`@@ledger ${JSON.stringify(ledger?.stats ?? {})}\n`);

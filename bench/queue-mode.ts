@@ -78,7 +78,13 @@ export async function runThroughQueue(o: {
   const started = () => t0;
   const marks = new Map<SpawnedChild, Set<string>>();
   let completedAt: number | undefined;
+  const ledger = { reservations: 0, failures: 0 };
   const watch = (name: string) => (line: string) => {
+    if (line.startsWith('@@ledger ')) {
+      const got = JSON.parse(line.slice(9)) as Partial<typeof ledger>;
+      ledger.reservations += got.reservations ?? 0;
+      ledger.failures += got.failures ?? 0;
+    }
     if (line.startsWith('@@')) marks.get(children.get(name)!)?.add(line.trim());
     if (completedAt === undefined && /^\[entra-secret-rotator\] run complete /.test(line))
       completedAt = performance.now();
@@ -142,6 +148,15 @@ export async function runThroughQueue(o: {
       afterImports('http', answered, importCpu.get(post)),
       ...ran.map((r, i) => afterImports(`worker ${i + 1}`, r, importCpu.get(workers[i]!))),
     ],
-    report: { summary: { ...summarize(apps), poisoned }, apps },
+    // ledgerReservations: the shared write budget's Storage round-trips (each a read and, when granted, a write).
+    report: {
+      summary: {
+        ...summarize(apps),
+        poisoned,
+        ledgerReservations: ledger.reservations,
+        ledgerFailures: ledger.failures,
+      },
+      apps,
+    },
   };
 }

@@ -5,6 +5,7 @@
 import type { TokenCredential } from '@azure/identity';
 import { createHash } from 'node:crypto';
 import { errorInfo } from '../errors.js';
+import { withTimeout } from '../util/timeout.js';
 import type { Settings, StorageSettings } from '../settings.js';
 import type { Clock } from '../util/clock.js';
 import type { GraphBudget } from './graph-budget.js';
@@ -22,6 +23,7 @@ import {
 const PARTITION = 'graph-write-ledger';
 /** Writers that met each other's ETag this many times in a row: the reservation fails (the write goes unmetered). */
 const ATTEMPTS = 12;
+const RESERVE_TIMEOUT_MS = 10_000;
 
 interface LedgerEntity {
   partitionKey: string;
@@ -48,10 +50,10 @@ export class TableWriteLedger implements WriteLedger {
     this.rowKey = createHash('sha256').update(key).digest('hex').slice(0, 32);
   }
 
-  private async read(): Promise<{ state: LedgerState; etag?: string }> {
+  private async read(abortSignal?: AbortSignal): Promise<{ state: LedgerState; etag?: string }> {
     const t = await this.runs.table();
     try {
-      const e = await t.getEntity<LedgerEntity>(PARTITION, this.rowKey);
+      const e = await t.getEntity<LedgerEntity>(PARTITION, this.rowKey, { abortSignal });
       const grants = JSON.parse(e.grants) as LedgerState['grants'];
       return { state: { grants, pausedUntil: Number(e.pausedUntil) || 0 }, etag: e.etag };
     } catch (err) {
@@ -61,7 +63,11 @@ export class TableWriteLedger implements WriteLedger {
   }
 
   /** Writes `state` if the row is unchanged since it was read; false when another writer was first. */
-  private async write(state: LedgerState, etag: string | undefined): Promise<boolean> {
+  private async write(
+    state: LedgerState,
+    etag: string | undefined,
+    abortSignal?: AbortSignal,
+  ): Promise<boolean> {
     const t = await this.runs.table();
     const entity: LedgerEntity = {
       partitionKey: PARTITION,
@@ -71,8 +77,8 @@ export class TableWriteLedger implements WriteLedger {
       budgetOf: this.key,
     };
     try {
-      if (etag === undefined) await t.createEntity(entity);
-      else await t.updateEntity(entity, 'Replace', { etag });
+      if (etag === undefined) await t.createEntity(entity, { abortSignal });
+      else await t.updateEntity(entity, 'Replace', { etag, abortSignal });
       return true;
     } catch (err) {
       const { status } = errorInfo(err);
@@ -81,14 +87,19 @@ export class TableWriteLedger implements WriteLedger {
     }
   }
 
-  async reserve(want: number, now: number): Promise<{ granted: number; retryAt: number }> {
+  /** A hung Storage call must not hold a write back: after RESERVE_TIMEOUT_MS the write goes unmetered. */
+  reserve(want: number, now: number): Promise<{ granted: number; retryAt: number }> {
+    return withTimeout(RESERVE_TIMEOUT_MS, (signal) => this.reserveOnce(want, now, signal));
+  }
+
+  private async reserveOnce(want: number, now: number, signal: AbortSignal) {
     for (let i = 0; i < ATTEMPTS; i++) {
-      const { state, etag } = await this.read();
+      const { state, etag } = await this.read(signal);
       // Stamped no earlier than now: a later stamp holds the slots longer, never shorter.
       const at = Math.max(now, this.clock.now().getTime());
       const r = reserve(state, at, want, this.budget);
       if (r.granted === 0) return r;
-      if (await this.write(r.state, etag)) return r;
+      if (await this.write(r.state, etag, signal)) return r;
     }
     throw new Error('the write ledger was busy');
   }

@@ -2,7 +2,9 @@
 // (never more than the budget in any window Graph could count them in, whatever the workers ask and when), and the
 // pool's behaviour with several workers on one ledger, on a virtual clock.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { describe, expect, inject, it } from 'vitest';
+import { TableWriteLedger } from '../../src/azure/write-ledger-table.js';
 import {
   emptyLedger,
   holdsUntil,
@@ -15,7 +17,7 @@ import {
   type WriteBudgetShape,
   type WriteLedger,
 } from '../../src/azure/write-ledger.js';
-import type { Clock } from '../../src/util/clock.js';
+import { systemClock, type Clock } from '../../src/util/clock.js';
 
 const budget: WriteBudgetShape = { limit: 120, windowMs: 60_000 };
 
@@ -226,5 +228,31 @@ describe('SharedWriteTokens (a worker over the ledger)', () => {
     const before = calls.reserve;
     await clock.run(clock.sleep(ledgerTiming(b.windowMs).useWithinMs + 1).then(() => pool.take()));
     expect(calls.reserve).toBe(before + 1);
+  });
+});
+
+describe('TableWriteLedger (the row in Azurite)', () => {
+  it('workers racing for the same row never get more than the budget between them (ETag), nor less', async () => {
+    const storage = {
+      kind: 'connectionString' as const,
+      connectionString: inject('azuriteConnectionString'),
+    };
+    const b = { limit: 60, windowMs: 150_000 };
+    const key = `https://graph.example ${randomUUID()}`;
+    const ledgers = Array.from(
+      { length: 4 },
+      () => new TableWriteLedger(storage, { getToken: async () => null }, key, b, systemClock),
+    );
+    const granted = await Promise.all(
+      ledgers.map(async (l) => {
+        let n = 0;
+        for (let i = 0; i < 10; i++) n += (await l.reserve(5, Date.now())).granted;
+        return n;
+      }),
+    );
+    expect(granted.reduce((a, n) => a + n, 0)).toBe(60);
+    // A 429's pause reaches every worker.
+    await ledgers[0]!.pause(Date.now() + 60_000);
+    expect(await ledgers[3]!.reserve(1, Date.now())).toMatchObject({ granted: 0 });
   });
 });
