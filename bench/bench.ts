@@ -68,6 +68,8 @@ const { values: args } = parseArgs({
      * lets a short run cross as many windows as 5,000 apps cross the real one.
      */
     'write-budget': { type: 'string' },
+    /** `off`: the queue workers do not share the write budget (GRAPH_WRITE_BUDGET=0), for a before/after. */
+    'write-ledger': { type: 'string', default: 'on' },
     /** Size of both emergency modes (overrides --emergency and --emergency-queue), e.g. a small one for trying. */
     apps: { type: 'string' },
     'baseline-size': { type: 'string', default: '1000' },
@@ -242,6 +244,7 @@ async function measure(
       GRAPH_WRITE_BUDGET: `${writeBudget[0]}`,
       GRAPH_WRITE_WINDOW_SECONDS: `${writeBudget[1]}`,
     });
+  if (args['write-ledger'] === 'off') env.GRAPH_WRITE_BUDGET = '0';
   const loadAverage = round(loadavg()[0]!, 2);
   const simCpuBefore = sim.cpuSeconds();
   const simMainBefore = sim.mainThreadCpuSeconds();

@@ -33,11 +33,12 @@ const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n
 
 /** How finely grants are bucketed, how soon a token must be used, and how long a grant holds its slots. */
 export function ledgerTiming(windowMs: number) {
-  const bucketMs = Math.round(clamp(windowMs / 300, 100, 1_000));
-  const useWithinMs = Math.round(clamp(windowMs / 100, 250, 2_000));
+  const bucketMs = Math.round(clamp(windowMs / 600, 100, 500));
+  const useWithinMs = Math.round(clamp(windowMs / 200, 250, 1_500));
   // A token used at the end of its time reaches Graph a little later (on a loaded instance, event-loop lag and the
-  // SDK's pipeline add up to a second), and another worker's clock may be behind.
-  const slackMs = Math.round(clamp(windowMs / 100, 1_000, 2_000));
+  // SDK's pipeline take a few hundred ms), and another worker's clock may be behind. Each ms here is lost once per
+  // window; a token that arrives later still meets at worst a 429, which pauses every worker.
+  const slackMs = Math.round(clamp(windowMs / 150, 400, 1_500));
   return { bucketMs, useWithinMs, holdMs: bucketMs + windowMs + useWithinMs + slackMs };
 }
 
