@@ -78,12 +78,11 @@ export async function runThroughQueue(o: {
   const started = () => t0;
   const marks = new Map<SpawnedChild, Set<string>>();
   let completedAt: number | undefined;
-  const ledger = { reservations: 0, failures: 0 };
+  const ledger = { reservations: 0, failures: 0, granted: 0, dropped: 0 };
   const watch = (name: string) => (line: string) => {
     if (line.startsWith('@@ledger ')) {
       const got = JSON.parse(line.slice(9)) as Partial<typeof ledger>;
-      ledger.reservations += got.reservations ?? 0;
-      ledger.failures += got.failures ?? 0;
+      for (const k of Object.keys(ledger) as Array<keyof typeof ledger>) ledger[k] += got[k] ?? 0;
     }
     if (line.startsWith('@@')) marks.get(children.get(name)!)?.add(line.trim());
     if (completedAt === undefined && /^\[entra-secret-rotator\] run complete /.test(line))
@@ -148,13 +147,16 @@ export async function runThroughQueue(o: {
       afterImports('http', answered, importCpu.get(post)),
       ...ran.map((r, i) => afterImports(`worker ${i + 1}`, r, importCpu.get(workers[i]!))),
     ],
-    // ledgerReservations: the shared write budget's Storage round-trips (each a read and, when granted, a write).
+    // The shared write budget: its Storage round-trips (each a read and, when granted, a write), tokens granted and
+    // tokens dropped unused (each cost a slot of the window).
     report: {
       summary: {
         ...summarize(apps),
         poisoned,
         ledgerReservations: ledger.reservations,
         ledgerFailures: ledger.failures,
+        ledgerTokensGranted: ledger.granted,
+        ledgerTokensDropped: ledger.dropped,
       },
       apps,
     },

@@ -88,16 +88,16 @@ export class TableWriteLedger implements WriteLedger {
   }
 
   /** A hung Storage call must not hold a write back: after RESERVE_TIMEOUT_MS the write goes unmetered. */
-  reserve(want: number, now: number): Promise<{ granted: number; retryAt: number }> {
-    return withTimeout(RESERVE_TIMEOUT_MS, (signal) => this.reserveOnce(want, now, signal));
+  reserve(need: number, extra: number, now: number): Promise<{ granted: number; retryAt: number }> {
+    return withTimeout(RESERVE_TIMEOUT_MS, (signal) => this.reserveOnce(need, extra, now, signal));
   }
 
-  private async reserveOnce(want: number, now: number, signal: AbortSignal) {
+  private async reserveOnce(need: number, extra: number, now: number, signal: AbortSignal) {
     for (let i = 0; i < ATTEMPTS; i++) {
       const { state, etag } = await this.read(signal);
       // Stamped no earlier than now: a later stamp holds the slots longer, never shorter.
       const at = Math.max(now, this.clock.now().getTime());
-      const r = reserve(state, at, want, this.budget);
+      const r = reserve(state, at, need, this.budget, extra);
       if (r.granted === 0) return r;
       if (await this.write(r.state, etag, signal)) return r;
     }

@@ -8,8 +8,9 @@
 //   - a block is counted in the window from when it is granted, and a token not started within `useWithinMs` is
 //     dropped, so a block holds its slots until its grant + the window + that time (+ slack for latency and clock
 //     skew). A worker that dies holding tokens costs nothing more: they leave the window as if used;
-//   - a worker asks for what it will use soon (its waiting writes, or what it used in the last `useWithinMs`), so a
-//     block rarely goes unused and Storage sees one reservation per block, not per write;
+//   - a worker asks for its waiting writes and, while the window is at most half full, for what it used in the last
+//     `useWithinMs` (so Storage sees one reservation per block, not per write); near the budget it asks only for what
+//     it sends at once, since an unused token would cost a slot of the window;
 //   - a 429 still wins: its Retry-After pauses the ledger for every worker.
 // The decision is pure (reserve, pauseLedger); SharedWriteTokens is the worker's side; the adapter is thin.
 import type { Clock } from '../util/clock.js';
@@ -57,13 +58,25 @@ export interface Reservation {
   retryAt: number;
 }
 
-/** Takes up to `want` write tokens at `now` from what the window has room for (pure). */
-export function reserve(s: LedgerState, now: number, want: number, b: WriteBudgetShape): Reservation {
+/**
+ * Takes up to `need` write tokens at `now` from what the window has room for, and `extra` more (tokens for soon)
+ * only while the window stays at most half full: near the budget an unused token would cost a slot (pure).
+ */
+export function reserve(
+  s: LedgerState,
+  now: number,
+  need: number,
+  b: WriteBudgetShape,
+  extra = 0,
+): Reservation {
   const live = s.grants.filter(([bucket]) => holdsUntil(bucket, b.windowMs) > now);
   const state = { ...s, grants: live };
   if (now < s.pausedUntil) return { granted: 0, state, retryAt: s.pausedUntil };
   let used = live.reduce((n, [, tokens]) => n + tokens, 0);
-  const granted = Math.max(0, Math.min(Math.floor(want), b.limit - used));
+  const needed = Math.max(0, Math.floor(need));
+  const more = Math.max(0, Math.floor(extra));
+  const roomy = used + needed + more <= b.limit / 2;
+  const granted = Math.max(0, Math.min(needed + (roomy ? more : 0), b.limit - used));
   if (granted > 0) {
     const bucket = Math.floor(now / ledgerTiming(b.windowMs).bucketMs);
     const last = live[live.length - 1];
@@ -87,17 +100,18 @@ export const pauseLedger = (s: LedgerState, until: number): LedgerState =>
 
 /** The shared ledger as a worker sees it (src/azure/write-ledger-table.ts over the run table). */
 export interface WriteLedger {
-  /** Takes up to `want` tokens at `now`: how many were granted and, when none, when to ask again. */
-  reserve(want: number, now: number): Promise<{ granted: number; retryAt: number }>;
+  /** Takes up to `need` tokens at `now` (and `extra` while the window has room): how many were granted and, when
+   *  none, when to ask again. */
+  reserve(need: number, extra: number, now: number): Promise<{ granted: number; retryAt: number }>;
   /** Tells every worker to wait until `until` (best effort). */
   pause(until: number): Promise<void>;
 }
 
-/** What a worker asks for: its waiting writes, or what it used in the last `useWithinMs`, at most `max`. */
-export const wanted = (waiting: number, usedRecently: number, max: number) =>
-  clamp(Math.max(waiting, usedRecently), 1, Math.max(1, max));
+/** Tokens for soon: what the worker used in the last `useWithinMs` beyond its waiting writes, at most `max`. */
+export const extraWanted = (waiting: number, usedRecently: number, max: number) =>
+  Math.max(0, Math.min(usedRecently, max) - waiting);
 
-/** The largest block: a fortieth of the window (3,000 → 75), so one worker cannot hoard it. */
+/** The most tokens for soon a worker asks for: a fortieth of the budget (3,000 → 75). */
 export const maxBlock = (b: WriteBudgetShape) => Math.max(1, Math.floor(b.limit / 40));
 
 /**
@@ -114,8 +128,8 @@ export class SharedWriteTokens {
   /** Tokens owed for the retries of refused writes. */
   private owed = 0;
   private readonly timing: ReturnType<typeof ledgerTiming>;
-  /** Reservations made, and those that failed (the write went unmetered). */
-  readonly stats = { reservations: 0, failures: 0 };
+  /** Reservations made, and those that failed (the write went unmetered); tokens granted, and dropped unused. */
+  readonly stats = { reservations: 0, failures: 0, granted: 0, dropped: 0 };
 
   constructor(
     private readonly ledger: WriteLedger,
@@ -148,7 +162,10 @@ export class SharedWriteTokens {
 
   private takeHeld(): boolean {
     const now = this.now();
-    if (now >= this.expiresAt) this.tokens = 0;
+    if (now >= this.expiresAt) {
+      this.stats.dropped += this.tokens;
+      this.tokens = 0;
+    }
     if (this.tokens === 0) return false;
     this.tokens--;
     this.taken.push(now);
@@ -165,12 +182,13 @@ export class SharedWriteTokens {
         const now = this.now();
         while (this.taken.length && this.taken[0]! + this.timing.useWithinMs <= now) this.taken.shift();
         const asking = this.waiting.length + this.owed;
-        const want = wanted(asking, this.taken.length, Math.max(asking, maxBlock(this.budget)));
+        const extra = extraWanted(asking, this.taken.length, maxBlock(this.budget));
         this.stats.reservations++;
-        const got = await this.ledger.reserve(want, now).catch(() => {
+        const got = await this.ledger.reserve(asking, extra, now).catch(() => {
           this.stats.failures++;
           return { granted: this.waiting.length + this.owed, retryAt: now };
         });
+        this.stats.granted += got.granted;
         if (got.granted > 0) {
           // The writes that asked go now, however long the reservation took (a slow Storage answer would
           // otherwise burn blocks); the rest keep their time from before the reservation.

@@ -12,7 +12,7 @@ import {
   pauseLedger,
   reserve,
   SharedWriteTokens,
-  wanted,
+  extraWanted,
   type LedgerState,
   type WriteBudgetShape,
   type WriteLedger,
@@ -44,7 +44,11 @@ describe('reserve (the ledger decision)', () => {
   });
 
   const steps = fc.array(
-    fc.record({ dt: fc.integer({ min: 0, max: 20_000 }), want: fc.integer({ min: 0, max: 80 }) }),
+    fc.record({
+      dt: fc.integer({ min: 0, max: 20_000 }),
+      want: fc.integer({ min: 0, max: 80 }),
+      extra: fc.integer({ min: 0, max: 80 }),
+    }),
     { maxLength: 200 },
   );
   const shapes = fc.record({
@@ -61,11 +65,11 @@ describe('reserve (the ledger decision)', () => {
         let s: LedgerState = emptyLedger();
         let now = 1_700_000_000_000;
         const granted: Array<{ at: number; n: number }> = [];
-        for (const { dt, want } of seq) {
+        for (const { dt, want, extra } of seq) {
           now += dt;
-          const r = reserve(s, now, want, b);
+          const r = reserve(s, now, want, b, extra);
           expect(r.granted).toBeGreaterThanOrEqual(0);
-          expect(r.granted).toBeLessThanOrEqual(Math.max(0, want));
+          expect(r.granted).toBeLessThanOrEqual(want + extra);
           if (r.granted > 0) {
             s = r.state;
             granted.push({ at: now, n: r.granted });
@@ -85,9 +89,9 @@ describe('reserve (the ledger decision)', () => {
         const t = ledgerTiming(b.windowMs);
         let s: LedgerState = emptyLedger();
         let now = 1_700_000_000_000;
-        for (const { dt, want } of seq) {
+        for (const { dt, want, extra } of seq) {
           now += dt;
-          const r = reserve(s, now, Math.max(1, want), b);
+          const r = reserve(s, now, Math.max(1, want), b, extra);
           if (r.granted > 0) s = r.state;
           else expect(reserve(s, r.retryAt, 1, b).granted).toBe(1);
           expect(s.grants.length).toBeLessThanOrEqual(Math.ceil(t.holdMs / t.bucketMs) + 1);
@@ -96,11 +100,19 @@ describe('reserve (the ledger decision)', () => {
     );
   });
 
-  it('a worker asks for its waiting writes or its recent pace, at least one and at most the block', () => {
-    expect(wanted(0, 0, 75)).toBe(1);
-    expect(wanted(6, 2, 75)).toBe(6);
-    expect(wanted(1, 40, 75)).toBe(40);
-    expect(wanted(200, 0, 75)).toBe(75);
+  it('tokens for soon come only while the window is at most half full: near the budget none is wasted', () => {
+    const a = reserve(emptyLedger(), 0, 2, budget, 20);
+    expect(a.granted).toBe(22);
+    const b = reserve(a.state, 0, 30, budget, 20);
+    expect(b.granted).toBe(30); // 52 + 20 > 60: the extra would fill more than half
+    expect(reserve(b.state, 0, 100, budget, 20).granted).toBe(68); // what is needed, up to the room
+  });
+
+  it('a worker asks for soon what it used recently beyond its waiting writes, at most the block', () => {
+    expect(extraWanted(1, 0, 75)).toBe(0);
+    expect(extraWanted(6, 2, 75)).toBe(0);
+    expect(extraWanted(1, 40, 75)).toBe(39);
+    expect(extraWanted(2, 200, 75)).toBe(73);
   });
 });
 
@@ -137,10 +149,10 @@ function memoryLedger(clock: VirtualClock, b: WriteBudgetShape, latencyMs = 5) {
   let state = emptyLedger();
   const calls = { reserve: 0 };
   const ledger: WriteLedger = {
-    async reserve(want, now) {
+    async reserve(need, extra, now) {
       calls.reserve++;
       await clock.sleep(latencyMs);
-      const r = reserve(state, Math.max(now, clock.t), want, b);
+      const r = reserve(state, Math.max(now, clock.t), need, b, extra);
       if (r.granted > 0) state = r.state;
       return r;
     },
@@ -246,13 +258,13 @@ describe('TableWriteLedger (the row in Azurite)', () => {
     const granted = await Promise.all(
       ledgers.map(async (l) => {
         let n = 0;
-        for (let i = 0; i < 10; i++) n += (await l.reserve(5, Date.now())).granted;
+        for (let i = 0; i < 10; i++) n += (await l.reserve(5, 0, Date.now())).granted;
         return n;
       }),
     );
     expect(granted.reduce((a, n) => a + n, 0)).toBe(60);
     // A 429's pause reaches every worker.
     await ledgers[0]!.pause(Date.now() + 60_000);
-    expect(await ledgers[3]!.reserve(1, Date.now())).toMatchObject({ granted: 0 });
+    expect(await ledgers[3]!.reserve(1, 0, Date.now())).toMatchObject({ granted: 0 });
   });
 });
