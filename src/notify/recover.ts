@@ -113,7 +113,7 @@ async function findToldAlready(
       const same = [...keyIds].sort().join(',');
       groups.set(same, [...(groups.get(same) ?? []), a]);
     }
-    const candidates = [...groups.values(), ...[...byRecipient.keys()].map((a) => [a])];
+    const candidates = [...groups.values()].flatMap(sharedBy);
     await Promise.all(
       candidates.map(async (group) => {
         const ok = await mailer.accepted(operationIdOf(runId, group)).catch(() => false);
@@ -123,6 +123,22 @@ async function findToldAlready(
   }
   for (const [c, to] of recipients)
     c.toldAlready = to.filter((a) => reached.has(`${c.outcome!.noticeRunId}|${a}`));
+}
+
+/** Up to this many recipients with the same owed notices, every subset of them is looked up. */
+const MAX_SUBSET_RECIPIENTS = 6;
+
+/**
+ * The recipient lists a message of the dead run may have had, among recipients with the same owed notices: their
+ * digests also held news that is no longer owed (a rotation told in full, a failure), so only some of them may have
+ * shared a message (NOTIFY_ALSO's digest holds every app's news). Every subset of a small group, else the whole
+ * group and each recipient alone.
+ */
+export function sharedBy(group: readonly string[]): string[][] {
+  if (group.length > MAX_SUBSET_RECIPIENTS) return [[...group], ...group.map((a) => [a])];
+  const subsets: string[][] = [];
+  for (let mask = 1; mask < 1 << group.length; mask++) subsets.push(group.filter((_, i) => mask & (1 << i)));
+  return subsets;
 }
 
 /**

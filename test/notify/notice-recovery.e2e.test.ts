@@ -3,8 +3,11 @@
 // run, once the killed run is surely over, holds it and sends it with its digest. Exactly one message about the
 // rotation per recipient, and a finished run leaves no owed notice behind. A real CLI child killed with SIGKILL.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { TokenCredential } from '@azure/identity';
+import { AppLocks } from '../../src/azure/locks.js';
 import { inline } from '../../src/handoff.js';
 import { CLAIMED_BY_TAG } from '../../src/notify/claim.js';
+import { pendingLockName } from '../../src/notify/pending.js';
 import { NOTICE_TAKEOVER_MS } from '../../src/notify/recover.js';
 import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
 import { connect, runOnce } from '../../src/run.js';
@@ -255,6 +258,65 @@ describe('a run killed between storing a secret and telling its owners', () => {
       cloud.tenant.deleteApplication(app.id);
     },
   );
+
+  it('a message two owners shared is found, though a third owner and NOTIFY_ALSO had the same owed notice', async () => {
+    // Three owners; the third also owns an app that cannot be rotated (no service principal: reported failed, a
+    // notice with no owed tag), so their digest and NOTIFY_ALSO's differ from the first two owners' shared one.
+    const [a, b, d] = ['shared-a', 'shared-b', 'failed-d'].map((n) =>
+      cloud.tenant.addUser({ displayName: n, mail: `${n}@contoso.com` }),
+    );
+    const now = cloud.clock.nowMs();
+    const password = [
+      {
+        displayName: 'made by a person',
+        startDateTime: new Date(now - 100 * DAY),
+        endDateTime: new Date(now + 5 * DAY),
+      },
+    ];
+    const app = cloud.tenant.addApplication({
+      displayName: 'Three owners, one not reached',
+      ownerIds: [cloud.rotator.id, a!.id, b!.id, d!.id],
+      passwords: password,
+    });
+    const other = cloud.tenant.addApplication({
+      displayName: 'Cannot sign in, no service principal',
+      ownerIds: [cloud.rotator.id, d!.id],
+      passwords: password,
+      servicePrincipal: false,
+    });
+    // The send of that digest fails, and another run holds the pending notices' lock: the failure cannot be
+    // held, so the notice stays owed (soak year seed 1 day 165: the timer and POST /api/rotate at once).
+    cloud.faults.add({
+      op: 'acs.send',
+      kind: 'status',
+      status: 400,
+      when: (req) => req.body.toString().includes('failed-d@contoso.com'),
+    });
+    const settings = loadSettings(env, { requireKeyVault: true });
+    const locks = new AppLocks(settings.storage!, {} as TokenCredential);
+    const pendingLock = await locks.acquire(pendingLockName(settings.keyVaultUrl!), 1000);
+    expect(pendingLock).toBeDefined();
+    const { result } = await timerLikeRun().finally(() => pendingLock!.release());
+    cloud.faults.clear();
+    const keyId = result!.report.apps.find((r) => r.appId === app.appId)!.keyId!;
+    const sharedMessage = cloud.mail.messages.filter(
+      (m) => m.to.length === 2 && m.plainText?.includes(keyId),
+    );
+    expect(sharedMessage.map((m) => [...m.to].sort())).toEqual([
+      ['shared-a@contoso.com', 'shared-b@contoso.com'],
+    ]);
+    expect(toldAbout('failed-d@contoso.com', keyId)).toBe(0);
+    expect(toldAbout('secops@contoso.com', keyId)).toBe(0);
+    expect(owedTag(app)).toBe('owed');
+
+    cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+    await timerLikeRun();
+    for (const to of ['shared-a', 'shared-b', 'failed-d', 'secops'])
+      expect(toldAbout(`${to}@contoso.com`, keyId), to).toBe(1);
+    expect(owedTag(app)).toBeUndefined();
+    cloud.tenant.deleteApplication(app.id);
+    cloud.tenant.deleteApplication(other.id);
+  });
 
   it('a run that tells its owners leaves no owed notice behind', async () => {
     const app = dueApp('Told by its own run');
