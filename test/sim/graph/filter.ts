@@ -171,10 +171,11 @@ function parseFilter(
         `Unsupported or invalid query filter clause specified for property '${property}' of resource '${resource}'.`,
       );
     }
-    const get = (app: Filterable) => (canonical === 'appId' ? app.appId : app.displayName);
+    // Directory string comparisons are case-insensitive: the values are lowered once, each object's once per test.
+    const get = (app: Filterable) => (canonical === 'appId' ? app.appId : app.displayName).toLowerCase();
     if (eqi(op.text, 'eq')) {
-      const value = stringLiteral();
-      return (app) => eqi(get(app), value);
+      const value = stringLiteral().toLowerCase();
+      return (app) => get(app) === value;
     }
     expectPunct('(');
     const values = [stringLiteral()];
@@ -185,7 +186,8 @@ function parseFilter(
     expectPunct(')');
     // `in` is shorthand for an or-chain and counts against the same limit.
     if (values.length > maxOrClauses) throw tooManyClauses(values.length);
-    return (app) => values.some((v) => eqi(get(app), v));
+    const lowered = new Set(values.map((v) => v.toLowerCase()));
+    return (app) => lowered.has(get(app));
   }
 
   // tags/any(t:t eq 'x'): any lambda variable name, but it must be used consistently.
