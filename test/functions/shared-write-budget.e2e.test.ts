@@ -17,7 +17,7 @@ import { graphControl } from '../sim/graph.js';
 import { invocation, operatorToken, rotateRequest, takeRun } from './host.js';
 
 const DAY = 86_400_000;
-const APPS = 24;
+const APPS = 32;
 const WORKERS = 4;
 /** Invocations at once per instance, as host.json's batchSize 4 + newBatchThreshold 2 allow. */
 const PER_WORKER = 6;
@@ -97,7 +97,7 @@ describe('four queue workers share the write budget', () => {
     const work = await takeRun(new QueueClient(storage, WORK_QUEUE), runId, APPS);
     expect(work).toHaveLength(APPS);
 
-    // 48 writes (add + revoke per app) through 12 per 3 s: four windows' worth, from four instances at once.
+    // 64 writes (add + revoke per app) through 12 per 3 s: five windows' worth, from four instances at once.
     graph.throttle.setBudgets({ appTenantWrites: 12, appTenantWritesWindowMs: 3_000 });
     const throttledBefore = graph.throttle.counters.throttled;
     await Promise.all(Array.from({ length: WORKERS }, () => worker(instance(), work)));
@@ -110,7 +110,9 @@ describe('four queue workers share the write budget', () => {
       expect(app.passwordCredentials).toHaveLength(1);
     }
     expect((await runs.getRun(runId))?.digestSentAt).toBeTruthy();
-    // Without the shared ledger each instance learns its share from its own 429s: a burst at every boundary.
-    expect(graph.throttle.counters.throttled - throttledBefore).toBeLessThanOrEqual(2);
+    // Without the shared ledger each instance learns its share from its own 429s: a burst at every boundary (28 for
+    // these 32 apps, measured at load 17). With it, a 429 only where a token reached Graph later than the ledger allows for
+    // (the machine so loaded that the in-process simulator answers late).
+    expect(graph.throttle.counters.throttled - throttledBefore).toBeLessThanOrEqual(3);
   }, 180_000); // about 20 s alone; far longer on a loaded machine
 });
