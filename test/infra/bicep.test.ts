@@ -597,6 +597,8 @@ describe('contract settings (contract.md §1)', () => {
     FORCE_MIN_INTERVAL_MINUTES: 'the default (60) fits',
     NOTIFY_ALLOWED_DOMAINS: "the default (NOTIFY_ALSO and owners' domains) fits",
     ALLOW_CUSTOM_ENDPOINTS: 'only for proxies and the simulated cloud',
+    GRAPH_WRITE_BUDGET: "the default is Graph's documented write budget (3,000 per 150 s per app and tenant)",
+    GRAPH_WRITE_WINDOW_SECONDS: "the default is Graph's documented write window (150 s)",
   };
 
   it('reads the setting names', () => {
