@@ -111,8 +111,8 @@ describe('four queue workers share the write budget', () => {
     }
     expect((await runs.getRun(runId))?.digestSentAt).toBeTruthy();
     // Without the shared ledger each instance learns its share from its own 429s: a burst at every boundary (28 for
-    // these 32 apps, measured at load 17). With it, a 429 only where a token reached Graph later than the ledger allows for
-    // (the machine so loaded that the in-process simulator answers late).
+    // these 32 apps, measured at load 17). With it, a 429 only where a token reached Graph later than the ledger
+    // allows for (the machine so loaded that the in-process simulator answers late).
     expect(graph.throttle.counters.throttled - throttledBefore).toBeLessThanOrEqual(3);
   }, 180_000); // about 20 s alone; far longer on a loaded machine
 });
