@@ -178,6 +178,8 @@ export class SharedWriteTokens {
     try {
       for (;;) {
         while (this.waiting.length && this.takeHeld()) this.waiting.shift()!();
+        while (this.owed && this.takeHeld()) this.owed--;
+        // Here no token is held: a new block never lends its time to older tokens.
         if (!this.waiting.length && !this.owed) return;
         const now = this.now();
         while (this.taken.length && this.taken[0]! + this.timing.useWithinMs <= now) this.taken.shift();

@@ -243,6 +243,25 @@ describe('SharedWriteTokens (a worker over the ledger)', () => {
   });
 });
 
+describe('SharedWriteTokens and refused writes', () => {
+  it('the retry of a refused write takes a token held already, or one more from the ledger', async () => {
+    const clock = new VirtualClock();
+    const b = { limit: 400, windowMs: 10_000 };
+    const { ledger, calls } = memoryLedger(clock, b);
+    const pool = new SharedWriteTokens(ledger, b, clock);
+    await clock.run(Promise.all(Array.from({ length: 5 }, () => pool.take())));
+    await clock.run(pool.take()); // a pace of five: this block holds four more
+    const before = calls.reserve;
+    pool.refused(clock.t);
+    await clock.run(clock.sleep(1));
+    expect(calls.reserve).toBe(before); // paid from what it held
+    await clock.run(clock.sleep(ledgerTiming(b.windowMs).useWithinMs));
+    pool.refused(clock.t);
+    await clock.run(clock.sleep(100));
+    expect(calls.reserve).toBe(before + 1); // nothing held: one more from the ledger
+  });
+});
+
 describe('TableWriteLedger (the row in Azurite)', () => {
   it('workers racing for the same row never get more than the budget between them (ETag), nor less', async () => {
     const storage = {
