@@ -45,6 +45,7 @@ export class TableWriteLedger implements WriteLedger {
     private readonly key: string,
     private readonly budget: WriteBudgetShape,
     private readonly clock: Clock,
+    private readonly timeoutMs = RESERVE_TIMEOUT_MS,
   ) {
     this.runs = new RunTable(storage, credential, undefined, { clock });
     this.rowKey = createHash('sha256').update(key).digest('hex').slice(0, 32);
@@ -89,7 +90,7 @@ export class TableWriteLedger implements WriteLedger {
 
   /** A hung Storage call must not hold a write back: after RESERVE_TIMEOUT_MS the write goes unmetered. */
   reserve(need: number, extra: number, now: number): Promise<{ granted: number; retryAt: number }> {
-    return withTimeout(RESERVE_TIMEOUT_MS, (signal) => this.reserveOnce(need, extra, now, signal));
+    return withTimeout(this.timeoutMs, (signal) => this.reserveOnce(need, extra, now, signal));
   }
 
   private async reserveOnce(need: number, extra: number, now: number, signal: AbortSignal) {
