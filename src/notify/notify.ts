@@ -3,13 +3,11 @@
 // sent are held in Key Vault (pending.ts) and sent by the next run, merged into that run's digests.
 // A notification failure never undoes a rotation; it is reported, and the run goes on.
 import { Mailer, mailOperationId, type MailerOptions } from '../azure/mail.js';
-import type { AppLock } from '../azure/locks.js';
 import { describeError } from '../errors.js';
-import type { RunDeps, Services } from '../rotation/context.js';
+import type { RunDeps } from '../rotation/context.js';
 import type { ChangedApp } from '../rotation/reconcile.js';
 import { isRotatorMade, type AppView } from '../rotation/checks.js';
 import type { Report } from '../rotation/report.js';
-import type { Settings } from '../settings.js';
 import {
   buildDigests,
   isEmailAddress,
@@ -20,16 +18,7 @@ import {
   type NotifiableApp,
   type OwnerObject,
 } from './digest.js';
-import {
-  expireOld,
-  MAX_PENDING_AGE_DAYS,
-  noticeKey,
-  PENDING_SECRET_NAME,
-  pendingLockName,
-  PendingStore,
-  toNotifiable,
-  type PendingItem,
-} from './pending.js';
+import { mergeHeld, openPending, saveHeld, stillOwed } from './held.js';
 import { findReminders, type Expiring } from './reminders.js';
 import { notificationsConfigured } from './notice-tag.js';
 import { markTold } from './told.js';
@@ -71,65 +60,6 @@ function notifyTag(app: AppView): string[] {
     .filter(isEmailAddress);
 }
 
-interface HeldStore {
-  store?: PendingStore;
-  lock?: AppLock;
-  items: PendingItem[];
-  /** Why failed sends cannot be held this run (store unreadable, locked by another run). */
-  unavailable?: string;
-}
-
-/** Takes the pending store for this run: its lock (when lock storage exists) and its items. */
-async function openPending(
-  settings: Settings,
-  services: Services,
-  now: Date,
-  notes: string[],
-): Promise<HeldStore> {
-  if (!settings.keyVaultUrl) return { items: [], unavailable: 'no Key Vault is configured' };
-  let lock: AppLock | undefined;
-  if (services.locks) {
-    try {
-      // Two runs at once (timer and HTTP) would otherwise overwrite each other's held notices.
-      lock = await services.locks.acquire(
-        pendingLockName(settings.keyVaultUrl),
-        settings.lockWaitSeconds * 1000,
-      );
-    } catch (err) {
-      return { items: [], unavailable: `the pending-notifications lock failed: ${describeError(err)}` };
-    }
-    if (!lock)
-      return {
-        items: [],
-        unavailable: 'another run was updating the pending notifications; held notices wait for the next run',
-      };
-  }
-  // The run's own Vault adapter (its clock, its timeouts) when it has one.
-  const store = new PendingStore(
-    services.credential,
-    { ...settings, keyVaultUrl: settings.keyVaultUrl },
-    services.vault,
-  );
-  try {
-    const { items, invalid } = await store.read();
-    if (invalid)
-      notes.push(`${invalid} pending notification(s) in ${PENDING_SECRET_NAME} were unreadable and dropped`);
-    const { fresh, expired } = expireOld(items, now);
-    if (expired.length)
-      notes.push(
-        `${expired.length} pending notification(s) older than ${MAX_PENDING_AGE_DAYS} days were dropped undelivered ` +
-          `(for ${[...new Set(expired.map((e) => e.appId))].join(', ')})`,
-      );
-    return { store, lock, items: fresh };
-  } catch (err) {
-    await lock?.release();
-    // Without reading it, writing would overwrite what earlier runs held: leave it alone this run.
-    const why = `the pending notifications could not be read from Key Vault: ${describeError(err)}`;
-    notes.push(`${why}; notices held by earlier runs wait for the next run`);
-    return { items: [], unavailable: why };
-  }
-}
-
 export async function notifyOwners(
   deps: RunDeps,
   report: Report,
@@ -139,7 +69,12 @@ export async function notifyOwners(
   if (!notificationsConfigured(deps.settings)) return [NOTIFICATIONS_OFF_NOTE];
   const notes: string[] = [];
   const reminders = await gatherReminders(deps, report, opts, notes);
-  const held = await openPending(deps.settings, deps.services, deps.clock.now(), notes);
+  let mailer: Mailer | undefined;
+  const held = await openPending(deps.settings, deps.services, deps.clock.now(), notes, {
+    runId: report.runId,
+    sending: !opts.holdOnly,
+    accepted: (runId, to) => (mailer ??= runMailer(deps, opts)).accepted(operationIdOf(runId, to)),
+  });
   try {
     if (changed.length === 0 && reminders.length === 0 && held.items.length === 0) {
       if (held.store) await saveHeld(held, [], notes); // expired or unreadable items were dropped
@@ -327,72 +262,4 @@ async function sendDigests(deps: RunDeps, runId: string, digests: Digest[], opts
   };
   await Promise.all(messages.map((m) => sendLimit(() => sendOne(m))));
   return { sent, failures };
-}
-
-/** What is still owed: every notice of every digest that was not sent, with its recipients. */
-function stillOwed(
-  digests: readonly Digest[],
-  sent: ReadonlySet<string>,
-  origin: ReadonlyMap<NotifiableApp, { queuedAt: string; runId: string }>,
-  thisRun: { queuedAt: string; runId: string },
-): PendingItem[] {
-  const owed = new Map<NotifiableApp, PendingItem>();
-  for (const d of digests) {
-    if (sent.has(d.to.toLowerCase())) continue;
-    for (const app of d.apps) {
-      let p = owed.get(app);
-      if (!p) {
-        const { ownerAddresses: _o, tagRecipients: _t, heldSince: _h, toldAlready: _a, ...data } = app;
-        p = { ...data, ...(origin.get(app) ?? thisRun), to: [] };
-        owed.set(app, p);
-      }
-      p.to.push(d.to);
-    }
-  }
-  return [...owed.values()];
-}
-
-/** This run's digests plus the held notices for each recipient (one message per recipient still): a held notice
- *  is left out where this run has newer news of the same thing for that recipient. */
-function mergeHeld(
-  digests: Digest[],
-  heldItems: readonly PendingItem[],
-  origin: Map<NotifiableApp, { queuedAt: string; runId: string }>,
-): Digest[] {
-  const out = [...digests];
-  const byAddress = new Map(out.map((d) => [d.to.toLowerCase(), d]));
-  const newestFirst = [...heldItems].sort((a, b) => Date.parse(b.queuedAt) - Date.parse(a.queuedAt));
-  for (const p of newestFirst) {
-    const app = toNotifiable(p);
-    origin.set(app, { queuedAt: p.queuedAt, runId: p.runId });
-    for (const to of p.to) {
-      let d = byAddress.get(to.toLowerCase());
-      if (!d) {
-        d = { to, apps: [] };
-        byAddress.set(to.toLowerCase(), d);
-        out.push(d);
-      }
-      if (d.apps.some((a) => noticeKey(a) === noticeKey(app))) continue;
-      d.apps.push(app);
-    }
-  }
-  return out;
-}
-
-/** Writes what is still owed; false when Key Vault did not take it. */
-async function saveHeld(held: HeldStore, items: PendingItem[], notes: string[]): Promise<boolean> {
-  try {
-    const { dropped } = await held.store!.write(items);
-    if (dropped)
-      notes.push(
-        `${dropped} pending notification(s), the oldest, were dropped to keep ${PENDING_SECRET_NAME} under Key Vault's 25 KB limit`,
-      );
-    return true;
-  } catch (err) {
-    notes.push(
-      `the pending notifications could not be saved to Key Vault (${describeError(err)}); ` +
-        'what was held before is sent again by the next run, and what failed now is not held',
-    );
-    return false;
-  }
 }

@@ -32,6 +32,9 @@ export interface PendingItem extends Omit<
 interface PendingFile {
   v: 1;
   items: PendingItem[];
+  /** The run sending these items now (held.ts): if it dies before writing what is left, the next run looks up its
+   *  messages before sending them again. One field for the whole store, not one per notice. */
+  sending?: string;
 }
 
 /** What the same notice is about: a newer one with the same key replaces an older one (a second failure of the
@@ -90,7 +93,7 @@ function validItem(x: unknown): x is PendingItem {
 }
 
 /** Parses the stored value; items that do not have the expected shape are dropped (counted in `invalid`). */
-export function decodePending(value: string): { items: PendingItem[]; invalid: number } {
+export function decodePending(value: string): { items: PendingItem[]; invalid: number; sending?: string } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
@@ -105,15 +108,18 @@ export function decodePending(value: string): { items: PendingItem[]; invalid: n
     const to = x.to.filter(isEmailAddress);
     if (to.length) items.push({ ...x, to });
   }
-  return { items, invalid: raw.length - items.length };
+  const { sending } = parsed as { sending?: unknown };
+  return { items, invalid: raw.length - items.length, sending: isString(sending) ? sending : undefined };
 }
 
 /** Compact JSON under `maxBytes`: when everything does not fit, the newest items are kept. */
 export function encodePending(
   items: readonly PendingItem[],
   maxBytes = MAX_PENDING_BYTES,
+  sending?: string,
 ): { value: string; kept: PendingItem[]; dropped: number } {
-  const encode = (list: PendingItem[]) => JSON.stringify({ v: 1, items: list } satisfies PendingFile);
+  const encode = (list: PendingItem[]) =>
+    JSON.stringify({ v: 1, items: list, ...(sending ? { sending } : {}) } satisfies PendingFile);
   const all = [...items];
   let value = encode(all);
   if (Buffer.byteLength(value) <= maxBytes) return { value, kept: all, dropped: 0 };
@@ -157,22 +163,27 @@ export class PendingStore {
     this.vault = vault ?? new Vault(credential, settings);
   }
 
-  /** The pending items ([] when the secret does not exist yet); throws when Key Vault cannot be read. */
-  async read(): Promise<{ items: PendingItem[]; invalid: number }> {
+  /** The pending items ([] when the secret does not exist yet) and the run marked as sending them; throws when
+   *  Key Vault cannot be read. */
+  async read(): Promise<{ items: PendingItem[]; invalid: number; sending?: string }> {
     this.readValue = await this.vault.value(PENDING_SECRET_NAME);
     return this.readValue === undefined ? { items: [], invalid: 0 } : decodePending(this.readValue);
   }
 
-  /** Writes a new version when the content changed; nothing when it did not (or when it stays empty). */
-  async write(items: readonly PendingItem[]): Promise<{ written: boolean; dropped: number }> {
-    const { value, dropped } = encodePending(items);
+  /** Writes a new version when the content changed; nothing when it did not (or when it stays empty). `sending`:
+   *  the run about to send these items. */
+  async write(
+    items: readonly PendingItem[],
+    sending?: string,
+  ): Promise<{ written: boolean; kept: PendingItem[]; dropped: number }> {
+    const { value, kept, dropped } = encodePending(items, MAX_PENDING_BYTES, sending);
     if (value === this.readValue || (this.readValue === undefined && items.length === 0))
-      return { written: false, dropped };
+      return { written: false, kept, dropped };
     await this.vault.store(PENDING_SECRET_NAME, value, {
       contentType: 'application/json; entra-secret-rotator pending notifications (no secret values)',
       tags: { purpose: 'pending-notifications' },
     });
     this.readValue = value;
-    return { written: true, dropped };
+    return { written: true, kept, dropped };
   }
 }

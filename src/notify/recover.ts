@@ -10,9 +10,10 @@ import type { ChangedApp } from '../rotation/reconcile.js';
 import { claimNotice, NOTICE_TAKEOVER_MS } from './claim.js';
 import { ownerAddress, type OwnerObject } from './digest.js';
 import { NOTICE_OWED, notificationsConfigured } from './notice-tag.js';
+import { sharedBy } from './held.js';
 import { notifyOwners, operationIdOf, runMailer } from './notify.js';
 
-export { NOTICE_TAKEOVER_MS };
+export { NOTICE_TAKEOVER_MS, sharedBy };
 
 /** A latest version whose notice is owed by a run that is over. */
 export interface OwedNotice {
@@ -123,22 +124,6 @@ async function findToldAlready(
   }
   for (const [c, to] of recipients)
     c.toldAlready = to.filter((a) => reached.has(`${c.outcome!.noticeRunId}|${a}`));
-}
-
-/** Up to this many recipients with the same owed notices, every subset of them is looked up. */
-const MAX_SUBSET_RECIPIENTS = 6;
-
-/**
- * The recipient lists a message of the dead run may have had, among recipients with the same owed notices: their
- * digests also held news that is no longer owed (a rotation told in full, a failure), so only some of them may have
- * shared a message (NOTIFY_ALSO's digest holds every app's news). Every subset of a small group, else the whole
- * group and each recipient alone.
- */
-export function sharedBy(group: readonly string[]): string[][] {
-  if (group.length > MAX_SUBSET_RECIPIENTS) return [[...group], ...group.map((a) => [a])];
-  const subsets: string[][] = [];
-  for (let mask = 1; mask < 1 << group.length; mask++) subsets.push(group.filter((_, i) => mask & (1 << i)));
-  return subsets;
 }
 
 /**

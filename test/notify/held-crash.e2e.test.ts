@@ -4,7 +4,7 @@
 // tell the others exactly once. A real CLI child killed with SIGKILL. Own file: one cloud per process.
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { inline } from '../../src/handoff.js';
-import { PENDING_SECRET_NAME } from '../../src/notify/pending.js';
+import { decodePending, PENDING_SECRET_NAME } from '../../src/notify/pending.js';
 import { connect, runOnce } from '../../src/run.js';
 import { loadSettings } from '../../src/settings.js';
 import { startSimCloud, type SimCloud } from '../sim/cloud.js';
@@ -90,6 +90,10 @@ it(
       const about = apps.flatMap((a, i) => (to === SECOPS || to === owners[i] ? [keyIds[i]!] : []));
       for (const k of about) expect(toldAbout(to, k), `${to} about ${k}`).toBe(1);
     }
+
+    // Nothing is left held, and no run is marked as sending.
+    const stored = decodePending(cloud.vault.latest(PENDING_SECRET_NAME)!.value!);
+    expect(stored).toEqual({ items: [], invalid: 0 });
 
     // And never again.
     await timerLikeRun();

@@ -29,6 +29,17 @@ const item = (over: Partial<PendingItem> = {}): PendingItem => ({
 });
 
 describe('pending format', () => {
+  it('keeps the run sending the items (one field, not one per item), and stays under the limit with it', () => {
+    const { value } = encodePending([item()], MAX_PENDING_BYTES, 'run-2');
+    expect(decodePending(value)).toEqual({ items: [item()], invalid: 0, sending: 'run-2' });
+    expect(decodePending(encodePending([item()]).value).sending).toBeUndefined();
+    const many = Array.from({ length: 400 }, (_, i) => item({ to: [`owner-${i}@contoso.com`] }));
+    const marked = encodePending(many, MAX_PENDING_BYTES, 'run-2');
+    expect(marked.dropped).toBeGreaterThan(0);
+    expect(Buffer.byteLength(marked.value)).toBeLessThanOrEqual(MAX_PENDING_BYTES);
+    expect(decodePending(marked.value).sending).toBe('run-2');
+  });
+
   it('round-trips items and keeps no owner/tag fields', () => {
     const items = [
       item(),
