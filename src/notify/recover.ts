@@ -117,7 +117,9 @@ async function findToldAlready(
     const candidates = [...groups.values()].flatMap(sharedBy);
     await Promise.all(
       candidates.map(async (group) => {
-        const ok = await mailer.accepted(operationIdOf(runId, group)).catch(() => false);
+        // A lookup ACS cannot answer throws: the takeover stops and the notices stay owed for a later run (holding
+        // them as "not reached" would tell whoever the dead run reached again).
+        const ok = await mailer.accepted(operationIdOf(runId, group));
         if (ok) for (const a of group) reached.add(`${runId}|${a}`);
       }),
     );
@@ -195,6 +197,8 @@ export async function recoverNotices(
     });
     if (notes.length) result.report.notes = [...(result.report.notes ?? []), ...notes];
   } catch (err) {
-    ctx.log('could not take over the notices of earlier runs', { error: describeError(err) });
+    ctx.log('could not take over the notices of earlier runs; they stay owed for a later run', {
+      error: describeError(err),
+    });
   }
 }

@@ -163,6 +163,44 @@ describe('a run killed between storing a secret and telling its owners', () => {
     },
   );
 
+  it(
+    'ACS cannot say what the dead run sent when its notices are taken over: they stay owed, nobody is told twice',
+    { timeout: 240_000 },
+    async () => {
+      // Soak year seed 1 day 228: a run partly sent its digest, the takeover met ACS down (its lookups failed and
+      // counted as "not reached"), held the notices for everyone, and the next run told the reached ones again.
+      const app = dueApp('Killed during its digest, ACS down at takeover');
+      const killedRun = startCli(['rotate', '--app', app.appId, '--json'], env);
+      cloud.faults.add({
+        op: 'acs.send',
+        kind: 'commitThenHang',
+        times: 1,
+        onCommitted: () => killedRun.child.kill('SIGKILL'),
+      });
+      expect((await killedRun.done).signal).toBe('SIGKILL');
+      cloud.faults.clear();
+      await expireLocks(storage, cloud);
+      const keyId = cloud.vault.latest(`app-${app.appId}`)!.tags!.keyId!;
+      const before = { owner: toldAbout(OWNER, keyId), secops: toldAbout('secops@contoso.com', keyId) };
+      expect(before.owner + before.secops).toBeGreaterThan(0);
+
+      cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+      cloud.faults.add({ op: 'acs.getOperation', kind: 'status', status: 400, times: 1000 });
+      cloud.faults.add({ op: 'acs.send', kind: 'status', status: 400, times: 1000 });
+      await timerLikeRun();
+      cloud.faults.clear();
+      expect(owedTag(app)).toBe('owed');
+
+      cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+      await timerLikeRun();
+      await timerLikeRun();
+      expect(toldAbout(OWNER, keyId)).toBe(1);
+      expect(toldAbout('secops@contoso.com', keyId)).toBe(1);
+      expect(owedTag(app)).toBeUndefined();
+      cloud.tenant.deleteApplication(app.id);
+    },
+  );
+
   it('owners that could not be read are told by a later run; whoever was reached is not told again', async () => {
     const app = dueApp('Owners unreadable on its day');
     // Every owner lookup of this run fails (a sub-request of $batch: Graph 429 bursts past the retries in the soak).
