@@ -160,7 +160,10 @@ async function underLock(ctx: RunContext, listed: AppView): Promise<Reconciled> 
   const budgetLeft = ctx.budget ? ctx.budget.deadline.getTime() - ctx.clock.now().getTime() : Infinity;
   const waitMs = Math.max(0, Math.min(ctx.settings.lockWaitSeconds * 1000, budgetLeft));
   const lock = locks ? await locks.acquire(listed.appId, waitMs) : undefined;
-  if (locks && !lock) return lockedEntry(ctx, listed);
+  // Contract §7: a held lock means skipped, whatever the app's state; the holder (or, once a dead holder's lease
+  // lapses within a minute, the next run) reports it.
+  if (locks && !lock)
+    return { entry: entry(listed, 'skipped', 'locked-by-another-run', 'locked by another run') };
   try {
     // Re-gather and re-decide inside the lock: another run may have just rotated this app.
     const state = await gatherApp(ctx, listed.appId);
@@ -177,21 +180,6 @@ async function underLock(ctx: RunContext, listed: AppView): Promise<Reconciled> 
   } finally {
     await lock?.release();
   }
-}
-
-/**
- * An app whose lease another run holds, or a run that died holding it (its lease lapses within a minute). A due app
- * refused before any change (no service principal, two-secret limit) is still reported failed, from its decision
- * without the lock: it is as stuck as ever, and "skipped" would hide it for as long as the lease lasts. Nothing is
- * changed here and no one is mailed (a holder that is alive tells the owners itself).
- */
-async function lockedEntry(ctx: RunContext, app: AppView): Promise<Reconciled> {
-  const skipped = entry(app, 'skipped', 'locked-by-another-run', 'locked by another run');
-  const decision = await previewApp(ctx, app).catch(() => undefined);
-  if (decision?.action !== 'fail') return { entry: skipped };
-  ctx.log('app failed', { appId: app.appId, code: decision.code, reason: decision.reason });
-  const reason = `${decision.reason} (another run holds the app's lock: it was not reconciled here)`;
-  return { entry: entry(app, 'failed', decision.code, reason) };
 }
 
 /**
