@@ -45,6 +45,8 @@ export interface NotifyOptions {
   holdOnly?: boolean;
   /** Mailer tuning (wait budget, poll interval); the log is always the run's. */
   mailer?: Omit<MailerOptions, 'log'>;
+  /** Owners already read, by app object id (the takeover reads them first, recover.ts): not read again. */
+  owners?: ReadonlyMap<string, OwnerObject[]>;
 }
 
 /** Owners that came back with neither mail nor userPrincipalName: Graph's limited-information shape. */
@@ -81,7 +83,7 @@ export async function notifyOwners(
       return notes;
     }
     const objectIds = [...changed.map((c) => c.app.id), ...reminders.map((r) => r.app.id)];
-    const { addressesOf, ownersKnown } = await readOwners(deps, objectIds, notes);
+    const { addressesOf, ownersKnown } = await readOwners(deps, objectIds, notes, opts.owners);
     const items = new Map(changed.map((c) => [changedItem(deps, c, addressesOf(c.app.id)), c]));
     const current: NotifiableApp[] = [...items.keys(), ...reminders.map((r) => reminderItem(r, addressesOf))];
 
@@ -152,16 +154,22 @@ async function gatherReminders(
   }
 }
 
-/** The owners' addresses by app object id; owners that could not be read give none, `ownersKnown` false. */
+/**
+ * The owners' addresses by app object id, read from Graph unless already `known`; owners that could not be read
+ * give none, `ownersKnown` false.
+ */
 async function readOwners(
   deps: RunDeps,
   objectIds: string[],
   notes: string[],
+  known: ReadonlyMap<string, OwnerObject[]> = new Map(),
 ): Promise<{ addressesOf: (objectId: string) => string[]; ownersKnown: (objectId: string) => boolean }> {
-  let owners = new Map<string, OwnerObject[]>();
-  if (objectIds.length) {
+  const wanted = new Set(objectIds);
+  const owners = new Map([...known].filter(([id]) => wanted.has(id)));
+  const toRead = [...wanted].filter((id) => !owners.has(id));
+  if (toRead.length) {
     try {
-      owners = await deps.services.graph.ownersOf(objectIds);
+      for (const [id, list] of await deps.services.graph.ownersOf(toRead)) owners.set(id, list);
     } catch (err) {
       notes.push(`owners could not be read (${describeError(err)})`);
     }

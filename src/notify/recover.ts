@@ -190,7 +190,11 @@ export async function recoverNotices(
     const changed = claims.flat();
     if (changed.length === 0) return;
     await findToldAlready(ctx, changed, known.owners);
-    const notes = await notifyOwners(ctx, result.report, changed, { fullRun: false, holdOnly: true });
+    const notes = await notifyOwners(ctx, result.report, changed, {
+      fullRun: false,
+      holdOnly: true,
+      owners: known.owners,
+    });
     ctx.log('notices of earlier runs taken over', {
       notices: changed.length,
       runIds: [...new Set(owed.map((o) => o.runId))],

@@ -223,6 +223,20 @@ describe('a run killed between storing a secret and telling its owners', () => {
     cloud.tenant.deleteApplication(app.id);
   });
 
+  it("a notice taken over reads its app's owners from Graph once", async () => {
+    const app = dueApp('Owners read once at takeover');
+    const keyId = await owedSinceOwnersUnread(app);
+    cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+    cloud.log.clear();
+    await timerLikeRun();
+    expect(toldAbout(OWNER, keyId)).toBe(1);
+    expect(owedTag(app)).toBeUndefined();
+    // The takeover reads the owners (it needs them to find whom the dead run reached) and hands them on to the
+    // notice it holds: the mail step does not read them again.
+    expect(cloud.log.count('graph.listOwners', (e) => e.path.includes(app.id))).toBe(1);
+    cloud.tenant.deleteApplication(app.id);
+  });
+
   it('two whole-scope runs at once: only one takes over an owed notice (its owner is told once)', async () => {
     const app = dueApp('Owed when two runs meet');
     const keyId = await owedSinceOwnersUnread(app);
