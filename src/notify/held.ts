@@ -117,15 +117,10 @@ async function dropReached(
   const keysOf = new Map<string, string[]>();
   for (const p of items)
     for (const a of p.to) keysOf.set(a.toLowerCase(), [...(keysOf.get(a.toLowerCase()) ?? []), noticeKey(p)]);
-  const groups = new Map<string, string[]>();
-  for (const [a, keys] of keysOf) {
-    const same = [...keys].sort().join('\n');
-    groups.set(same, [...(groups.get(same) ?? []), a]);
-  }
   const limit = pLimit(LOOKUP_CONCURRENCY);
   const reached = new Set<string>();
   await Promise.all(
-    [...groups.values()].flatMap(sharedBy).map((to) =>
+    possibleRecipientLists(keysOf).map((to) =>
       limit(async () => {
         if (await accepted(runId, to)) for (const a of to) reached.add(a);
       }),
@@ -136,6 +131,20 @@ async function dropReached(
     .filter((p) => p.to.length > 0);
 }
 
+/**
+ * The recipient lists a dead run's messages may have had, from each recipient's notices (keys): a message went to
+ * one recipient, or to several with identical digests, so with the same notices. Recipients are grouped by their
+ * notices, and each group gives the lists sharedBy it.
+ */
+export function possibleRecipientLists(noticesOf: ReadonlyMap<string, readonly string[]>): string[][] {
+  const groups = new Map<string, string[]>();
+  for (const [a, keys] of noticesOf) {
+    const same = [...keys].sort().join('\n');
+    groups.set(same, [...(groups.get(same) ?? []), a]);
+  }
+  return [...groups.values()].flatMap(sharedBy);
+}
+
 /** Up to this many recipients with the same notices, every subset of them is looked up. */
 const MAX_SUBSET_RECIPIENTS = 6;
 
@@ -144,7 +153,7 @@ const MAX_SUBSET_RECIPIENTS = 6;
  * may also have held other news, so only some of them may have shared a message (NOTIFY_ALSO's digest holds every
  * app's news). Every subset of a small group, else the whole group and each recipient alone.
  */
-export function sharedBy(group: readonly string[]): string[][] {
+function sharedBy(group: readonly string[]): string[][] {
   if (group.length > MAX_SUBSET_RECIPIENTS) return [[...group], ...group.map((a) => [a])];
   const subsets: string[][] = [];
   for (let mask = 1; mask < 1 << group.length; mask++) subsets.push(group.filter((_, i) => mask & (1 << i)));

@@ -10,10 +10,10 @@ import type { ChangedApp } from '../rotation/reconcile.js';
 import { claimNotice, NOTICE_TAKEOVER_MS } from './claim.js';
 import { ownerAddress, type OwnerObject } from './digest.js';
 import { NOTICE_OWED, notificationsConfigured } from './notice-tag.js';
-import { sharedBy } from './held.js';
+import { possibleRecipientLists } from './held.js';
 import { notifyOwners, operationIdOf, runMailer } from './notify.js';
 
-export { NOTICE_TAKEOVER_MS, sharedBy };
+export { NOTICE_TAKEOVER_MS };
 
 /** A latest version whose notice is owed by a run that is over. */
 export interface OwedNotice {
@@ -109,14 +109,8 @@ async function findToldAlready(
   const mailer = runMailer(ctx);
   const reached = new Set<string>(); // `${runId}|${address}`
   for (const [runId, byRecipient] of digests) {
-    const groups = new Map<string, string[]>();
-    for (const [a, keyIds] of byRecipient) {
-      const same = [...keyIds].sort().join(',');
-      groups.set(same, [...(groups.get(same) ?? []), a]);
-    }
-    const candidates = [...groups.values()].flatMap(sharedBy);
     await Promise.all(
-      candidates.map(async (group) => {
+      possibleRecipientLists(byRecipient).map(async (group) => {
         // A lookup ACS cannot answer throws: the takeover stops and the notices stay owed for a later run (holding
         // them as "not reached" would tell whoever the dead run reached again).
         const ok = await mailer.accepted(operationIdOf(runId, group));
