@@ -85,9 +85,9 @@ export async function openPending(
     const left = sending && sending !== opts.runId ? await dropReached(fresh, sending, opts.accepted) : fresh;
     if (!opts.sending || left.length === 0) return { store, lock, items: left };
     step = 'marked as being sent by this run in Key Vault';
-    const { kept, dropped } = await store.write(left, opts.runId);
-    if (dropped) notes.push(droppedNote(dropped));
-    return { store, lock, items: kept };
+    const written = await store.write(left, opts.runId);
+    if (written.dropped) notes.push(droppedNote(written));
+    return { store, lock, items: written.kept };
   } catch (err) {
     await lock?.release();
     // Without reading (or marking) it, writing would overwrite what earlier runs held, or tell it twice after a
@@ -98,8 +98,11 @@ export async function openPending(
   }
 }
 
-const droppedNote = (dropped: number) =>
-  `${dropped} pending notification(s), the oldest, were dropped to keep ${PENDING_SECRET_NAME} under Key Vault's 25 KB limit`;
+/** The last resort of the pending store (pending.ts encodePending): even compressed, not all notices fit. */
+const droppedNote = (w: { kept: readonly PendingItem[]; dropped: number; bytes: number }) =>
+  `${w.dropped} of ${w.dropped + w.kept.length} pending notification(s), the oldest, were dropped: even compressed ` +
+  `they do not fit in ${PENDING_SECRET_NAME} under Key Vault's 25 KB limit (the ${w.kept.length} newest kept, ` +
+  `${w.bytes} bytes)`;
 
 /** Lookups of a dead run's messages at the same time. */
 const LOOKUP_CONCURRENCY = 8;
@@ -213,8 +216,8 @@ export function mergeHeld(
 /** Writes what is still owed (and clears this run's sending mark); false when Key Vault did not take it. */
 export async function saveHeld(held: HeldStore, items: PendingItem[], notes: string[]): Promise<boolean> {
   try {
-    const { dropped } = await held.store!.write(items);
-    if (dropped) notes.push(droppedNote(dropped));
+    const written = await held.store!.write(items);
+    if (written.dropped) notes.push(droppedNote(written));
     return true;
   } catch (err) {
     notes.push(

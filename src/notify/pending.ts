@@ -1,6 +1,9 @@
 // Notifications that could not be sent (ACS throttling, an outage) are held in the one durable store the rotator
-// always has, Key Vault, and sent by the next run. One secret holds them all as compact JSON: app data and
-// recipients, never a secret value (a notification never contains one).
+// always has, Key Vault, and sent by the next run. One secret holds them all, written in one set (a crash never
+// leaves some notices in one place and some in another): app data and recipients, never a secret value (a
+// notification never contains one). Stored gzipped (format v2) so that a tenant with several ACS-down days fits
+// under Key Vault's 25 KB value limit; the oldest notices are dropped only beyond that.
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { TokenCredential } from '@azure/identity';
 import { Vault } from '../azure/vault.js';
 import type { Settings } from '../settings.js';
@@ -29,12 +32,50 @@ export interface PendingItem extends Omit<
   to: string[];
 }
 
+/** The document of the held notices: the whole stored value in v1 (the release before), gzipped inside v2. */
 interface PendingFile {
   v: 1;
   items: PendingItem[];
   /** The run sending these items now (held.ts): if it dies before writing what is left, the next run looks up its
    *  messages before sending them again. One field for the whole store, not one per notice. */
   sending?: string;
+}
+
+/**
+ * The stored value since v2: the v1 document, gzipped, base64 (a secret value is text). The format is said in the
+ * value itself rather than in the secret's content type: a run reads only the value, and a value restored or set by
+ * hand keeps what it is. Gzip because a held notice is mostly the same field names and addresses again: a rotated
+ * notice to its owner and NOTIFY_ALSO costs 576 bytes as v1 JSON and about 144 in v2 (measured in
+ * test/notify/pending.test.ts), so 25 KB holds 178 of them instead of 44. A previous release reading a v2 value
+ * finds no items: it says "1 pending notification(s) ... unreadable and dropped" in its run notes.
+ */
+interface StoredValueV2 {
+  v: 2;
+  gz: string;
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+
+/** A hand-made v2 value must not make a run inflate it without bound (25 KB of gzip can hold 25 MB). */
+const MAX_INFLATED_BYTES = 16 * 1024 * 1024;
+
+/** The v1 document a stored value holds (v1 as is, v2 inflated); undefined when it is neither. */
+function documentOf(value: string): unknown {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  const { v, gz } = (parsed ?? {}) as Partial<StoredValueV2>;
+  if (v !== 2) return parsed;
+  if (!isString(gz)) return undefined;
+  try {
+    const inflated = gunzipSync(Buffer.from(gz, 'base64'), { maxOutputLength: MAX_INFLATED_BYTES });
+    return JSON.parse(inflated.toString('utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** What the same notice is about: a newer one with the same key replaces an older one (a second failure of the
@@ -48,7 +89,6 @@ export function toNotifiable(p: PendingItem): NotifiableApp {
   return { ...app, heldSince: queuedAt, ownerAddresses: [], tagRecipients: [] };
 }
 
-const isString = (v: unknown): v is string => typeof v === 'string';
 const ACTIONS = new Set(['rotated', 'failed', 'reminder']);
 
 const OPTIONAL_STRINGS = [
@@ -78,7 +118,7 @@ function validItem(x: unknown): x is PendingItem {
       ));
   return (
     OPTIONAL_STRINGS.every((k) => optional(o[k])) &&
-    (o.oldKeyIds === undefined || (Array.isArray(o.oldKeyIds) && o.oldKeyIds.every(isString))) &&
+    [o.oldKeyIds, o.revokedKeyIds].every((v) => v === undefined || (Array.isArray(v) && v.every(isString))) &&
     expiring(o.expiring) &&
     isString(o.appId) &&
     isString(o.displayName) &&
@@ -92,15 +132,10 @@ function validItem(x: unknown): x is PendingItem {
   );
 }
 
-/** Parses the stored value; items that do not have the expected shape are dropped (counted in `invalid`). */
+/** Parses a stored value (v1 or v2); items that do not have the expected shape are dropped (counted in `invalid`). */
 export function decodePending(value: string): { items: PendingItem[]; invalid: number; sending?: string } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    return { items: [], invalid: 1 };
-  }
-  const raw = (parsed as { items?: unknown }).items;
+  const doc = documentOf(value);
+  const raw = (doc as { items?: unknown } | undefined)?.items;
   if (!Array.isArray(raw)) return { items: [], invalid: 1 };
   const items: PendingItem[] = [];
   for (const x of raw) {
@@ -108,32 +143,63 @@ export function decodePending(value: string): { items: PendingItem[]; invalid: n
     const to = x.to.filter(isEmailAddress);
     if (to.length) items.push({ ...x, to });
   }
-  const { sending } = parsed as { sending?: unknown };
+  const { sending } = doc as { sending?: unknown };
   return { items, invalid: raw.length - items.length, sending: isString(sending) ? sending : undefined };
 }
 
-/** Compact JSON under `maxBytes`: when everything does not fit, the newest items are kept. */
+/** The stored value of these items: the v1 document gzipped (v2), or as is when that is not larger (an empty store,
+ *  text that does not compress), so the store never holds fewer notices than the previous release did.
+ *  Deterministic: the same items give the same value, which is how a run tells that nothing changed. */
+export function storedValue(items: readonly PendingItem[], sending?: string): string {
+  const doc = JSON.stringify({
+    v: 1,
+    items: [...items],
+    ...(sending ? { sending } : {}),
+  } satisfies PendingFile);
+  const packed = JSON.stringify({
+    v: 2,
+    gz: gzipSync(doc, { level: 9 }).toString('base64'),
+  } satisfies StoredValueV2);
+  return Buffer.byteLength(packed) < Buffer.byteLength(doc) ? packed : doc;
+}
+
+/**
+ * How many of `newestFirst` the store keeps: all when they fit in `maxBytes`, else the most of the newest that do
+ * (the last resort). Compressed size is not a sum over items, so the count is bisected, the first probe where the
+ * size, about linear in the count, says. Only counts that were measured to fit are returned; the empty list fits.
+ */
+export function countThatFits<T>(
+  newestFirst: readonly T[],
+  sizeOf: (list: readonly T[]) => number,
+  maxBytes: number,
+): number {
+  const n = newestFirst.length;
+  const whole = sizeOf(newestFirst);
+  if (whole <= maxBytes) return n;
+  let fits = 0;
+  let tooMany = n;
+  let probe = Math.floor((n * maxBytes) / whole);
+  while (tooMany - fits > 1) {
+    probe = Math.min(tooMany - 1, Math.max(fits + 1, probe));
+    if (sizeOf(newestFirst.slice(0, probe)) <= maxBytes) fits = probe;
+    else tooMany = probe;
+    probe = Math.floor((fits + tooMany) / 2);
+  }
+  return fits;
+}
+
+/** The stored value under `maxBytes`: when everything does not fit even compressed, the newest items are kept. */
 export function encodePending(
   items: readonly PendingItem[],
   maxBytes = MAX_PENDING_BYTES,
   sending?: string,
 ): { value: string; kept: PendingItem[]; dropped: number } {
-  const encode = (list: PendingItem[]) =>
-    JSON.stringify({ v: 1, items: list, ...(sending ? { sending } : {}) } satisfies PendingFile);
-  const all = [...items];
-  let value = encode(all);
-  if (Buffer.byteLength(value) <= maxBytes) return { value, kept: all, dropped: 0 };
   const newestFirst = [...items].sort((a, b) => Date.parse(b.queuedAt) - Date.parse(a.queuedAt));
-  const kept: PendingItem[] = [];
-  let size = Buffer.byteLength(encode([]));
-  for (const item of newestFirst) {
-    const add = Buffer.byteLength(JSON.stringify(item)) + (kept.length ? 1 : 0);
-    if (size + add > maxBytes) continue; // a smaller, older item may still fit
-    kept.push(item);
-    size += add;
-  }
-  value = encode(kept);
-  return { value, kept, dropped: items.length - kept.length };
+  const count = countThatFits(newestFirst, (list) => Buffer.byteLength(storedValue(list, sending)), maxBytes);
+  const keep = new Set(newestFirst.slice(0, count));
+  // The items in their own order (the order they were given in when nothing is dropped).
+  const kept = count === items.length ? [...items] : items.filter((i) => keep.has(i));
+  return { value: storedValue(kept, sending), kept, dropped: items.length - kept.length };
 }
 
 /** Splits off the items older than the age limit. */
@@ -175,15 +241,17 @@ export class PendingStore {
   async write(
     items: readonly PendingItem[],
     sending?: string,
-  ): Promise<{ written: boolean; kept: PendingItem[]; dropped: number }> {
+  ): Promise<{ written: boolean; kept: PendingItem[]; dropped: number; bytes: number }> {
     const { value, kept, dropped } = encodePending(items, MAX_PENDING_BYTES, sending);
+    const bytes = Buffer.byteLength(value);
     if (value === this.readValue || (this.readValue === undefined && items.length === 0))
-      return { written: false, kept, dropped };
+      return { written: false, kept, dropped, bytes };
     await this.vault.store(PENDING_SECRET_NAME, value, {
-      contentType: 'application/json; entra-secret-rotator pending notifications (no secret values)',
+      contentType:
+        'application/json; entra-secret-rotator pending notifications, v1 or v2 (gzip+base64 in "gz"), no secret values',
       tags: { purpose: 'pending-notifications' },
     });
     this.readValue = value;
-    return { written: true, kept, dropped };
+    return { written: true, kept, dropped, bytes };
   }
 }

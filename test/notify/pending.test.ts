@@ -1,12 +1,16 @@
 // The held-notices format and the reminder window, as tables and properties (no I/O).
+import { randomBytes, randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  countThatFits,
   decodePending,
   encodePending,
   expireOld,
   MAX_PENDING_BYTES,
   noticeKey,
+  storedValue,
   toNotifiable,
   type PendingItem,
 } from '../../src/notify/pending.js';
@@ -28,12 +32,144 @@ const item = (over: Partial<PendingItem> = {}): PendingItem => ({
   ...over,
 });
 
+/** A held rotation notice as the product writes it (test/notify/pending-capacity.e2e.test.ts prints a real one): to
+ *  its owner and NOTIFY_ALSO, with fresh identifiers (the part gzip cannot shrink). */
+const rotatedNotice = (i: number, queuedAt = at(-1)): PendingItem => {
+  const appId = randomUUID();
+  return {
+    appId,
+    displayName: `Capacity App ${String(i).padStart(3, '0')}`,
+    action: 'rotated',
+    keyId: randomUUID(),
+    credentialName: `entra-secret-rotator 2026-12-01 ${randomBytes(4).toString('hex')}`,
+    expiresOn: '2027-05-30T19:31:36.7630000Z',
+    secretUri: `https://contoso-rotator.vault.azure.net/secrets/app-${appId}/${randomBytes(16).toString('hex')}`,
+    oldKeyIds: [randomUUID()],
+    queuedAt,
+    runId: '0ff29aa1-b2f2-451d-9637-8094b2044102',
+    to: [`owner-${i}@contoso.com`, 'secops@contoso.com'],
+  };
+};
+
+describe('pending store capacity (v2: gzip + base64 in one secret)', () => {
+  const notices = Array.from({ length: 400 }, (_, i) => rotatedNotice(i));
+  const v1Bytes = (list: readonly PendingItem[]) => Buffer.byteLength(JSON.stringify({ v: 1, items: list }));
+  const v2Bytes = (list: readonly PendingItem[]) => Buffer.byteLength(storedValue(list));
+
+  // Measured 2026-12-01: 576 bytes a notice in v1, 44 fit in 25 KB; about 144 bytes in v2, 178 fit (4x). In a real
+  // run (pending-capacity.e2e.test.ts) 90 such notices took 51,217 bytes as v1 and 13,635 stored.
+  it('a rotated notice costs ~576 bytes in v1 (44 fit in 25 KB) and ~144 in v2 (~178 fit): 4x more', () => {
+    const v1Count = countThatFits(notices, v1Bytes, MAX_PENDING_BYTES);
+    const v2Count = countThatFits(notices, v2Bytes, MAX_PENDING_BYTES);
+    expect(v1Count).toBeGreaterThanOrEqual(43);
+    expect(v1Count).toBeLessThanOrEqual(45);
+    expect(v2Count).toBeGreaterThanOrEqual(165);
+    expect(v2Count).toBeGreaterThanOrEqual(3.5 * v1Count);
+    expect(v2Bytes(notices.slice(0, v2Count))).toBeLessThanOrEqual(MAX_PENDING_BYTES);
+    expect(v2Bytes(notices.slice(0, v2Count + 1))).toBeGreaterThan(MAX_PENDING_BYTES);
+  });
+
+  it('stores v2 for a non-empty store: no item text in the clear, the same value for the same items', () => {
+    const some = notices.slice(0, 20);
+    const value = storedValue(some, 'run-9');
+    const outer = JSON.parse(value) as Record<string, unknown>;
+    expect(Object.keys(outer).sort()).toEqual(['gz', 'v']);
+    expect(outer.v).toBe(2);
+    expect(value).not.toContain(some[0]!.appId);
+    expect(storedValue(some, 'run-9')).toBe(value);
+    expect(decodePending(value)).toEqual({ items: some, invalid: 0, sending: 'run-9' });
+    // An empty store stays the short plain document.
+    expect(storedValue([])).toBe('{"v":1,"items":[]}');
+  });
+
+  it('reads a v1 store written by the previous release', () => {
+    const some = notices.slice(0, 30);
+    const v1 = JSON.stringify({ v: 1, items: some, sending: 'old-run' });
+    expect(decodePending(v1)).toEqual({ items: some, invalid: 0, sending: 'old-run' });
+  });
+
+  const gz = (text: string) => gzipSync(text).toString('base64');
+  it.each([
+    ['gz missing', '{"v":2}', 0, 1],
+    ['gz not text', '{"v":2,"gz":5}', 0, 1],
+    ['gz not base64 of gzip', '{"v":2,"gz":"bm90IGd6aXA="}', 0, 1],
+    ['gz holding text that is not JSON', JSON.stringify({ v: 2, gz: gz('nope') }), 0, 1],
+    ['gz holding JSON without items', JSON.stringify({ v: 2, gz: gz('{"v":1}') }), 0, 1],
+    [
+      'gz holding one good item and one bad',
+      JSON.stringify({ v: 2, gz: gz(JSON.stringify({ v: 1, items: [item(), { appId: 1 }] })) }),
+      1,
+      1,
+    ],
+    ['a number', '5', 0, 1],
+    ['null', 'null', 0, 1],
+  ])('decodes a hand-edited v2 value (%s) defensively', (_name, value, good, invalid) => {
+    const r = decodePending(value);
+    expect(r.items).toHaveLength(good);
+    expect(r.invalid).toBe(invalid);
+  });
+
+  it('does not inflate a hand-made value past 16 MiB', () => {
+    const bomb = JSON.stringify({
+      v: 2,
+      gz: gzipSync(Buffer.alloc(32 * 1024 * 1024, 0x20)).toString('base64'),
+    });
+    expect(Buffer.byteLength(bomb)).toBeLessThan(MAX_PENDING_BYTES * 4);
+    expect(decodePending(bomb)).toEqual({ items: [], invalid: 1 });
+  });
+});
+
+describe('countThatFits (the cap decision, pure)', () => {
+  const sizes =
+    (per: number, header = 0) =>
+    (list: readonly number[]) =>
+      header + list.length * per;
+
+  it.each([
+    ['everything fits', 10, sizes(10), 100, 10],
+    ['exactly at the limit', 10, sizes(10, 0), 99, 9],
+    ['a header', 10, sizes(10, 25), 100, 7],
+    ['nothing fits but the empty list', 5, sizes(200), 100, 0],
+    ['an empty list', 0, sizes(10), 100, 0],
+  ])('%s', (_name, n, sizeOf, max, expected) => {
+    const list = Array.from({ length: n }, (_, i) => i);
+    expect(countThatFits(list, sizeOf, max)).toBe(expected);
+  });
+
+  it('returns only a count measured to fit, the most of the newest when size grows with the count (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 500 }), { maxLength: 300 }),
+        fc.integer({ min: 0, max: 20_000 }),
+        (itemSizes, max) => {
+          const sizeOf = (list: readonly number[]) => 20 + list.reduce((a, b) => a + b, 0);
+          const k = countThatFits(itemSizes, sizeOf, max);
+          if (k > 0) expect(sizeOf(itemSizes.slice(0, k))).toBeLessThanOrEqual(max);
+          if (k < itemSizes.length) expect(sizeOf(itemSizes.slice(0, k + 1))).toBeGreaterThan(max);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('never returns a count that does not fit, even when size is not monotonic in the count', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 1, maxLength: 200 }), (noise) => {
+        const sizeOf = (list: readonly number[]) => (list.length ? noise[list.length % noise.length]! : 0);
+        const k = countThatFits(noise, sizeOf, 500);
+        if (k > 0) expect(sizeOf(noise.slice(0, k))).toBeLessThanOrEqual(500);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe('pending format', () => {
   it('keeps the run sending the items (one field, not one per item), and stays under the limit with it', () => {
     const { value } = encodePending([item()], MAX_PENDING_BYTES, 'run-2');
     expect(decodePending(value)).toEqual({ items: [item()], invalid: 0, sending: 'run-2' });
     expect(decodePending(encodePending([item()]).value).sending).toBeUndefined();
-    const many = Array.from({ length: 400 }, (_, i) => item({ to: [`owner-${i}@contoso.com`] }));
+    const many = Array.from({ length: 400 }, (_, i) => rotatedNotice(i, at(-1)));
     const marked = encodePending(many, MAX_PENDING_BYTES, 'run-2');
     expect(marked.dropped).toBeGreaterThan(0);
     expect(Buffer.byteLength(marked.value)).toBeLessThanOrEqual(MAX_PENDING_BYTES);
@@ -89,19 +225,15 @@ describe('pending format', () => {
     expect(r.items[0]!.to).toEqual(['ok@contoso.com']);
   });
 
-  it('keeps the newest items when the whole set would not fit under the limit', () => {
-    const items = Array.from({ length: 10 }, (_, i) =>
-      item({ runId: `run-${i}`, queuedAt: at(-10 + i), reason: 'x'.repeat(200), action: 'failed' }),
-    );
-    const { value, kept, dropped } = encodePending(items, 1200);
-    expect(Buffer.byteLength(value)).toBeLessThanOrEqual(1200);
+  it('keeps the newest items, in their order, when the whole set would not fit even compressed', () => {
+    // Shuffled ages: item i was queued i hours ago, so the newest are the lowest i.
+    const ages = [5, 0, 9, 3, 7, 1, 8, 2, 6, 4];
+    const items = ages.map((h) => rotatedNotice(h, new Date(NOW.getTime() - h * 3_600_000).toISOString()));
+    const { value, kept, dropped } = encodePending(items, 1400);
+    expect(Buffer.byteLength(value)).toBeLessThanOrEqual(1400);
     expect(dropped).toBeGreaterThan(0);
-    expect(kept.map((k) => k.runId)).toEqual(
-      items
-        .slice(-kept.length)
-        .reverse()
-        .map((k) => k.runId),
-    );
+    expect(kept).toEqual(items.filter((_, i) => ages[i]! < kept.length));
+    expect(decodePending(value).items).toEqual(kept);
   });
 
   it('never exceeds the limit and loses nothing that fits (property)', () => {
@@ -120,6 +252,7 @@ describe('pending format', () => {
         expect(Buffer.byteLength(value)).toBeLessThanOrEqual(MAX_PENDING_BYTES);
         expect(kept.length + dropped).toBe(items.length);
         expect(decodePending(value).items).toHaveLength(kept.length);
+        // Never fewer than the previous release (plain v1 JSON) kept.
         if (Buffer.byteLength(JSON.stringify({ v: 1, items })) <= MAX_PENDING_BYTES) expect(dropped).toBe(0);
       }),
       { numRuns: 50 },
