@@ -1,6 +1,8 @@
 // The soak's invariants, read from the SIMULATOR's state (the tenant, the vault, the mailbox), never from what the
 // product reports about itself; the report is consulted only where the contract makes it the signal (an app that
 // cannot be rotated must be reported failed every run). Each violation names the day, the app and the invariant.
+import { gunzipSync } from 'node:zlib';
+import { PENDING_SECRET_NAME } from '../../src/notify/pending.js';
 import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
 import type { RunOutcome } from './product.js';
 import type { SimCloud } from '../sim/cloud.js';
@@ -83,6 +85,9 @@ export class Checker {
   worstOverlapDays = Number.POSITIVE_INFINITY;
   maxRotatorCredentials = 0;
   maxStateBytes = 0;
+  /** The pending store as its notices are (it is stored gzipped, format v2): its largest plain size and count. */
+  maxPendingPlainBytes = 0;
+  maxPendingNotices = 0;
   private readonly pending: Rotation[] = [];
   /** Times each recipient was told about each new keyId, from the simulated ACS. */
   private readonly told = new Map<string, number>();
@@ -446,8 +451,10 @@ export class Checker {
   private checkState(day: number): void {
     for (const name of this.cloud.vault.names()) {
       if (!name.startsWith(ROTATOR_PREFIX)) continue;
-      const bytes = Buffer.byteLength(this.cloud.vault.latest(name)?.value ?? '');
+      const value = this.cloud.vault.latest(name)?.value ?? '';
+      const bytes = Buffer.byteLength(value);
       this.maxStateBytes = Math.max(this.maxStateBytes, bytes);
+      if (name === PENDING_SECRET_NAME) this.measurePending(value);
       this.check(
         bytes <= this.opts.maxStateBytes,
         day,
@@ -455,6 +462,20 @@ export class Checker {
         'state-bounded',
         () => `Key Vault secret ${name} holds ${bytes} bytes (limit ${this.opts.maxStateBytes})`,
       );
+    }
+  }
+
+  /** Inflated here, not by the product's decoder: what the stored bytes hold. */
+  private measurePending(value: string): void {
+    try {
+      const outer = JSON.parse(value) as { v?: number; gz?: string };
+      const plain =
+        outer.v === 2 ? gunzipSync(Buffer.from(outer.gz ?? '', 'base64')).toString('utf8') : value;
+      const items = (JSON.parse(plain) as { items?: unknown[] }).items ?? [];
+      this.maxPendingPlainBytes = Math.max(this.maxPendingPlainBytes, Buffer.byteLength(plain));
+      this.maxPendingNotices = Math.max(this.maxPendingNotices, items.length);
+    } catch {
+      // Unreadable: the product says so in its run notes; nothing to measure.
     }
   }
 

@@ -45,6 +45,9 @@ export interface SoakSummary {
   maxRotatorCredentialsPerApp: number;
   emails: { sent: number; throttled429: number; rotations: number };
   maxStateBytes: number;
+  /** The pending store's notices at their most: their size as plain JSON (the store holds them gzipped, so this may
+   *  exceed Key Vault's 25 KB; maxStateBytes is what is stored) and their count. */
+  pendingStore: { maxPlainBytes: number; maxNotices: number };
   tenant: {
     appsAtEnd: number;
     added: number;
@@ -228,6 +231,7 @@ export async function runSoak(opts: SoakOptions): Promise<{ summary: SoakSummary
       maxRotatorCredentialsPerApp: checker.maxRotatorCredentials,
       emails: { sent: mail.sent, throttled429: mail.throttled, rotations: checker.rotations },
       maxStateBytes: checker.maxStateBytes,
+      pendingStore: { maxPlainBytes: checker.maxPendingPlainBytes, maxNotices: checker.maxPendingNotices },
       tenant: {
         appsAtEnd: cloud.tenant.applications.size,
         added,
