@@ -23,7 +23,8 @@ import {
 const PARTITION = 'graph-write-ledger';
 /** Writers that met each other's ETag this many times in a row: the reservation fails (the write goes unmetered). */
 const ATTEMPTS = 12;
-const RESERVE_TIMEOUT_MS = 10_000;
+/** The bound of one reservation or pause (Storage calls included). */
+const LEDGER_TIMEOUT_MS = 10_000;
 
 interface LedgerEntity {
   partitionKey: string;
@@ -45,7 +46,7 @@ export class TableWriteLedger implements WriteLedger {
     private readonly key: string,
     private readonly budget: WriteBudgetShape,
     private readonly clock: Clock,
-    private readonly timeoutMs = RESERVE_TIMEOUT_MS,
+    private readonly timeoutMs = LEDGER_TIMEOUT_MS,
   ) {
     this.runs = new RunTable(storage, credential, undefined, { clock });
     this.rowKey = createHash('sha256').update(key).digest('hex').slice(0, 32);
@@ -88,9 +89,22 @@ export class TableWriteLedger implements WriteLedger {
     }
   }
 
-  /** A hung Storage call must not hold a write back: after RESERVE_TIMEOUT_MS the write goes unmetered. */
+  /**
+   * `call`, ended at the deadline even where a Storage call does not listen to the signal (the table's creation on
+   * first use, which the run table shares and does not bound).
+   */
+  private bounded<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withTimeout(this.timeoutMs, (signal) => {
+      const aborted = new Promise<never>((_, reject) =>
+        signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }),
+      );
+      return Promise.race([call(signal), aborted]);
+    });
+  }
+
+  /** A hung Storage call must not hold a write back: after LEDGER_TIMEOUT_MS the write goes unmetered. */
   reserve(need: number, extra: number, now: number): Promise<{ granted: number; retryAt: number }> {
-    return withTimeout(this.timeoutMs, (signal) => this.reserveOnce(need, extra, now, signal));
+    return this.bounded((signal) => this.reserveOnce(need, extra, now, signal));
   }
 
   private async reserveOnce(need: number, extra: number, now: number, signal: AbortSignal) {
@@ -105,11 +119,16 @@ export class TableWriteLedger implements WriteLedger {
     throw new Error('the write ledger was busy');
   }
 
-  async pause(until: number): Promise<void> {
+  /** Bounded like reserve: a hung Storage call after a write 429 must not hold the worker's call for ever. */
+  pause(until: number): Promise<void> {
+    return this.bounded((signal) => this.pauseOnce(until, signal));
+  }
+
+  private async pauseOnce(until: number, signal: AbortSignal): Promise<void> {
     for (let i = 0; i < ATTEMPTS; i++) {
-      const { state, etag } = await this.read();
+      const { state, etag } = await this.read(signal);
       const next = pauseLedger(state, until);
-      if (next === state || (await this.write(next, etag))) return;
+      if (next === state || (await this.write(next, etag, signal))) return;
     }
   }
 }

@@ -3,6 +3,8 @@
 // pool's behaviour with several workers on one ledger, on a virtual clock.
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, inject, it } from 'vitest';
 import { TableWriteLedger } from '../../src/azure/write-ledger-table.js';
 import {
@@ -288,4 +290,81 @@ describe('TableWriteLedger (the row in Azurite)', () => {
     await ledgers[0]!.pause(Date.now() + 60_000);
     expect(await ledgers[3]!.reserve(1, 0, Date.now())).toMatchObject({ granted: 0 });
   });
+});
+
+/** Azurite's Table endpoint behind a proxy that, once `hang` is set, takes requests and never answers them. */
+async function hangingTableEndpoint() {
+  const azurite = inject('azuriteConnectionString');
+  const table = new URL(/TableEndpoint=([^;]+)/.exec(azurite)![1]!);
+  const state = { hang: false, hung: 0 };
+  const proxy = http.createServer((req, res) => {
+    if (state.hang) return void state.hung++;
+    const upstream = http.request(
+      { host: table.hostname, port: table.port, path: req.url, method: req.method, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as AddressInfo;
+  const connectionString = azurite.replace(
+    /TableEndpoint=[^;]+/,
+    `TableEndpoint=http://127.0.0.1:${port}${table.pathname}`,
+  );
+  const close = () => {
+    proxy.closeAllConnections();
+    return new Promise<void>((resolve) => proxy.close(() => resolve()));
+  };
+  return { storage: { kind: 'connectionString' as const, connectionString }, state, close };
+}
+
+/** A ledger of its own row whose calls are bounded at 1 s. */
+const boundedLedger = (storage: { kind: 'connectionString'; connectionString: string }) =>
+  new TableWriteLedger(
+    storage,
+    { getToken: async () => null },
+    `https://graph.example ${randomUUID()}`,
+    { limit: 60, windowMs: 150_000 },
+    systemClock,
+    1_000,
+  );
+
+describe('TableWriteLedger when Storage stops answering', () => {
+  // A hang here would be caught only by this test's own timeout: the ledger's bound is 1 s.
+  it(
+    'a pause (after a write 429) gives up like a reservation does, not holding the worker',
+    { timeout: 60_000 },
+    async () => {
+      const endpoint = await hangingTableEndpoint();
+      try {
+        const ledger = boundedLedger(endpoint.storage);
+        expect((await ledger.reserve(1, 0, Date.now())).granted).toBe(1); // the table exists, the row is written
+        endpoint.state.hang = true;
+        await expect(ledger.reserve(1, 0, Date.now())).rejects.toThrow();
+        await expect(ledger.pause(Date.now() + 60_000)).rejects.toThrow();
+        expect(endpoint.state.hung).toBeGreaterThanOrEqual(2);
+      } finally {
+        await endpoint.close();
+      }
+    },
+  );
+
+  it(
+    'a worker whose first call finds Storage hung (the table not yet created) gives up too',
+    { timeout: 60_000 },
+    async () => {
+      const endpoint = await hangingTableEndpoint();
+      endpoint.state.hang = true;
+      try {
+        const ledger = boundedLedger(endpoint.storage);
+        await expect(ledger.reserve(1, 0, Date.now())).rejects.toThrow();
+        await expect(ledger.pause(Date.now() + 60_000)).rejects.toThrow();
+      } finally {
+        await endpoint.close();
+      }
+    },
+  );
 });
