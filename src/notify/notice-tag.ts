@@ -7,6 +7,10 @@ import type { Settings } from '../settings.js';
 
 export const NOTICE_TAG = 'notice';
 export const NOTICE_OWED = 'owed';
+/** Set (`true`) with notice=owed by a run that could not read the app's owners: it told its other recipients (or
+ *  held or failed their message), none of its owners. A message of that run to an owner was about other apps, so
+ *  the takeover (recover.ts) tells the owners instead of looking such a message up. */
+export const NOTICE_OWNERS_UNTOLD_TAG = 'noticeOwnersUntold';
 
 export function notificationsConfigured(settings: Settings): boolean {
   return !!(settings.emailSender && (settings.acsEndpoint || settings.acsConnectionString));

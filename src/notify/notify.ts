@@ -21,7 +21,7 @@ import {
 import { mergeHeld, openPending, saveHeld, stillOwed } from './held.js';
 import { findReminders, type Expiring } from './reminders.js';
 import { notificationsConfigured } from './notice-tag.js';
-import { markTold } from './told.js';
+import { markOwnersUntold, markTold } from './told.js';
 import { renderDigest } from './render.js';
 import pLimit from 'p-limit';
 import { DAY_MS } from '../util/ids.js';
@@ -128,6 +128,8 @@ export async function notifyOwners(
     // Unread owners were not told: those notices stay owed for a later whole-scope run to take over (recover.ts).
     const toldItems = new Map([...items].filter(([, c]) => ownersKnown(c.app.id)));
     await markTold(deps, report.runId, toldItems, plan.recipientsByApp, sent, heldNow, notes);
+    const ownersUntold = [...items.values()].filter((c) => !ownersKnown(c.app.id));
+    await markOwnersUntold(deps, report.runId, ownersUntold);
     return notes;
   } finally {
     await held.lock?.release();

@@ -9,7 +9,7 @@ import { policyFor } from '../rotation/policy.js';
 import type { ChangedApp } from '../rotation/reconcile.js';
 import { claimNotice, NOTICE_TAKEOVER_MS } from './claim.js';
 import { ownerAddress, type OwnerObject } from './digest.js';
-import { NOTICE_OWED, notificationsConfigured } from './notice-tag.js';
+import { NOTICE_OWED, NOTICE_OWNERS_UNTOLD_TAG, notificationsConfigured } from './notice-tag.js';
 import { possibleRecipientLists } from './held.js';
 import { notifyOwners, operationIdOf, runMailer } from './notify.js';
 
@@ -41,7 +41,10 @@ export function owedNotices(
 }
 
 /** The notice of an owed rotation as its run would have told it, from Graph and Key Vault as they are now. */
-async function recovered(ctx: RunContext, o: OwedNotice): Promise<ChangedApp | undefined> {
+async function recovered(
+  ctx: RunContext,
+  o: OwedNotice,
+): Promise<{ c: ChangedApp; ownersUntold: boolean } | undefined> {
   const [app, vault] = await Promise.all([
     ctx.services.graph.getApplication(o.appId),
     ctx.services.vault!.view(o.secretName),
@@ -62,7 +65,7 @@ async function recovered(ctx: RunContext, o: OwedNotice): Promise<ChangedApp | u
     expiresOn: credential.endDateTime,
     secretUri: vault.latestId,
   };
-  return {
+  const c: ChangedApp = {
     app,
     report,
     notify: policy.ok ? policy.policy.notify : [],
@@ -79,6 +82,7 @@ async function recovered(ctx: RunContext, o: OwedNotice): Promise<ChangedApp | u
       storedAt: credential.startDateTime,
     },
   };
+  return { c, ownersUntold: vault.latestTags?.[NOTICE_OWNERS_UNTOLD_TAG] === 'true' };
 }
 
 /**
@@ -92,6 +96,7 @@ async function findToldAlready(
   ctx: RunContext,
   changed: ChangedApp[],
   owners: ReadonlyMap<string, OwnerObject[]>,
+  ownersUntold: ReadonlySet<ChangedApp>,
 ): Promise<void> {
   const recipients = new Map<ChangedApp, string[]>();
   /** Per interrupted run: each recipient's notices (keyIds), which is what made digests identical. */
@@ -99,7 +104,10 @@ async function findToldAlready(
   for (const c of changed) {
     const runId = c.outcome?.noticeRunId;
     if (!runId) continue;
-    const all = [...(owners.get(c.app.id) ?? []).map(ownerAddress), ...c.notify, ...ctx.settings.notifyAlso];
+    // A run that could not read the app's owners told none of them (NOTICE_OWNERS_UNTOLD_TAG): its message to an
+    // owner was about other apps, and looking it up would count this notice as told. The owners are told now.
+    const ownerAddresses = ownersUntold.has(c) ? [] : (owners.get(c.app.id) ?? []).map(ownerAddress);
+    const all = [...ownerAddresses, ...c.notify, ...ctx.settings.notifyAlso];
     const to = [...new Set(all.filter((a): a is string => !!a).map((a) => a.trim().toLowerCase()))];
     recipients.set(c, to);
     const byRecipient = digests.get(runId) ?? new Map<string, string[]>();
@@ -173,17 +181,17 @@ export async function recoverNotices(
   const owed = owedNotices(index, ctx.clock.now(), ctx.runId, skip);
   if (owed.length === 0) return;
   try {
-    const found = await Promise.all(owed.map(async (o) => ({ o, c: await recovered(ctx, o) })));
+    const found = await Promise.all(owed.map(async (o) => ({ o, r: await recovered(ctx, o) })));
     const known = await ownersKnown(
       ctx,
-      found.flatMap(({ o, c }) => (c ? [{ o, c }] : [])),
+      found.flatMap(({ o, r }) => (r ? [{ o, ...r }] : [])),
     );
-    const claims = await Promise.all(
-      known.notices.map(async ({ o, c }) => ((await claimed(ctx, o)) ? [c] : [])),
-    );
-    const changed = claims.flat();
-    if (changed.length === 0) return;
-    await findToldAlready(ctx, changed, known.owners);
+    const claims = await Promise.all(known.notices.map(async (n) => ((await claimed(ctx, n.o)) ? [n] : [])));
+    const taken = claims.flat();
+    if (taken.length === 0) return;
+    const changed = taken.map((n) => n.c);
+    const untold = new Set(taken.filter((n) => n.ownersUntold).map((n) => n.c));
+    await findToldAlready(ctx, changed, known.owners, untold);
     const notes = await notifyOwners(ctx, result.report, changed, {
       fullRun: false,
       holdOnly: true,

@@ -7,6 +7,7 @@ import type { TokenCredential } from '@azure/identity';
 import { AppLocks } from '../../src/azure/locks.js';
 import { inline } from '../../src/handoff.js';
 import { CLAIMED_BY_TAG } from '../../src/notify/claim.js';
+import { NOTICE_OWNERS_UNTOLD_TAG } from '../../src/notify/notice-tag.js';
 import { pendingLockName } from '../../src/notify/pending.js';
 import { NOTICE_TAKEOVER_MS } from '../../src/notify/recover.js';
 import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
@@ -221,6 +222,37 @@ describe('a run killed between storing a secret and telling its owners', () => {
     expect(toldAbout('secops@contoso.com', keyId)).toBe(1);
     expect(owedTag(app)).toBeUndefined();
     cloud.tenant.deleteApplication(app.id);
+  });
+
+  it('owners unread for one app, though the same run told them about another: the takeover still tells them', async () => {
+    // Soak year seed 1 (day 280 and day 361): the run told the owner about one app and could not read the owners
+    // of another (a $batch sub-request failing past its retries). Its message to the owner was found at the
+    // takeover, and taken for the owed notice too: the owner was never told about the second rotation.
+    const unread = dueApp('Owners unread, their owner told about another app');
+    const read = dueApp('Owners read, the same owner');
+    cloud.faults.add({
+      op: 'graph.listOwners',
+      kind: 'status',
+      status: 500,
+      when: (req) => req.path.includes(unread.id),
+    });
+    const { result } = await timerLikeRun();
+    cloud.faults.clear();
+    const keyIdOf = (a: SimApplication) => result!.report.apps.find((r) => r.appId === a.appId)!.keyId!;
+    expect(toldAbout(OWNER, keyIdOf(read))).toBe(1);
+    expect(toldAbout(OWNER, keyIdOf(unread))).toBe(0);
+    expect(toldAbout('secops@contoso.com', keyIdOf(unread))).toBe(1);
+    expect(owedTag(unread)).toBe('owed');
+    expect(cloud.vault.latest(`app-${unread.appId}`)?.tags?.[NOTICE_OWNERS_UNTOLD_TAG]).toBe('true');
+
+    cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+    await timerLikeRun();
+    expect(toldAbout(OWNER, keyIdOf(unread))).toBe(1);
+    expect(toldAbout('secops@contoso.com', keyIdOf(unread))).toBe(1);
+    expect(toldAbout(OWNER, keyIdOf(read))).toBe(1);
+    expect(owedTag(unread)).toBeUndefined();
+    cloud.tenant.deleteApplication(unread.id);
+    cloud.tenant.deleteApplication(read.id);
   });
 
   it("a notice taken over reads its app's owners from Graph once", async () => {
