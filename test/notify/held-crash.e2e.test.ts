@@ -2,26 +2,24 @@
 // seed 3 day 263): a day with ACS down holds the notices in Key Vault; the next run sends them and is killed right
 // after its first message is accepted; the run after must not tell whoever that message reached again, and must
 // tell the others exactly once. A real CLI child killed with SIGKILL. Own file: one cloud per process.
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { inline } from '../../src/handoff.js';
 import { decodePending, PENDING_SECRET_NAME } from '../../src/notify/pending.js';
 import { connect, runOnce } from '../../src/run.js';
 import { loadSettings } from '../../src/settings.js';
-import { startSimCloud, type SimCloud } from '../sim/cloud.js';
+import type { SimCloud } from '../sim/cloud.js';
 import type { SimApplication } from '../sim/tenant.js';
-import { expireLocks, productEnv, startCli } from '../reliability/harness.js';
+import { runKilledAfter, startHarnessCloud, type HarnessCloud } from '../reliability/harness.js';
 
 const DAY = 86_400_000;
 const SECOPS = 'secops@contoso.com';
+let h: HarnessCloud;
 let cloud: SimCloud;
 let env: Record<string, string>;
-let storage: string;
 
 beforeAll(async () => {
-  cloud = await startSimCloud({ graphThrottling: false, replicationDelayMs: 0 });
-  storage = inject('azuriteConnectionString');
-  env = productEnv(cloud, { AzureWebJobsStorage: storage });
-  Object.assign(process.env, env);
+  h = await startHarnessCloud({ replicationDelayMs: 0 });
+  ({ cloud, env } = h);
 });
 afterAll(() => cloud.stop());
 
@@ -71,16 +69,7 @@ it(
 
     // The next run (the CLI on real time: the cloud's clock is not moved) sends the held notices and is killed as
     // soon as ACS accepts its first message.
-    const killedRun = startCli(['rotate', '--json'], env);
-    cloud.faults.add({
-      op: 'acs.send',
-      kind: 'commitThenHang',
-      times: 1,
-      onCommitted: () => killedRun.child.kill('SIGKILL'),
-    });
-    expect((await killedRun.done).signal).toBe('SIGKILL');
-    cloud.faults.clear();
-    await expireLocks(storage, cloud);
+    await runKilledAfter(h, ['rotate', '--json'], { op: 'acs.send' });
     const reached = cloud.mail.messages.filter((m) => !m.dropped).flatMap((m) => m.to);
     expect(reached.length).toBeGreaterThan(0);
 

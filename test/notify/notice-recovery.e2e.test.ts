@@ -2,7 +2,7 @@
 // the notice is recorded with the secret (its Key Vault version is tagged notice=owed) and the next whole-scope
 // run, once the killed run is surely over, holds it and sends it with its digest. Exactly one message about the
 // rotation per recipient, and a finished run leaves no owed notice behind. A real CLI child killed with SIGKILL.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenCredential } from '@azure/identity';
 import { AppLocks } from '../../src/azure/locks.js';
 import { inline } from '../../src/handoff.js';
@@ -14,23 +14,40 @@ import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
 import { connect, runOnce } from '../../src/run.js';
 import { loadSettings } from '../../src/settings.js';
 import type { Clock } from '../../src/util/clock.js';
-import { startSimCloud, type SimCloud } from '../sim/cloud.js';
+import type { SimCloud } from '../sim/cloud.js';
 import type { SimApplication } from '../sim/tenant.js';
-import { expireLocks, productEnv, startCli } from '../reliability/harness.js';
+import { runKilledAfter, startHarnessCloud, type HarnessCloud } from '../reliability/harness.js';
 
 const DAY = 86_400_000;
 const OWNER = 'owner-killed@contoso.com';
+let h: HarnessCloud;
 let cloud: SimCloud;
 let env: Record<string, string>;
-let storage: string;
 
 beforeAll(async () => {
-  cloud = await startSimCloud({ graphThrottling: false, replicationDelayMs: 0 });
-  storage = inject('azuriteConnectionString');
-  env = productEnv(cloud, { AzureWebJobsStorage: storage });
-  Object.assign(process.env, env);
+  h = await startHarnessCloud({ replicationDelayMs: 0 });
+  ({ cloud, env } = h);
 });
 afterAll(() => cloud.stop());
+
+/** A CLI run over these apps, killed right after `op` committed; its leases are broken. */
+const killedAfter = (op: string, apps: SimApplication[]) =>
+  runKilledAfter(h, ['rotate', ...apps.flatMap((a) => ['--app', a.appId]), '--json'], { op });
+
+/**
+ * A run over `app` killed right after ACS accepted its first message: the rotation's keyId, and how many messages
+ * about it the owner and NOTIFY_ALSO had by then (one of them at least).
+ */
+async function killedDuringDigest(app: SimApplication) {
+  await killedAfter('acs.send', [app]);
+  const keyId = cloud.vault.latest(`app-${app.appId}`)!.tags!.keyId!;
+  const before = { owner: toldAbout(OWNER, keyId), secops: toldAbout('secops@contoso.com', keyId) };
+  expect(before.owner + before.secops).toBeGreaterThan(0);
+  return { keyId, before };
+}
+
+/** Time enough for a run to be surely over: its owed notices may be taken over. */
+const passTakeoverTime = () => cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
 
 /** The product on the cloud's clock, so that hours passed on the cloud pass for the product too. */
 const cloudClock = (): Clock => ({
@@ -89,16 +106,7 @@ describe('a run killed between storing a secret and telling its owners', () => {
     { timeout: 240_000 },
     async () => {
       const app = dueApp('Killed before its digest');
-      const killedRun = startCli(['rotate', '--app', app.appId, '--json'], env);
-      cloud.faults.add({
-        op: 'keyvault.setSecret',
-        kind: 'commitThenHang',
-        times: 1,
-        onCommitted: () => killedRun.child.kill('SIGKILL'),
-      });
-      expect((await killedRun.done).signal).toBe('SIGKILL');
-      cloud.faults.clear();
-      await expireLocks(storage, cloud);
+      await killedAfter('keyvault.setSecret', [app]);
       const made = app.passwordCredentials.filter((c) => (c.displayName ?? '').startsWith(ROTATOR_PREFIX));
       expect(made).toHaveLength(1);
       const keyId = made[0]!.keyId;
@@ -112,7 +120,7 @@ describe('a run killed between storing a secret and telling its owners', () => {
       expect(owedTag(app)).toBe('owed');
 
       // Hours later: taken over, told once, marked told.
-      cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+      passTakeoverTime();
       await timerLikeRun();
       expect(toldAbout(OWNER, keyId)).toBe(1);
       expect(toldAbout('secops@contoso.com', keyId)).toBe(1);
@@ -136,23 +144,14 @@ describe('a run killed between storing a secret and telling its owners', () => {
     async () => {
       const app = dueApp('Killed during its digest');
       const other = dueApp('Rotated with it');
-      const killedRun = startCli(['rotate', '--app', app.appId, '--app', other.appId, '--json'], env);
-      // The first message ACS accepts is the last thing the killed run does.
-      cloud.faults.add({
-        op: 'acs.send',
-        kind: 'commitThenHang',
-        times: 1,
-        onCommitted: () => killedRun.child.kill('SIGKILL'),
-      });
       const mailBefore = cloud.mail.messages.length;
-      expect((await killedRun.done).signal).toBe('SIGKILL');
-      cloud.faults.clear();
-      await expireLocks(storage, cloud);
+      // The first message ACS accepts is the last thing the killed run does.
+      await killedAfter('acs.send', [app, other]);
       const reachedFirst = cloud.mail.messages.slice(mailBefore).flatMap((m) => m.to);
       expect(reachedFirst.length).toBeGreaterThan(0);
       const keyIdOf = (a: SimApplication) => cloud.vault.latest(`app-${a.appId}`)!.tags!.keyId!;
 
-      cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+      passTakeoverTime();
       await timerLikeRun();
       // Both owners (one address, two apps) and secops: each told about each rotation exactly once.
       for (const a of [app, other])
@@ -171,28 +170,16 @@ describe('a run killed between storing a secret and telling its owners', () => {
       // Soak year seed 1 day 228: a run partly sent its digest, the takeover met ACS down (its lookups failed and
       // counted as "not reached"), held the notices for everyone, and the next run told the reached ones again.
       const app = dueApp('Killed during its digest, ACS down at takeover');
-      const killedRun = startCli(['rotate', '--app', app.appId, '--json'], env);
-      cloud.faults.add({
-        op: 'acs.send',
-        kind: 'commitThenHang',
-        times: 1,
-        onCommitted: () => killedRun.child.kill('SIGKILL'),
-      });
-      expect((await killedRun.done).signal).toBe('SIGKILL');
-      cloud.faults.clear();
-      await expireLocks(storage, cloud);
-      const keyId = cloud.vault.latest(`app-${app.appId}`)!.tags!.keyId!;
-      const before = { owner: toldAbout(OWNER, keyId), secops: toldAbout('secops@contoso.com', keyId) };
-      expect(before.owner + before.secops).toBeGreaterThan(0);
+      const { keyId } = await killedDuringDigest(app);
 
-      cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+      passTakeoverTime();
       cloud.faults.add({ op: 'acs.getOperation', kind: 'status', status: 400, times: 1000 });
       cloud.faults.add({ op: 'acs.send', kind: 'status', status: 400, times: 1000 });
       await timerLikeRun();
       cloud.faults.clear();
       expect(owedTag(app)).toBe('owed');
 
-      cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+      passTakeoverTime();
       await timerLikeRun();
       await timerLikeRun();
       expect(toldAbout(OWNER, keyId)).toBe(1);
@@ -216,7 +203,7 @@ describe('a run killed between storing a secret and telling its owners', () => {
     expect(result?.report.notes?.join('\n')).toMatch(/owners of 1 app\(s\) could not be read/);
     expect(owedTag(app)).toBe('owed');
 
-    cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+    passTakeoverTime();
     await timerLikeRun();
     expect(toldAbout(OWNER, keyId)).toBe(1);
     expect(toldAbout('secops@contoso.com', keyId)).toBe(1);
@@ -258,7 +245,7 @@ describe('a run killed between storing a secret and telling its owners', () => {
   it("a notice taken over reads its app's owners from Graph once", async () => {
     const app = dueApp('Owners read once at takeover');
     const keyId = await owedSinceOwnersUnread(app);
-    cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+    passTakeoverTime();
     cloud.log.clear();
     await timerLikeRun();
     expect(toldAbout(OWNER, keyId)).toBe(1);
@@ -272,7 +259,7 @@ describe('a run killed between storing a secret and telling its owners', () => {
   it('two whole-scope runs at once: only one takes over an owed notice (its owner is told once)', async () => {
     const app = dueApp('Owed when two runs meet');
     const keyId = await owedSinceOwnersUnread(app);
-    cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+    passTakeoverTime();
     // The timer and POST /api/rotate start together and both list the vault, where the notice is owed; the second
     // reaches its takeover after the first has told the owner (the soak's told-once finding, "told twice").
     const [first, second] = [await connectRun(), await connectRun()];
@@ -301,23 +288,11 @@ describe('a run killed between storing a secret and telling its owners', () => {
     { timeout: 240_000 },
     async () => {
       const app = dueApp('Killed during its digest, owners unread at takeover');
-      const killedRun = startCli(['rotate', '--app', app.appId, '--json'], env);
-      cloud.faults.add({
-        op: 'acs.send',
-        kind: 'commitThenHang',
-        times: 1,
-        onCommitted: () => killedRun.child.kill('SIGKILL'),
-      });
-      expect((await killedRun.done).signal).toBe('SIGKILL');
-      cloud.faults.clear();
-      await expireLocks(storage, cloud);
-      const keyId = cloud.vault.latest(`app-${app.appId}`)!.tags!.keyId!;
-      expect(toldAbout(OWNER, keyId) + toldAbout('secops@contoso.com', keyId)).toBeGreaterThan(0);
-      const before = { owner: toldAbout(OWNER, keyId), secops: toldAbout('secops@contoso.com', keyId) };
+      const { keyId, before } = await killedDuringDigest(app);
 
       // The takeover's own owner lookup fails (Graph 429 bursts past the retries); the notification step's, a
       // moment later, succeeds: the owners the dead run reached must not be told again then.
-      cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+      passTakeoverTime();
       let ownersBack = false;
       cloud.faults.add({ op: 'graph.listOwners', kind: 'status', status: 500, when: () => !ownersBack });
       cloud.faults.add({
@@ -393,7 +368,7 @@ describe('a run killed between storing a secret and telling its owners', () => {
     expect(toldAbout('secops@contoso.com', keyId)).toBe(0);
     expect(owedTag(app)).toBe('owed');
 
-    cloud.clock.advance(NOTICE_TAKEOVER_MS + 60_000);
+    passTakeoverTime();
     await timerLikeRun();
     for (const to of ['shared-a', 'shared-b', 'failed-d', 'secops'])
       expect(toldAbout(`${to}@contoso.com`, keyId), to).toBe(1);

@@ -1,9 +1,9 @@
 // The process killed right after each external step committed (a real CLI child, SIGKILL), and the lock storage
 // misbehaving (a lease held by someone else, storage unreachable). Then a clean run, then I1-I4 over the tenant.
 import { BlobServiceClient } from '@azure/storage-blob';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_CONTAINER } from '../../src/azure/locks.js';
-import { startSimCloud, type SimCloud } from '../sim/cloud.js';
+import type { SimCloud } from '../sim/cloud.js';
 import { freePort } from '../sim/http.js';
 import {
   checkNothingBroken,
@@ -14,7 +14,7 @@ import {
   counters,
   Emitted,
   expireLocks,
-  productEnv,
+  runKilledAfter,
   recordResults,
   resetSmallTenant,
   snapshotKeyIds,
@@ -22,19 +22,19 @@ import {
   startCase,
   startCli,
   STEPS,
-  type CliRun,
+  startHarnessCloud,
+  type HarnessCloud,
 } from './harness.js';
 
+let h: HarnessCloud;
 let cloud: SimCloud;
 let env: Record<string, string>;
 let storage: string;
 const rows: unknown[] = [];
 
 beforeAll(async () => {
-  cloud = await startSimCloud({ graphThrottling: false });
-  storage = inject('azuriteConnectionString');
-  env = productEnv(cloud, { AzureWebJobsStorage: storage });
-  Object.assign(process.env, env);
+  h = await startHarnessCloud();
+  ({ cloud, env, storage } = h);
 });
 afterAll(async () => {
   recordResults('crash.test.ts', rows);
@@ -58,24 +58,11 @@ describe('process killed right after the step (CLI child, SIGKILL)', () => {
   it.each(STEPS)('killed after $step', async ({ step, op }) => {
     const { emitted, mailFrom, persons, before } = await startCase(cloud);
 
-    // The sim calls onCommitted only once the child is running and has reached the step.
-    const fault = cloud.faults.add({
-      op,
-      kind: 'commitThenHang',
-      times: 1,
-      onCommitted: () => run.child.kill('SIGKILL'),
-    });
-    const run: CliRun = startCli(['rotate', '--json'], env);
-    const killed = await run.done;
-    cloud.faults.clear();
+    // Killed once it has reached the step; its leases (they lapse within 60 s) are broken instead of waited for.
+    const killed = await runKilledAfter(h, ['rotate', '--json'], { op });
     emitted.add('killed run stdout', killed.stdout);
     emitted.add('killed run stderr', killed.stderr);
-    expect(fault.hits, `the step ${op} was reached`).toBe(1);
-    expect(killed.signal).toBe('SIGKILL');
     checkNothingDoubled(cloud, before);
-
-    // The killed run's leases lapse within 60 s; break them instead of waiting.
-    await expireLocks(storage, cloud);
     const clean = await recoverAndCheck(emitted, persons, mailFrom);
     rows.push({ step, kind: 'process killed', clean: clean.report?.summary });
   });
@@ -83,27 +70,17 @@ describe('process killed right after the step (CLI child, SIGKILL)', () => {
 
 describe('process killed without lock storage (a workstation CLI)', () => {
   it('killed after addPassword: the next run waits 2 × VERIFY_TIMEOUT_SECONDS, then removes the orphan', async () => {
-    counters.faultCases++;
-    cloud.faults.clear();
-    const { due } = resetSmallTenant(cloud);
-    const emitted = new Emitted();
-    const mailFrom = cloud.mail.messages.length;
-    const persons = snapshotPersonCredentials(cloud);
-    const before = snapshotKeyIds(cloud);
+    const { tenant, emitted, mailFrom, persons, before } = await startCase(cloud);
+    const { due } = tenant;
     const noLocks = { ...env, AzureWebJobsStorage: '', VERIFY_TIMEOUT_SECONDS: '1' };
-    cloud.faults.add({
-      op: 'graph.addPassword',
-      kind: 'commitThenHang',
-      times: 1,
-      when: (req) => req.path.includes(due.id),
-      onCommitted: () => run.child.kill('SIGKILL'),
-    });
-    const run: CliRun = startCli(['rotate', '--json'], noLocks);
-    const killed = await run.done;
-    cloud.faults.clear();
+    const killed = await runKilledAfter(
+      h,
+      ['rotate', '--json'],
+      { op: 'graph.addPassword', when: (req) => req.path.includes(due.id) },
+      noLocks,
+    );
     emitted.add('killed run stdout', killed.stdout);
     emitted.add('killed run stderr', killed.stderr);
-    expect(killed.signal).toBe('SIGKILL');
     checkNothingDoubled(cloud, before);
     // Another run's credential may be in flight for up to VERIFY_TIMEOUT_SECONDS: an unlocked run leaves it alone
     // until it is twice that old.
@@ -139,14 +116,8 @@ describe('verbose SDK logging', () => {
 
 describe('lock storage', () => {
   it('an app whose lease another holder keeps is skipped "locked by another run", then rotated once it is free', async () => {
-    counters.faultCases++;
-    await expireLocks(storage, cloud);
-    cloud.faults.clear();
-    const { due } = resetSmallTenant(cloud);
-    const emitted = new Emitted();
-    const mailFrom = cloud.mail.messages.length;
-    const persons = snapshotPersonCredentials(cloud);
-    const before = snapshotKeyIds(cloud);
+    const { tenant, emitted, mailFrom, persons, before } = await startCase(cloud);
+    const { due } = tenant;
 
     const container = BlobServiceClient.fromConnectionString(storage).getContainerClient(LOCK_CONTAINER);
     await container.createIfNotExists();

@@ -2,8 +2,8 @@
 // CLI entry point (`main`) with the fault, then again without faults, then asserts the invariants (harness.ts,
 // assertInvariants) over the whole tenant. The cases are split by concern, one file per step group or fault kind
 // (faults-*.test.ts), so a failing case names its file, and vitest's workers share the load.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startSimCloud, type SimCloud } from '../sim/cloud.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SimCloud } from '../sim/cloud.js';
 import type { FaultRule } from '../sim/http.js';
 import type { Emitted } from './harness.js';
 import {
@@ -12,7 +12,7 @@ import {
   checkNothingDoubled,
   checkOneMailPerRecipient,
   cliInProcess,
-  productEnv,
+  startHarnessCloud,
   recordResults,
   snapshotKeyIds,
   startCase,
@@ -34,9 +34,7 @@ export function useFaultCloud(name: string): FaultFile {
     cli: (args: string[], emitted: Emitted, label: string) => cliInProcess(args, file.env, emitted, label),
   } as FaultFile;
   beforeAll(async () => {
-    file.cloud = await startSimCloud({ graphThrottling: false });
-    file.env = productEnv(file.cloud, { AzureWebJobsStorage: inject('azuriteConnectionString') });
-    Object.assign(process.env, file.env);
+    ({ cloud: file.cloud, env: file.env } = await startHarnessCloud());
   });
   afterAll(async () => {
     recordResults(`faults.test.ts#${name}`, file.rows);

@@ -14,7 +14,8 @@ import { pendingLockName } from '../../src/notify/pending.js';
 import { ROTATOR_PREFIX } from '../../src/rotation/checks.js';
 import { defaultSecretName } from '../../src/rotation/policy.js';
 import type { Report } from '../../src/rotation/report.js';
-import type { SimCloud } from '../sim/cloud.js';
+import { startSimCloud, type SimCloud, type SimCloudOptions } from '../sim/cloud.js';
+import type { FaultRule } from '../sim/http.js';
 import type { SimApplication } from '../sim/tenant.js';
 
 export const DAY = 86_400_000;
@@ -29,6 +30,28 @@ export function productEnv(cloud: SimCloud, extra: Record<string, string> = {}):
     NOTIFY_ALSO: 'secops@contoso.com',
     ...extra,
   };
+}
+
+/** A simulated cloud, the product's settings for it (lock storage in the suite's Azurite) and that Azurite. */
+export interface HarnessCloud {
+  cloud: SimCloud;
+  env: Record<string, string>;
+  storage: string;
+}
+
+/**
+ * Starts the simulated cloud (Graph throttling off unless `opts` say otherwise) and puts the product's settings for
+ * it (productEnv, with `extra`) into process.env, for the product run in this process as well as in CLI children.
+ */
+export async function startHarnessCloud(
+  opts: SimCloudOptions = {},
+  extra: Record<string, string> = {},
+): Promise<HarnessCloud> {
+  const cloud = await startSimCloud({ graphThrottling: false, ...opts });
+  const storage = inject('azuriteConnectionString');
+  const env = productEnv(cloud, { AzureWebJobsStorage: storage, ...extra });
+  Object.assign(process.env, env);
+  return { cloud, env, storage };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -426,6 +449,32 @@ export function startCli(args: string[], env: Record<string, string>): CliRun {
     stderr: string;
   }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
   return { child, done };
+}
+
+/**
+ * A CLI child running `args`, killed (SIGKILL) right after a request matching `fault` committed (the simulator
+ * calls back only once the child has reached that step); then the leases it held are broken, standing for the
+ * minute they last. The fault must have been met once.
+ */
+export async function runKilledAfter(
+  h: HarnessCloud,
+  args: string[],
+  fault: Pick<FaultRule, 'op' | 'when'>,
+  env = h.env,
+): Promise<Awaited<CliRun['done']>> {
+  const run = startCli(args, env);
+  const rule = h.cloud.faults.add({
+    ...fault,
+    kind: 'commitThenHang',
+    times: 1,
+    onCommitted: () => run.child.kill('SIGKILL'),
+  });
+  const killed = await run.done;
+  h.cloud.faults.clear();
+  expect(rule.hits, `the killed run reached ${String(fault.op)}`).toBe(1);
+  expect(killed.signal).toBe('SIGKILL');
+  await expireLocks(h.storage, h.cloud);
+  return killed;
 }
 
 export function parseReport(stdout: string): Report {

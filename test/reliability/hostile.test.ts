@@ -2,11 +2,11 @@
 // display names and tag values flow through the table, the JSON report and the emails safely.
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
 import { rotateHttp } from '../../src/functions/rotateHttp.js';
 import type { Report } from '../../src/rotation/report.js';
-import { startSimCloud, type SimCloud } from '../sim/cloud.js';
+import type { SimCloud } from '../sim/cloud.js';
 import {
   checkNothingChanged,
   checkNothingLeaked,
@@ -14,7 +14,7 @@ import {
   DAY,
   Emitted,
   lastSeq,
-  productEnv,
+  startHarnessCloud,
   recordResults,
   resetSmallTenant,
 } from './harness.js';
@@ -25,9 +25,7 @@ let env: Record<string, string>;
 const emitted = new Emitted();
 
 beforeAll(async () => {
-  cloud = await startSimCloud({ graphThrottling: false });
-  env = productEnv(cloud, { AzureWebJobsStorage: inject('azuriteConnectionString') });
-  Object.assign(process.env, env);
+  ({ cloud, env } = await startHarnessCloud());
   resetSmallTenant(cloud); // due apps: anything that slipped through would rotate them, and I5 would see it
 });
 afterAll(async () => {

@@ -1,11 +1,11 @@
 // The Functions app's queue fan-out under faults: a work message delivered several times at once, and the queue
 // unreachable when a run hands its apps to workers. Then a clean run, then I1-I5 over the tenant.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rotateHttp } from '../../src/functions/rotateHttp.js';
 import { rotateWorker } from '../../src/functions/rotateWorker.js';
 import type { Report } from '../../src/rotation/report.js';
-import { startSimCloud, type SimCloud } from '../sim/cloud.js';
+import type { SimCloud } from '../sim/cloud.js';
 import { freePort } from '../sim/http.js';
 import {
   checkNothingBroken,
@@ -17,7 +17,7 @@ import {
   Emitted,
   expireLocks,
   lastSeq,
-  productEnv,
+  startHarnessCloud,
   recordResults,
   resetSmallTenant,
   snapshotKeyIds,
@@ -31,12 +31,7 @@ const rows: unknown[] = [];
 const emitted = new Emitted();
 
 beforeAll(async () => {
-  cloud = await startSimCloud({ graphThrottling: false });
-  storage = inject('azuriteConnectionString');
-  Object.assign(
-    process.env,
-    productEnv(cloud, { AzureWebJobsStorage: storage, HTTP_TIME_BUDGET_SECONDS: '200' }),
-  );
+  ({ cloud, storage } = await startHarnessCloud({}, { HTTP_TIME_BUDGET_SECONDS: '200' }));
 });
 afterAll(async () => {
   recordResults('queue.test.ts', rows);

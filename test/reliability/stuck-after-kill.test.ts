@@ -6,20 +6,17 @@
 // within the real minute a dead run's lease lasts in Azurite, and the soak's clean-up (expireLocks, which stands for
 // that minute passing) missed leases Azurite granted to the dead run after its listing; it now breaks them twice.
 import { BlobServiceClient } from '@azure/storage-blob';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LOCK_CONTAINER } from '../../src/azure/locks.js';
-import { startSimCloud, type SimCloud } from '../sim/cloud.js';
-import { cliInProcess, DAY, Emitted, expireLocks, productEnv, startCli } from './harness.js';
+import type { SimCloud } from '../sim/cloud.js';
+import { cliInProcess, DAY, Emitted, expireLocks, startCli, startHarnessCloud } from './harness.js';
 
 let cloud: SimCloud;
 let env: Record<string, string>;
 let storage: string;
 
 beforeAll(async () => {
-  cloud = await startSimCloud({ graphThrottling: false });
-  storage = inject('azuriteConnectionString');
-  env = productEnv(cloud, { AzureWebJobsStorage: storage });
-  Object.assign(process.env, env);
+  ({ cloud, env, storage } = await startHarnessCloud());
 });
 afterAll(async () => {
   await expireLocks(storage, cloud);
