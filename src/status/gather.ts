@@ -1,5 +1,7 @@
 // What the status page shows, gathered: a scan over the scope (the engine's own verdict per app), the same apps'
-// credentials from one Graph listing (for the timeline and the last rotation), and the last runs of the run table.
+// credentials from the scan's own Graph listing (for the timeline and the last rotation), and the last runs of the
+// run table.
+import type { GraphApi } from '../azure/graph.js';
 import { RunTable } from '../azure/runs.js';
 import { describeError } from '../errors.js';
 import { inline } from '../handoff.js';
@@ -17,9 +19,9 @@ export type RunHistory = RunTable | StatusInput['runs'] | undefined;
 export async function gatherStatus(deps: RunDeps, runs?: RunHistory): Promise<StatusPage> {
   const { settings } = deps;
   const notes: string[] = [];
-  const [scan, facts, history] = await Promise.all([
-    runOnce(deps, 'http', inline, { mode: 'scan' }),
-    appFacts(deps),
+  const facts = new Map<string, AppFacts>();
+  const [scan, history] = await Promise.all([
+    runOnce(withFactsOfListing(deps, facts), 'http', inline, { mode: 'scan' }),
     runs instanceof RunTable
       ? recentRuns(runs, RECENT_RUNS).catch((err: unknown) => {
           notes.push(`the run table could not be read: ${describeError(err)}`);
@@ -43,20 +45,29 @@ function scopeOf(settings: Settings): string {
   return settings.tag && settings.scope === 'owned' ? `${scope} and tagged ${settings.tag}` : scope;
 }
 
-/** Each app's credentials and renewal window, from one listing of the scope. */
-async function appFacts({ settings, services, identity }: RunDeps): Promise<Map<string, AppFacts>> {
-  const source = settings.scope === 'owned' ? { ownedBy: identity.objectId } : { tag: settings.tag! };
-  const facts = new Map<string, AppFacts>();
-  for await (const page of services.graph.applicationPages(source)) {
-    for (const app of page) {
-      const policy = policyFor(app, settings);
-      facts.set(app.appId.toLowerCase(), {
-        passwordCredentials: app.passwordCredentials,
-        ...(policy.ok ? { renewBeforeDays: policy.policy.renewBeforeDays } : {}),
-      });
+/**
+ * The run's dependencies with a Graph whose listings also record each listed app's credentials and renewal window
+ * in `facts`: the scan's own listing of the scope gives them, so the scope is listed once.
+ */
+function withFactsOfListing(deps: RunDeps, facts: Map<string, AppFacts>): RunDeps {
+  const { graph } = deps.services;
+  const applicationPages: GraphApi['applicationPages'] = async function* (source) {
+    for await (const page of graph.applicationPages(source)) {
+      for (const app of page) {
+        const policy = policyFor(app, deps.settings);
+        facts.set(app.appId.toLowerCase(), {
+          passwordCredentials: app.passwordCredentials,
+          ...(policy.ok ? { renewBeforeDays: policy.policy.renewBeforeDays } : {}),
+        });
+      }
+      yield page;
     }
-  }
-  return facts;
+  };
+  // Every other member is the run's own Graph (its budget, its transport); only the listing is wrapped.
+  const recording = new Proxy(graph, {
+    get: (target, name) => (name === 'applicationPages' ? applicationPages : Reflect.get(target, name)),
+  });
+  return { ...deps, services: { ...deps.services, graph: recording } };
 }
 
 /** The newest runs (run rows live one per partition, so this reads every run row: a small table). */

@@ -111,6 +111,17 @@ describe('the data', () => {
     expect(html.headers['content-security-policy']).toContain("default-src 'none'");
   });
 
+  it("lists the scope from Graph once: the scan's own listing gives each app's credentials too", async () => {
+    const deps = await connect(settings, () => undefined, services);
+    cloud.log.clear();
+    const again = await gatherStatus(deps, []);
+    const facts = (p: StatusPage) =>
+      p.apps.map((a) => [a.appId, a.secrets, a.renewBeforeDays, a.expiresOn]).sort();
+    expect(facts(again)).toEqual(facts(page));
+    expect(again.apps.flatMap((a) => a.secrets).length).toBeGreaterThan(10);
+    expect(cloud.log.count('graph.listOwnedObjects')).toBe(1); // one page of 11 apps
+  });
+
   it('carries no secret value', () => {
     const text = JSON.stringify(page) + renderStatusHtml(page);
     for (const s of cloud.issuedSecrets()) expect(text).not.toContain(s);
