@@ -282,7 +282,7 @@ describe('held notices', () => {
       expect(report.notes![0]).toMatch(
         /alice@contoso\.com.*could not be held for the next run \(another run was updating/,
       );
-      expect(cloud.log.count('keyvault.getSecret')).toBe(0);
+      expect(cloud.log.countServed('keyvault.getSecret')).toBe(0);
       expect(pendingValue()).toBeUndefined();
       expect(delivered()).toHaveLength(5);
     } finally {

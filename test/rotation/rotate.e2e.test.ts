@@ -125,7 +125,7 @@ describe('rotate on the demo tenant', () => {
   });
 
   it('a whole-tenant scan decides from Graph pages and one vault listing: no per-app Key Vault reads', async () => {
-    const reads = () => cloud.log.count('keyvault.listVersions');
+    const reads = () => cloud.log.countServed('keyvault.listVersions');
     const before = reads();
     const r = await cli(['scan', '--json']);
     // The real run fails this app at the two-secret limit; the scan says so (issue 16 §4).

@@ -159,6 +159,13 @@ export interface SimServerOptions {
   log: RequestLog;
 }
 
+/**
+ * Key Vault's authentication challenge: a request answered 401 (with WWW-Authenticate). The SDK's first request of
+ * each client goes without a token and is sent again with one, so whether a challenge lands on a given operation
+ * depends on which request came first: counts of reads or writes leave it out (RequestLog.countServed).
+ */
+export const isAuthChallenge = (e: LogEntry): boolean => e.service === 'keyvault' && e.status === 401;
+
 export class RequestLog {
   readonly entries: LogEntry[] = [];
   private seq = 0;
@@ -180,6 +187,11 @@ export class RequestLog {
     return this.entries.filter(
       (e) => (typeof op === 'string' ? e.op === op : op.test(e.op)) && (!filter || filter(e)),
     ).length;
+  }
+
+  /** count, without Key Vault's authentication challenges: what the services served (reads, writes). */
+  countServed(op: string | RegExp, filter?: (e: LogEntry) => boolean): number {
+    return this.count(op, (e) => !isAuthChallenge(e) && (!filter || filter(e)));
   }
 
   clear(): void {
