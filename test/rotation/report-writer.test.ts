@@ -91,6 +91,20 @@ describe('JSON report writer', () => {
     expect(Math.max(...pieces.map((p) => p.length))).toBeLessThan(70_000);
   });
 
+  it.each(['json', 'table'] as const)(
+    'writes the entries held to the end (the rotated apps) in pieces of about 64 KB too (%s)',
+    (writer) => {
+      const held = Array.from({ length: 3000 }, (_, i) => rotated(i));
+      const { pieces, writtenBeforeFinish, report } = run(writer, [hostile(1)], held);
+      expect(writtenBeforeFinish).toBe(0);
+      expect(pieces.length).toBeGreaterThan(5);
+      expect(Math.max(...pieces.map((p) => p.length))).toBeLessThan(70_000);
+      const text = pieces.join('');
+      if (writer === 'json') expect(JSON.parse(text)).toEqual({ ...report, apps: [hostile(1), ...held] });
+      else expect(text).toBe(`${formatTable({ ...report, apps: [hostile(1), ...held] })}\n`);
+    },
+  );
+
   it('writes a small report at once, at the end', () => {
     const { pieces, writtenBeforeFinish } = run('json', [hostile(1), hostile(2)], [rotated(1)]);
     expect(writtenBeforeFinish).toBe(0);
