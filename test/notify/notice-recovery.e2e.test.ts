@@ -214,8 +214,8 @@ describe('a run killed between storing a secret and telling its owners', () => {
   it('owners unread for one app, though the same run told them about another: the takeover still tells them', async () => {
     // The run told the owner about one app and could not read the owners of another (a $batch sub-request failing
     // past its retries). The takeover found its message to the owner and took it for the owed notice too: the
-    // owner was never told of the second rotation (the likely cause of soak seed 1's 'not told within 3 days' at
-    // 3c22f72, docs/reliability.md).
+    // owner was never told of the second rotation (found while examining soak seed 1's 'not told within 3 days' at
+    // 3c22f72; not the cause there, docs/reliability.md).
     const unread = dueApp('Owners unread, their owner told about another app');
     const read = dueApp('Owners read, the same owner');
     cloud.faults.add({
