@@ -55,6 +55,8 @@ interface Rotation {
   app: string;
   keyId: string;
   recipients: string[];
+  /** Of the recipients, the app's owners on the rotation day. */
+  owners: string[];
   checked: boolean;
   /** The day's run was killed (after storing this secret): its notices died with it. */
   killed: boolean;
@@ -77,6 +79,18 @@ const STUCK_SHAPES = new Set(['personal-full', 'no-service-principal']);
 const OUT_OF_SCOPE_SHAPES = new Set(['disabled', 'not-owned']);
 const end = (c: { endDateTime: string }) => Date.parse(c.endDateTime);
 const days = (ms: number) => Math.round((ms / DAY) * 10) / 10;
+
+/**
+ * Whom a rotation must have reached: every recipient, except an owner who is no longer one (removed from the app, or
+ * the app deleted, before being told). The product tells the owners it finds when it sends, and must not tell someone
+ * who has lost the app: a held or taken-over notice is sent a day or more after its rotation.
+ */
+export function recipientsStillOwed(
+  r: Pick<Rotation, 'recipients' | 'owners'>,
+  currentOwners: readonly string[],
+): string[] {
+  return r.recipients.filter((to) => !r.owners.includes(to) || currentOwners.includes(to));
+}
 
 export class Checker {
   readonly violations: Violation[] = [];
@@ -380,9 +394,7 @@ export class Checker {
     const wasValid = old && end(old) > now;
     if (wasValid && day - t.addedDay >= 3)
       this.worstOverlapDays = Math.min(this.worstOverlapDays, days(end(old) - now));
-    const owners = app.ownerIds
-      .map((id) => this.cloud.tenant.users.get(id))
-      .flatMap((u) => (u ? [(u.mail ?? u.userPrincipalName).toLowerCase()] : []));
+    const owners = this.ownerAddresses(app);
     const tagged = app.tags
       .filter((x) => x.startsWith('rotation:notify='))
       .flatMap((x) => x.slice('rotation:notify='.length).split(';'))
@@ -397,9 +409,21 @@ export class Checker {
       app: t.displayName,
       keyId,
       recipients,
+      owners,
       checked: false,
       killed,
     });
+  }
+
+  private ownerAddresses(app: SimApplication): string[] {
+    return app.ownerIds
+      .map((id) => this.cloud.tenant.users.get(id))
+      .flatMap((u) => (u ? [(u.mail ?? u.userPrincipalName).toLowerCase()] : []));
+  }
+
+  private stillOwed(r: Rotation): string[] {
+    const app = this.cloud.tenant.applications.get(r.objectId);
+    return recipientsStillOwed(r, app ? this.ownerAddresses(app) : []);
   }
 
   /** Every rotation told to each recipient exactly once, within a few days (held notices drain after an outage). */
@@ -430,7 +454,7 @@ export class Checker {
       }
       if (!r.checked && day - r.day >= this.opts.toldWithinDays) {
         r.checked = true;
-        for (const to of r.recipients)
+        for (const to of this.stillOwed(r))
           this.check(
             (this.told.get(`${r.keyId}|${to}`) ?? 0) >= 1,
             day,
