@@ -3,47 +3,25 @@
 // time, and in Azurite an orphaned extent each, whose garbage collection froze the emulator for minutes (300-app
 // simulated years: the soak idled while Azurite burned CPU deleting them one by one).
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppLocks } from '../../src/azure/locks.js';
 import type { TokenCredential } from '@azure/identity';
+import { proxyAzurite, type AzuriteProxy } from './azurite-proxy.js';
 
 const requests: string[] = [];
-let proxy: http.Server;
+let proxy: AzuriteProxy;
 let connectionString: string;
 
 beforeAll(async () => {
-  const azurite = inject('azuriteConnectionString');
-  const blobEndpoint = new URL(/BlobEndpoint=([^;]+)/.exec(azurite)![1]!);
-  proxy = http.createServer((req, res) => {
+  proxy = await proxyAzurite('Blob', (req) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
     requests.push(
       `${req.method} ${url.searchParams.get('comp') ?? 'blob'} ${url.pathname.split('/').at(-1)}`,
     );
-    const upstream = http.request(
-      {
-        host: blobEndpoint.hostname,
-        port: blobEndpoint.port,
-        path: req.url,
-        method: req.method,
-        headers: req.headers,
-      },
-      (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      },
-    );
-    req.pipe(upstream);
   });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const { port } = proxy.address() as AddressInfo;
-  connectionString = azurite.replace(
-    /BlobEndpoint=[^;]+/,
-    `BlobEndpoint=http://127.0.0.1:${port}${blobEndpoint.pathname}`,
-  );
+  connectionString = proxy.connectionString;
 });
-afterAll(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+afterAll(() => proxy.close());
 
 describe('AppLocks', () => {
   it('writes the lock blob on its first lease only', async () => {

@@ -3,10 +3,9 @@
 // pool's behaviour with several workers on one ledger, on a virtual clock.
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, inject, it } from 'vitest';
 import { TableWriteLedger } from '../../src/azure/write-ledger-table.js';
+import { proxyAzurite } from './azurite-proxy.js';
 import {
   emptyLedger,
   holdsUntil,
@@ -294,31 +293,13 @@ describe('TableWriteLedger (the row in Azurite)', () => {
 
 /** Azurite's Table endpoint behind a proxy that, once `hang` is set, takes requests and never answers them. */
 async function hangingTableEndpoint() {
-  const azurite = inject('azuriteConnectionString');
-  const table = new URL(/TableEndpoint=([^;]+)/.exec(azurite)![1]!);
   const state = { hang: false, hung: 0 };
-  const proxy = http.createServer((req, res) => {
-    if (state.hang) return void state.hung++;
-    const upstream = http.request(
-      { host: table.hostname, port: table.port, path: req.url, method: req.method, headers: req.headers },
-      (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      },
-    );
-    req.pipe(upstream);
+  const proxy = await proxyAzurite('Table', () => {
+    if (state.hang) state.hung++;
+    return state.hang;
   });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const { port } = proxy.address() as AddressInfo;
-  const connectionString = azurite.replace(
-    /TableEndpoint=[^;]+/,
-    `TableEndpoint=http://127.0.0.1:${port}${table.pathname}`,
-  );
-  const close = () => {
-    proxy.closeAllConnections();
-    return new Promise<void>((resolve) => proxy.close(() => resolve()));
-  };
-  return { storage: { kind: 'connectionString' as const, connectionString }, state, close };
+  const storage = { kind: 'connectionString' as const, connectionString: proxy.connectionString };
+  return { storage, state, close: proxy.close };
 }
 
 /** A ledger of its own row whose calls are bounded at 1 s. */
